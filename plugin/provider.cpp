@@ -1,0 +1,277 @@
+// The plugin's C ABI bridge: converts bf_* structs to core types and back,
+// owns the strings handed to the host, and turns every C++ exception into a
+// status code. Nothing else is visible from the module (see exports.map).
+
+#include <blobfetch/fetch_provider.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "base/path_safety.h"
+#include "config/provider_options.h"
+#include "download/blob_set_fetcher.h"
+#include "hash/sha256.h"
+
+#ifndef BLOBFETCH_VERSION
+#define BLOBFETCH_VERSION "0.1.0"
+#endif
+
+struct bf_session {
+    blobfetch::config::ProviderOptions options;
+    std::unique_ptr<blobfetch::BlobSetFetcher> fetcher;
+    // Strings handed to the host; valid until the next fetch() or destroy.
+    std::vector<std::string> messages;
+    std::string last_error;
+};
+
+namespace {
+
+using blobfetch::Errc;
+using blobfetch::Status;
+
+// Serves exactly these ABI versions.
+constexpr std::uint32_t kMinAbi = 1;
+constexpr std::uint32_t kMaxAbi = BF_ABI_VERSION;
+
+void copy_error(char *buf, size_t size, const std::string &text) {
+    if (!buf || size == 0) return;
+    size_t n = std::min(size - 1, text.size());
+    std::memcpy(buf, text.data(), n);
+    buf[n] = '\0';
+}
+
+// True when a struct given with `struct_size` contains the member ending at `end`.
+constexpr bool has_member(std::uint32_t struct_size, std::size_t end) { return struct_size >= end; }
+#define BF_HAS(ptr, type, member) \
+    has_member((ptr)->struct_size, offsetof(type, member) + sizeof(((type *)nullptr)->member))
+
+const char *kEmpty = "";
+
+// Writes one result, respecting the caller's struct_size.
+void set_result(bf_session *s, bf_blob_result *r, bf_status status, std::int64_t downloaded, std::int64_t skipped,
+                std::string message) {
+    if (!r) return;
+    if (BF_HAS(r, bf_blob_result, status)) r->status = status;
+    if (BF_HAS(r, bf_blob_result, bytes_downloaded)) r->bytes_downloaded = downloaded;
+    if (BF_HAS(r, bf_blob_result, bytes_skipped)) r->bytes_skipped = skipped;
+    if (BF_HAS(r, bf_blob_result, message)) {
+        if (s) {
+            s->messages.push_back(std::move(message));
+            r->message = s->messages.back().c_str();
+        } else {
+            r->message = kEmpty;
+        }
+    }
+}
+
+// Validates one descriptor and converts it. Errors name the blob index.
+blobfetch::Expected<blobfetch::BlobSpec> to_spec(const bf_blob &b, uint32_t index) {
+    const std::string where = "blob " + std::to_string(index);
+    if (!BF_HAS(&b, bf_blob, sha256))
+        return Status(Errc::invalid_argument, where + ": struct_size " + std::to_string(b.struct_size) +
+                                                  " is too small for a bf_blob");
+    if (!b.url || !*b.url) return Status(Errc::invalid_argument, where + ": url is missing");
+    std::string url = b.url;
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0 && url.rfind("file://", 0) != 0)
+        return Status(Errc::invalid_argument, where + ": URL '" + blobfetch::redact_url(url) +
+                                                  "' must start with http://, https:// or file://");
+    if (!b.path) return Status(Errc::invalid_argument, where + ": path is missing");
+    if (Status s = blobfetch::check_relative_path(b.path); !s.ok()) return Status(s.code(), where + ": " + s.message());
+    if (b.size < -1) return Status(Errc::invalid_argument, where + ": size must be -1 (unknown) or >= 0");
+    blobfetch::BlobSpec spec;
+    spec.url = std::move(url);
+    spec.path = b.path;
+    spec.size = b.size;
+    if (b.sha256 && *b.sha256) {
+        if (!blobfetch::is_sha256_hex(b.sha256))
+            return Status(Errc::invalid_argument, where + " ('" + spec.path + "'): sha256 must be 64 hex digits");
+        spec.sha256 = blobfetch::lower_hex(b.sha256);
+    }
+    if (BF_HAS(&b, bf_blob, headers) && b.headers) spec.headers = b.headers;
+    return spec;
+}
+
+bf_status session_create(const char *config_json, bf_session **out, char *error_buf, size_t error_buf_size) noexcept {
+    if (out) *out = nullptr;
+    try {
+        if (!out) {
+            copy_error(error_buf, error_buf_size, "session_create: out_session must not be NULL");
+            return BF_E_INVALID_ARGUMENT;
+        }
+        auto options = blobfetch::config::parse_provider_options_text(config_json ? config_json : "", "session config");
+        if (!options) {
+            copy_error(error_buf, error_buf_size, options.message());
+            return BF_E_CONFIG;
+        }
+        auto session = std::make_unique<bf_session>();
+        session->options = *options;
+        session->fetcher = std::make_unique<blobfetch::BlobSetFetcher>(session->options);
+        *out = session.release();
+        copy_error(error_buf, error_buf_size, "");
+        return BF_OK;
+    } catch (const std::bad_alloc &) {
+        copy_error(error_buf, error_buf_size, "out of memory creating a session");
+    } catch (const std::exception &e) {
+        copy_error(error_buf, error_buf_size, std::string("internal error creating a session: ") + e.what());
+    } catch (...) {
+        copy_error(error_buf, error_buf_size, "internal error creating a session");
+    }
+    return BF_E_INTERNAL;
+}
+
+void session_destroy(bf_session *session) noexcept { delete session; }
+
+const char *session_last_error(bf_session *session) noexcept {
+    return session ? session->last_error.c_str() : kEmpty;
+}
+
+bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *blobs, uint32_t n,
+                     const bf_callbacks *callbacks, bf_blob_result *results) {
+    session->messages.clear();
+    session->messages.reserve(static_cast<std::size_t>(n) + 1);
+    session->last_error.clear();
+    auto fail_all = [&](bf_status code, const std::string &message) {
+        session->last_error = message;
+        if (results)
+            for (uint32_t i = 0; i < n; ++i) set_result(session, &results[i], code, 0, 0, message);
+        return code;
+    };
+    if (n > 0 && (!blobs || !results)) return fail_all(BF_E_INVALID_ARGUMENT, "fetch: blobs and results must not be NULL");
+    if (!cache_dir || !*cache_dir) return fail_all(BF_E_INVALID_ARGUMENT, "fetch: cache_dir must not be empty");
+    for (uint32_t i = 0; i < n; ++i)
+        if (results[i].struct_size < offsetof(bf_blob_result, status) + sizeof(bf_status))
+            return fail_all(BF_E_INVALID_ARGUMENT, "fetch: results[" + std::to_string(i) +
+                                                       "].struct_size is not set; set it to sizeof(bf_blob_result)");
+
+    // Convert the descriptors; invalid ones fail on their own.
+    std::vector<blobfetch::BlobSpec> specs;
+    std::vector<uint32_t> spec_index;  // spec -> blob index
+    std::vector<Status> invalid(n);
+    for (uint32_t i = 0; i < n; ++i) {
+        auto spec = to_spec(blobs[i], i);
+        if (spec) {
+            specs.push_back(std::move(*spec));
+            spec_index.push_back(i);
+        } else {
+            invalid[i] = spec.status();
+        }
+    }
+
+    bf_progress_fn progress_cb = nullptr;
+    bf_log_fn log_cb = nullptr;
+    void *user = nullptr;
+    if (callbacks && BF_HAS(callbacks, bf_callbacks, log)) {
+        progress_cb = callbacks->progress;
+        log_cb = callbacks->log;
+        user = callbacks->user;
+    }
+    blobfetch::Logger logger;
+    if (log_cb)
+        logger = blobfetch::Logger([log_cb, user](blobfetch::LogLevel level, std::string_view message) {
+            std::string text(message);
+            log_cb(user, static_cast<int32_t>(level), text.c_str());
+        });
+    for (uint32_t i = 0; i < n; ++i)
+        if (!invalid[i].ok()) logger.error(invalid[i].message());
+
+    blobfetch::ProgressFn progress;
+    if (progress_cb)
+        progress = [&](const blobfetch::ProgressEvent &ev) {
+            bf_progress p{};
+            p.struct_size = sizeof(bf_progress);
+            p.blob_index = ev.blob ? spec_index[*ev.blob] : BF_NO_BLOB;
+            p.total_bytes = ev.total_bytes;
+            p.done_bytes = ev.done_bytes;
+            p.blob_state = static_cast<bf_blob_state>(ev.blob_state);
+            p.blob_done_bytes = ev.blob_done_bytes;
+            p.blob_total_bytes = ev.blob_total_bytes;
+            p.detail = ev.detail.empty() ? nullptr : ev.detail.c_str();
+            return progress_cb(user, &p) != 0;
+        };
+
+    blobfetch::FetchResult fr = session->fetcher->fetch(cache_dir, specs, progress, logger);
+
+    std::size_t failed = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        if (!invalid[i].ok()) {
+            ++failed;
+            set_result(session, &results[i], static_cast<bf_status>(invalid[i].code()), 0, 0, invalid[i].message());
+        }
+    }
+    for (std::size_t k = 0; k < specs.size(); ++k) {
+        const auto &o = fr.blobs[k];
+        std::string message = o.status.ok() ? (o.bytes_downloaded == 0 && o.bytes_skipped > 0
+                                                   ? "skipped: already in the cache"
+                                                   : "downloaded and verified")
+                                            : o.status.message();
+        if (!o.status.ok()) ++failed;
+        set_result(session, &results[spec_index[k]], static_cast<bf_status>(o.status.code()), o.bytes_downloaded,
+                   o.bytes_skipped, std::move(message));
+    }
+    if (fr.status.code() == Errc::cancelled) {
+        session->last_error = fr.status.message();
+        return BF_E_CANCELLED;
+    }
+    if (failed) {
+        session->last_error = std::to_string(failed) + " of " + std::to_string(n) + " blobs failed";
+        return BF_E_PARTIAL;
+    }
+    return BF_OK;
+}
+
+bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs, uint32_t n,
+                const bf_callbacks *callbacks, bf_blob_result *results) noexcept {
+    if (!session) return BF_E_INVALID_ARGUMENT;
+    try {
+        return fetch_impl(session, cache_dir, blobs, n, callbacks, results);
+    } catch (const std::bad_alloc &) {
+        session->last_error = "out of memory during fetch";
+    } catch (const std::exception &e) {
+        session->last_error = std::string("internal error during fetch: ") + e.what();
+    } catch (...) {
+        session->last_error = "internal error during fetch";
+    }
+    if (results)
+        for (uint32_t i = 0; i < n; ++i) {
+            try {
+                set_result(session, &results[i], BF_E_INTERNAL, 0, 0, session->last_error);
+            } catch (...) {
+                results[i].status = BF_E_INTERNAL;
+                results[i].message = kEmpty;
+            }
+        }
+    return BF_E_INTERNAL;
+}
+
+const bf_provider kProvider = {
+    sizeof(bf_provider), BF_ABI_VERSION, BLOBFETCH_VERSION, session_create, session_destroy, fetch, session_last_error,
+};
+
+}  // namespace
+
+extern "C" BF_EXPORT bf_status bf_get_provider(uint32_t abi_version, const bf_provider **out_provider,
+                                               char *error_buf, size_t error_buf_size) {
+    if (out_provider) *out_provider = nullptr;
+    if (abi_version < kMinAbi || abi_version > kMaxAbi) {
+        char text[160];
+        std::snprintf(text, sizeof text,
+                      "blobfetch plugin %s serves C ABI versions %u to %u; the host asked for version %u",
+                      BLOBFETCH_VERSION, kMinAbi, kMaxAbi, abi_version);
+        copy_error(error_buf, error_buf_size, text);
+        return BF_E_UNSUPPORTED_ABI;
+    }
+    if (!out_provider) {
+        copy_error(error_buf, error_buf_size, "bf_get_provider: out_provider must not be NULL");
+        return BF_E_INVALID_ARGUMENT;
+    }
+    *out_provider = &kProvider;
+    copy_error(error_buf, error_buf_size, "");
+    return BF_OK;
+}

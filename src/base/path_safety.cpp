@@ -1,0 +1,54 @@
+#include "base/path_safety.h"
+
+#include <cctype>
+
+namespace blobfetch {
+
+Status check_relative_path(std::string_view path) {
+    auto refuse = [&](std::string_view why) {
+        return Status(Errc::unsafe_path, "destination path '" + std::string(path) + "' " +
+                                             std::string(why) +
+                                             ": use a relative path inside the cache directory");
+    };
+    if (path.empty()) return refuse("is empty");
+    if (path.find('\0') != std::string_view::npos) return refuse("contains a NUL byte");
+    if (path.find('\\') != std::string_view::npos) return refuse("contains a backslash");
+    if (path.front() == '/') return refuse("is absolute");
+    if (path.size() >= 2 && std::isalpha(static_cast<unsigned char>(path[0])) && path[1] == ':')
+        return refuse("starts with a drive letter");
+    std::size_t start = 0;
+    while (start <= path.size()) {
+        std::size_t end = path.find('/', start);
+        if (end == std::string_view::npos) end = path.size();
+        std::string_view part = path.substr(start, end - start);
+        if (part.empty()) return refuse("has an empty component");
+        if (part == ".") return refuse("has a '.' component");
+        if (part == "..") return refuse("escapes the cache directory with '..'");
+        start = end + 1;
+    }
+    return Status::success();
+}
+
+std::string redact_url(std::string_view url) {
+    std::size_t cut = url.find_first_of("?#");
+    std::string_view base = url.substr(0, cut);
+    std::string out;
+    std::size_t scheme_end = base.find("://");
+    if (scheme_end != std::string_view::npos) {
+        std::size_t host_start = scheme_end + 3;
+        std::size_t path_start = base.find('/', host_start);
+        std::string_view authority = base.substr(host_start, path_start == std::string_view::npos
+                                                                 ? std::string_view::npos
+                                                                 : path_start - host_start);
+        std::size_t at = authority.rfind('@');
+        if (at != std::string_view::npos) {
+            out.append(base.substr(0, host_start));
+            out.append(base.substr(host_start + at + 1));
+            return out;
+        }
+    }
+    out.assign(base);
+    return out;
+}
+
+}  // namespace blobfetch

@@ -1,0 +1,22 @@
+#pragma once
+// Confinement of destination paths to the cache directory.
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace blobfetch {
+
+// Checks a destination path that is meant to be relative to a cache directory.
+// Accepts non-empty '/'-separated relative paths whose components are neither
+// empty, ".", nor "..", contain no NUL or backslash, and do not start with a
+// drive letter. Returns Errc::unsafe_path with a message naming the path
+// otherwise. Pure; no file-system access.
+Status check_relative_path(std::string_view path);
+
+// Removes the query string and fragment from a URL and any user:password@
+// part, so it can be logged or shown. "https://u:p@h/a?sig=x" -> "https://h/a".
+std::string redact_url(std::string_view url);
+
+}  // namespace blobfetch

@@ -1,0 +1,170 @@
+#include "download/blob_set_fetcher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+#include "base/path_safety.h"
+#include "download/cache_check.h"
+
+namespace blobfetch {
+namespace {
+
+TransportOptions transport_options(const config::ProviderOptions &o) {
+    TransportOptions t;
+    t.connect_timeout = std::chrono::milliseconds(o.connect_timeout_ms);
+    t.stall_timeout = std::chrono::milliseconds(o.stall_timeout_ms);
+    t.stall_min_speed = o.stall_min_speed;
+    t.ca_file = o.ca_file;
+    t.user_agent = o.user_agent;
+    return t;
+}
+
+// Runs fn(i) for i in [0, n) on up to `threads` threads.
+void parallel_for(std::size_t n, std::size_t threads, const std::function<void(std::size_t)> &fn) {
+    threads = std::min(threads, n);
+    if (threads <= 1) {
+        for (std::size_t i = 0; i < n; ++i) fn(i);
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> pool;
+    pool.reserve(threads);
+    for (std::size_t t = 0; t < threads; ++t)
+        pool.emplace_back([&] {
+            for (std::size_t i; (i = next.fetch_add(1)) < n;) fn(i);
+        });
+    for (auto &th : pool) th.join();
+}
+
+}  // namespace
+
+BlobSetFetcher::BlobSetFetcher(config::ProviderOptions options, TransportFactory factory)
+    : m_options(std::move(options)), m_factory(std::move(factory)) {
+    if (!m_factory) {
+        TransportOptions t = transport_options(m_options);
+        m_factory = [t] { return make_curl_transport(t); };
+    }
+    BlobDownloadOptions d;
+    d.retry.max_retries = m_options.retries;
+    d.durable = m_options.durability != "relaxed";
+    m_downloader = make_stream_blob_downloader(d);
+}
+
+std::unique_ptr<ITransport> BlobSetFetcher::take_transport() {
+    {
+        std::lock_guard lock(m_pool_mutex);
+        if (!m_pool.empty()) {
+            auto t = std::move(m_pool.back());
+            m_pool.pop_back();
+            return t;
+        }
+    }
+    return m_factory();
+}
+
+void BlobSetFetcher::return_transport(std::unique_ptr<ITransport> t) {
+    std::lock_guard lock(m_pool_mutex);
+    m_pool.push_back(std::move(t));
+}
+
+FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
+                                  const ProgressFn &progress_fn, const Logger &log) {
+    FetchResult result;
+    result.blobs.resize(specs.size());
+    std::vector<std::int64_t> sizes;
+    sizes.reserve(specs.size());
+    for (const auto &s : specs) sizes.push_back(s.size);
+    FetchProgress progress(sizes);
+    CancellationSource cancel;
+
+    std::mutex done_mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+
+    // All work runs on this thread; the calling thread only reports progress.
+    std::thread runner([&] {
+        const CancellationToken token = cancel.token();
+        // Phase 1: skip what is already complete (stat, then hash), so the
+        // first progress report already credits cached bytes.
+        std::vector<std::size_t> to_download;
+        std::mutex list_mutex;
+        const std::size_t hash_threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+        parallel_for(specs.size(), hash_threads, [&](std::size_t i) {
+            const BlobSpec &spec = specs[i];
+            auto cached = is_cached(cache_dir / spec.path, spec, m_options.verify_cached_hash, token);
+            if (cached.ok() && *cached) {
+                std::int64_t sz = spec.size >= 0 ? spec.size : 0;
+                if (spec.size < 0) {
+                    std::error_code ec;
+                    sz = static_cast<std::int64_t>(std::filesystem::file_size(cache_dir / spec.path, ec));
+                }
+                result.blobs[i].bytes_skipped = sz;
+                result.blobs[i].status = Status::success();
+                progress.add_bytes(i, sz);
+                progress.set_state(i, BlobState::skipped);
+                return;
+            }
+            if (!cached.ok() && cached.status().code() != Errc::cancelled)
+                log.warn(cached.message() + "; downloading it again");
+            std::lock_guard lock(list_mutex);
+            to_download.push_back(i);
+        });
+        std::sort(to_download.begin(), to_download.end());
+
+        // Phase 2: download with at most `concurrency` transfers at once.
+        const std::size_t workers = static_cast<std::size_t>(std::max(1, m_options.concurrency));
+        parallel_for(to_download.size(), workers, [&](std::size_t k) {
+            const std::size_t i = to_download[k];
+            const BlobSpec &spec = specs[i];
+            if (token.cancelled()) {
+                result.blobs[i].status = Status(Errc::cancelled, "cancelled before '" + spec.path + "' started");
+                progress.set_state(i, BlobState::failed);
+                return;
+            }
+            auto transport = take_transport();
+            result.blobs[i] =
+                m_downloader->download(spec, i, cache_dir / spec.path, *transport, progress, token, log);
+            return_transport(std::move(transport));
+            if (result.blobs[i].status.ok()) {
+                progress.set_state(i, BlobState::done);
+            } else {
+                progress.set_state(i, BlobState::failed);
+                if (result.blobs[i].status.code() != Errc::cancelled) log.error(result.blobs[i].status.message());
+            }
+        });
+        std::lock_guard lock(done_mutex);
+        done = true;
+        done_cv.notify_all();
+    });
+
+    // Report progress from this thread at about 10 Hz until the work is done.
+    bool cancelled = false;
+    for (;;) {
+        bool finished;
+        {
+            std::unique_lock lock(done_mutex);
+            finished = done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; });
+        }
+        if (progress.emit(progress_fn) && !cancelled) {
+            cancelled = true;
+            log.info("fetch cancelled by the host; completed work is kept for the next run");
+            cancel.cancel();
+        }
+        if (finished) break;
+    }
+    runner.join();
+
+    std::size_t failed = 0;
+    for (const auto &b : result.blobs)
+        if (!b.status.ok()) ++failed;
+    if (cancelled)
+        result.status = Status(Errc::cancelled, "the fetch was cancelled");
+    else if (failed)
+        result.status = Status(Errc::partial, std::to_string(failed) + " of " + std::to_string(specs.size()) +
+                                                  " blobs failed");
+    return result;
+}
+
+}  // namespace blobfetch

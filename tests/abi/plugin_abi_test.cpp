@@ -1,0 +1,175 @@
+// Loads the built plugin module exactly as a host does (dlopen + the one entry
+// symbol) and exercises the C ABI table.
+#include <blobfetch/fetch_provider.h>
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "support/blob_content.h"
+#include "support/process.h"
+
+namespace {
+
+using namespace blobfetch::test;
+
+class PluginModule {
+public:
+    PluginModule() {
+        m_handle = dlopen(BLOBFETCH_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
+        if (m_handle) m_entry = reinterpret_cast<bf_get_provider_fn>(dlsym(m_handle, BF_ENTRY_SYMBOL));
+    }
+    ~PluginModule() {
+        if (m_handle) dlclose(m_handle);
+    }
+    bf_get_provider_fn entry() const { return m_entry; }
+    const bf_provider *provider() const {
+        const bf_provider *p = nullptr;
+        char err[256];
+        return m_entry && m_entry(BF_ABI_VERSION, &p, err, sizeof err) == BF_OK ? p : nullptr;
+    }
+
+private:
+    void *m_handle = nullptr;
+    bf_get_provider_fn m_entry = nullptr;
+};
+
+TEST(PluginAbi, ExportsExactlyTheEntrySymbol) {
+    auto r = run_process({"nm", "-D", "--defined-only", BLOBFETCH_PLUGIN_PATH});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> symbols;
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto space = line.rfind(' ');
+        if (space != std::string::npos) symbols.push_back(line.substr(space + 1));
+    }
+    ASSERT_EQ(symbols.size(), 1u) << r.out;
+    EXPECT_EQ(symbols[0], "bf_get_provider");
+}
+
+TEST(PluginAbi, EntryPoint_UnsupportedVersionIsRefusedWithAMessage) {
+    PluginModule m;
+    ASSERT_NE(m.entry(), nullptr) << dlerror();
+    for (uint32_t version : {0u, BF_ABI_VERSION + 1, 999u}) {
+        const bf_provider *p = reinterpret_cast<const bf_provider *>(0x1);
+        char err[256] = "unchanged";
+        EXPECT_EQ(m.entry()(version, &p, err, sizeof err), BF_E_UNSUPPORTED_ABI);
+        EXPECT_EQ(p, nullptr) << "the output handle is cleared on failure";
+        EXPECT_NE(std::string(err).find("serves C ABI versions 1 to 1"), std::string::npos) << err;
+        EXPECT_NE(std::string(err).find(std::to_string(version)), std::string::npos) << err;
+    }
+}
+
+TEST(PluginAbi, EntryPoint_ErrorBufferIsTruncatedSafely) {
+    PluginModule m;
+    ASSERT_NE(m.entry(), nullptr);
+    const bf_provider *p = nullptr;
+    char err[8];
+    std::memset(err, 'x', sizeof err);
+    EXPECT_EQ(m.entry()(999, &p, err, sizeof err), BF_E_UNSUPPORTED_ABI);
+    EXPECT_EQ(err[7], '\0');
+    EXPECT_EQ(m.entry()(999, &p, nullptr, 0), BF_E_UNSUPPORTED_ABI);
+}
+
+TEST(PluginAbi, Table_DescribesItself) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->abi_version, BF_ABI_VERSION);
+    EXPECT_GE(p->struct_size, sizeof(bf_provider));
+    EXPECT_STRNE(p->plugin_version, "");
+}
+
+TEST(PluginAbi, SessionCreate_BadConfigIsRefusedWithAMessage) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    bf_session *s = reinterpret_cast<bf_session *>(0x1);
+    char err[512] = "";
+    EXPECT_EQ(p->session_create("{\"concurrency\": \"eight\"}", &s, err, sizeof err), BF_E_CONFIG);
+    EXPECT_EQ(s, nullptr);
+    EXPECT_NE(std::string(err).find("concurrency"), std::string::npos) << err;
+    EXPECT_EQ(p->session_create("{not json", &s, err, sizeof err), BF_E_CONFIG);
+    EXPECT_EQ(s, nullptr);
+    p->session_destroy(nullptr);  // allowed
+}
+
+TEST(PluginAbi, Fetch_ThroughTheTableFromFileUrls) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    TempDir dir;
+    std::string sha = write_blob(dir / "src/a.bin", 7, 100000);
+    std::string url = "file://" + dir.path() + "/src/a.bin";
+    bf_session *s = nullptr;
+    char err[256];
+    ASSERT_EQ(p->session_create(nullptr, &s, err, sizeof err), BF_OK) << err;
+
+    bf_blob blobs[2] = {};
+    blobs[0].struct_size = sizeof(bf_blob);
+    blobs[0].url = url.c_str();
+    blobs[0].path = "pkg/a.bin";
+    blobs[0].size = 100000;
+    blobs[0].sha256 = sha.c_str();
+    blobs[1] = blobs[0];
+    blobs[1].path = "../escape.bin";  // refused on its own, the other blob proceeds
+    bf_blob_result results[2] = {};
+    results[0].struct_size = results[1].struct_size = sizeof(bf_blob_result);
+
+    struct Seen {
+        int calls = 0;
+        int64_t last_done = -1;
+        bool went_backwards = false;
+    } seen;
+    bf_callbacks cb{};
+    cb.struct_size = sizeof cb;
+    cb.user = &seen;
+    cb.progress = [](void *user, const bf_progress *pr) -> int32_t {
+        auto *s = static_cast<Seen *>(user);
+        ++s->calls;
+        if (pr->done_bytes < s->last_done) s->went_backwards = true;
+        s->last_done = pr->done_bytes;
+        return 0;
+    };
+    std::string cache = dir / "cache";
+    EXPECT_EQ(p->fetch(s, cache.c_str(), blobs, 2, &cb, results), BF_E_PARTIAL);
+    EXPECT_EQ(results[0].status, BF_OK) << results[0].message;
+    EXPECT_EQ(results[0].bytes_downloaded, 100000);
+    EXPECT_EQ(sha256_file_hex(cache + "/pkg/a.bin"), sha);
+    EXPECT_EQ(results[1].status, BF_E_UNSAFE_PATH);
+    EXPECT_NE(std::string(results[1].message).find("escape.bin"), std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(dir / "escape.bin"));
+    EXPECT_GT(seen.calls, 0);
+    EXPECT_FALSE(seen.went_backwards);
+    EXPECT_EQ(seen.last_done, 100000);
+    EXPECT_STRNE(p->session_last_error(s), "");
+
+    // Second fetch: already cached, reported as skipped.
+    EXPECT_EQ(p->fetch(s, cache.c_str(), blobs, 1, &cb, results), BF_OK);
+    EXPECT_EQ(results[0].bytes_downloaded, 0);
+    EXPECT_EQ(results[0].bytes_skipped, 100000);
+    p->session_destroy(s);
+}
+
+TEST(PluginAbi, Fetch_NullArgumentsAreRefused) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    bf_session *s = nullptr;
+    ASSERT_EQ(p->session_create("", &s, nullptr, 0), BF_OK);
+    EXPECT_EQ(p->fetch(nullptr, "/tmp", nullptr, 0, nullptr, nullptr), BF_E_INVALID_ARGUMENT);
+    bf_blob_result r{};
+    r.struct_size = sizeof r;
+    EXPECT_EQ(p->fetch(s, "/tmp", nullptr, 1, nullptr, &r), BF_E_INVALID_ARGUMENT);
+    EXPECT_EQ(p->fetch(s, nullptr, nullptr, 0, nullptr, nullptr), BF_E_INVALID_ARGUMENT);
+    p->session_destroy(s);
+}
+
+}  // namespace

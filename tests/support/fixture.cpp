@@ -1,0 +1,42 @@
+#include "support/fixture.h"
+
+#include "support/blob_content.h"
+
+namespace blobfetch::test {
+
+std::string abi_key(const std::string &label) { return sha256_hex("abi:" + label); }
+
+void serve_artifacts(const std::string &root, std::vector<TestArtifact> &artifacts) {
+    for (auto &a : artifacts) a.sha256 = write_blob(root + "/" + a.relative_path(), a.seed, a.size);
+}
+
+nlohmann::json make_manifest(const std::string &base_url, const std::string &cache_dir,
+                             const std::vector<TestArtifact> &artifacts, const nlohmann::json &options) {
+    nlohmann::json m;
+    m["version"] = 1;
+    m["cache_dir"] = cache_dir;
+    m["sources"] = nlohmann::json::array({{{"name", "test"}, {"url", base_url + "/{name}/{sha}.zip"}}});
+    if (!options.empty()) m["options"] = options;
+    m["artifacts"] = nlohmann::json::array();
+    for (const auto &a : artifacts)
+        m["artifacts"].push_back({{"name", a.name},
+                                  {"version", "1.0"},
+                                  {"triplet", "x64-linux"},
+                                  {"sha", a.abi},
+                                  {"size", a.size},
+                                  {"sha256", a.sha256}});
+    return m;
+}
+
+HostRun run_host_fetch(const std::string &manifest_path, const std::vector<std::string> &extra,
+                       const ProcessOptions &options) {
+    std::vector<std::string> argv{host_binary(), "fetch", manifest_path, "--json"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    HostRun run;
+    run.process = run_process(argv, options);
+    run.json = nlohmann::json::parse(run.process.out, nullptr, false);
+    if (run.json.is_discarded()) run.json = nullptr;
+    return run;
+}
+
+}  // namespace blobfetch::test

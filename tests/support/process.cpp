@@ -1,0 +1,203 @@
+#include "support/process.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace blobfetch::test {
+namespace {
+
+std::vector<std::string> build_env(const ProcessOptions &options) {
+    std::map<std::string, std::string> env;
+    for (char **e = environ; *e; ++e) {
+        std::string kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto &[k, v] : options.env) {
+        if (v)
+            env[k] = *v;
+        else
+            env.erase(k);
+    }
+    std::vector<std::string> out;
+    for (const auto &[k, v] : env) out.push_back(k + "=" + v);
+    return out;
+}
+
+[[noreturn]] void exec_child(const std::vector<std::string> &argv, const std::vector<std::string> &env,
+                             const std::string &cwd) {
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+    std::vector<char *> av, ev;
+    for (const auto &a : argv) av.push_back(const_cast<char *>(a.c_str()));
+    av.push_back(nullptr);
+    for (const auto &e : env) ev.push_back(const_cast<char *>(e.c_str()));
+    ev.push_back(nullptr);
+    // Restore default signal dispositions the test runner may have changed.
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    execvpe(av[0], av.data(), ev.data());
+    _exit(127);
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string> &argv, const ProcessOptions &options) {
+    int out_pipe[2], err_pipe[2], in_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC) || pipe2(in_pipe, O_CLOEXEC))
+        throw std::runtime_error("pipe failed");
+    auto env = build_env(options);
+    pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        dup2(in_pipe[0], 0);
+        dup2(out_pipe[1], 1);
+        dup2(err_pipe[1], 2);
+        exec_child(argv, env, options.cwd);
+    }
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    close(in_pipe[0]);
+    std::thread writer([fd = in_pipe[1], data = options.stdin_data] {
+        std::size_t off = 0;
+        while (off < data.size()) {
+            ssize_t n = write(fd, data.data() + off, data.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            off += static_cast<std::size_t>(n);
+        }
+        close(fd);
+    });
+    ProcessResult result;
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    int open_fds = 2;
+    char buf[65536];
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n > 0) {
+                (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(n));
+            } else if (n == 0 || errno != EINTR) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                --open_fds;
+            }
+        }
+    }
+    writer.join();
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+    return result;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string> &argv, const ProcessOptions &options,
+                                     const std::string &out_file, const std::string &err_file) {
+    auto env = build_env(options);
+    int out_fd = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int err_fd = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (out_fd < 0 || err_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open output files");
+    m_pid = fork();
+    if (m_pid < 0) throw std::runtime_error("fork failed");
+    if (m_pid == 0) {
+        dup2(null_fd, 0);
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        exec_child(argv, env, options.cwd);
+    }
+    close(out_fd);
+    close(err_fd);
+    close(null_fd);
+}
+
+BackgroundProcess::~BackgroundProcess() {
+    if (m_pid > 0 && !m_reaped) {
+        kill(m_pid, SIGKILL);
+        wait();
+    }
+}
+
+void BackgroundProcess::signal(int sig) {
+    if (m_pid > 0 && !m_reaped) kill(m_pid, sig);
+}
+
+int BackgroundProcess::wait() {
+    if (!m_reaped) {
+        while (waitpid(m_pid, &m_status, 0) < 0 && errno == EINTR) {
+        }
+        m_reaped = true;
+    }
+    return WIFEXITED(m_status) ? WEXITSTATUS(m_status) : -1;
+}
+
+bool BackgroundProcess::running() {
+    if (m_reaped) return false;
+    pid_t r = waitpid(m_pid, &m_status, WNOHANG);
+    if (r == m_pid) {
+        m_reaped = true;
+        return false;
+    }
+    return true;
+}
+
+std::string read_file(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void write_file(const std::string &path, const std::string &data) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+TempDir::TempDir() {
+    const char *base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/blobfetch-test-XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    m_path = tmpl;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    // Make read-only test directories removable again.
+    for (auto it = std::filesystem::recursive_directory_iterator(m_path, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_directory(ec)) std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
+                                                               std::filesystem::perm_options::add, ec);
+    }
+    std::filesystem::remove_all(m_path, ec);
+}
+
+std::string bin_dir() { return BLOBFETCH_BIN_DIR; }
+std::string source_dir() { return BLOBFETCH_SOURCE_DIR; }
+std::string host_binary() { return bin_dir() + "/blobfetch"; }
+std::string plugin_module() { return bin_dir() + "/libblobfetch_plugin.so"; }
+
+}  // namespace blobfetch::test

@@ -1,0 +1,36 @@
+#include "base/path_safety.h"
+
+#include <gtest/gtest.h>
+
+namespace blobfetch {
+namespace {
+
+TEST(PathSafety, AcceptsPlainRelativePaths) {
+    EXPECT_TRUE(check_relative_path("zlib/abc.zip").ok());
+    EXPECT_TRUE(check_relative_path("a").ok());
+    EXPECT_TRUE(check_relative_path("a..b/c...d").ok()) << "dots inside names are fine";
+}
+
+TEST(PathSafety, RefusesEscapes_DotDotAnywhere) {
+    for (const char *p : {"..", "../x", "a/../../x", "a/..", "a/b/../c"}) {
+        Status s = check_relative_path(p);
+        EXPECT_EQ(s.code(), Errc::unsafe_path) << p;
+        EXPECT_NE(s.message().find(p), std::string::npos) << s.message();
+    }
+}
+
+TEST(PathSafety, RefusesAbsoluteAndOddForms) {
+    for (const char *p : {"/etc/passwd", "", "a//b", "a/./b", "./a", "a/", "C:/x", "a\\..\\b"})
+        EXPECT_EQ(check_relative_path(p).code(), Errc::unsafe_path) << p;
+    EXPECT_EQ(check_relative_path(std::string_view("a\0b", 3)).code(), Errc::unsafe_path);
+}
+
+TEST(RedactUrl, DropsQueryFragmentAndCredentials) {
+    EXPECT_EQ(redact_url("https://h.example/c/b.zip?sv=1&sig=SECRET"), "https://h.example/c/b.zip");
+    EXPECT_EQ(redact_url("https://user:pass@h/x#frag"), "https://h/x");
+    EXPECT_EQ(redact_url("file:///tmp/a"), "file:///tmp/a");
+    EXPECT_EQ(redact_url("http://h:8080/a@b"), "http://h:8080/a@b") << "an @ in the path is not a credential";
+}
+
+}  // namespace
+}  // namespace blobfetch
