@@ -56,8 +56,9 @@ const char *kEmpty = "";
 
 // Writes one result, respecting the caller's struct_size.
 void set_result(bf_session *s, bf_blob_result *r, bf_status status, std::int64_t downloaded, std::int64_t skipped,
-                std::string message) {
+                std::string message, bf_blob_state state = BF_BLOB_FAILED) {
     if (!r) return;
+    if (BF_HAS(r, bf_blob_result, state)) r->state = status == BF_OK ? state : BF_BLOB_FAILED;
     if (BF_HAS(r, bf_blob_result, status)) r->status = status;
     if (BF_HAS(r, bf_blob_result, bytes_downloaded)) r->bytes_downloaded = downloaded;
     if (BF_HAS(r, bf_blob_result, bytes_skipped)) r->bytes_skipped = skipped;
@@ -207,13 +208,11 @@ bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *
     }
     for (std::size_t k = 0; k < specs.size(); ++k) {
         const auto &o = fr.blobs[k];
-        std::string message = o.status.ok() ? (o.bytes_downloaded == 0 && o.bytes_skipped > 0
-                                                   ? "skipped: already in the cache"
-                                                   : "downloaded and verified")
+        std::string message = o.status.ok() ? (o.skipped ? "skipped: already in the cache" : "downloaded and verified")
                                             : o.status.message();
         if (!o.status.ok()) ++failed;
         set_result(session, &results[spec_index[k]], static_cast<bf_status>(o.status.code()), o.bytes_downloaded,
-                   o.bytes_skipped, std::move(message));
+                   o.bytes_skipped, std::move(message), o.skipped ? BF_BLOB_SKIPPED : BF_BLOB_DONE);
     }
     if (fr.status.code() == Errc::cancelled) {
         session->last_error = fr.status.message();

@@ -66,6 +66,16 @@ typedef int32_t bf_status;
 /* Blob descriptors and results                                              */
 /* ------------------------------------------------------------------------ */
 
+/** Per-blob states reported through progress. */
+typedef int32_t bf_blob_state;
+#define BF_BLOB_QUEUED 0
+#define BF_BLOB_SKIPPED 1      /**< already complete in the cache */
+#define BF_BLOB_WAITING_LOCK 2 /**< another process holds the directory lock */
+#define BF_BLOB_DOWNLOADING 3
+#define BF_BLOB_VERIFYING 4
+#define BF_BLOB_DONE 5
+#define BF_BLOB_FAILED 6
+
 /**
  * One blob to fetch. All pointers are borrowed from the caller for the
  * duration of the fetch() call only; the plugin copies what it keeps.
@@ -102,21 +112,15 @@ typedef struct bf_blob_result {
      *  Owned by the session; valid until the next fetch() on that session or
      *  bf_provider.session_destroy(), whichever comes first. Never NULL. */
     const char *message;
+    /** Final state: BF_BLOB_SKIPPED (was already cached), BF_BLOB_DONE
+     *  (downloaded and verified) or BF_BLOB_FAILED. */
+    bf_blob_state state;
+    uint32_t reserved0;
 } bf_blob_result;
 
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                 */
 /* ------------------------------------------------------------------------ */
-
-/** Per-blob states reported through progress. */
-typedef int32_t bf_blob_state;
-#define BF_BLOB_QUEUED 0
-#define BF_BLOB_SKIPPED 1      /**< already complete in the cache */
-#define BF_BLOB_WAITING_LOCK 2 /**< another process holds the directory lock */
-#define BF_BLOB_DOWNLOADING 3
-#define BF_BLOB_VERIFYING 4
-#define BF_BLOB_DONE 5
-#define BF_BLOB_FAILED 6
 
 /** Sentinel for bf_progress.blob_index: the event concerns only the totals. */
 #define BF_NO_BLOB UINT32_MAX

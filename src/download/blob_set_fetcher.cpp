@@ -102,6 +102,7 @@ FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const 
                 }
                 result.blobs[i].bytes_skipped = sz;
                 result.blobs[i].status = Status::success();
+                result.blobs[i].skipped = true;
                 progress.add_bytes(i, sz);
                 progress.set_state(i, BlobState::skipped);
                 return;

@@ -20,6 +20,7 @@ struct BlobOutcome {
     Status status;                  // ok when the blob is now in the cache
     std::int64_t bytes_downloaded = 0;
     std::int64_t bytes_skipped = 0; // already present, not downloaded
+    bool skipped = false;           // the whole blob was already in the cache
 };
 
 }  // namespace blobfetch

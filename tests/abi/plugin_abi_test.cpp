@@ -142,6 +142,8 @@ TEST(PluginAbi, Fetch_ThroughTheTableFromFileUrls) {
     EXPECT_EQ(p->fetch(s, cache.c_str(), blobs, 2, &cb, results), BF_E_PARTIAL);
     EXPECT_EQ(results[0].status, BF_OK) << results[0].message;
     EXPECT_EQ(results[0].bytes_downloaded, 100000);
+    EXPECT_EQ(results[0].state, BF_BLOB_DONE);
+    EXPECT_EQ(results[1].state, BF_BLOB_FAILED);
     EXPECT_EQ(sha256_file_hex(cache + "/pkg/a.bin"), sha);
     EXPECT_EQ(results[1].status, BF_E_UNSAFE_PATH);
     EXPECT_NE(std::string(results[1].message).find("escape.bin"), std::string::npos);
@@ -155,6 +157,7 @@ TEST(PluginAbi, Fetch_ThroughTheTableFromFileUrls) {
     EXPECT_EQ(p->fetch(s, cache.c_str(), blobs, 1, &cb, results), BF_OK);
     EXPECT_EQ(results[0].bytes_downloaded, 0);
     EXPECT_EQ(results[0].bytes_skipped, 100000);
+    EXPECT_EQ(results[0].state, BF_BLOB_SKIPPED);
     p->session_destroy(s);
 }
 

@@ -1,0 +1,313 @@
+#include "config/manifest.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "base/path_safety.h"
+
+namespace blobfetch::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Error context: the file and JSON pointers for messages.
+struct Ctx {
+    std::string file;
+    Status error(const std::string &pointer, const std::string &what, Errc code = Errc::config) const {
+        return Status(code, file + ": " + (pointer.empty() ? "/" : pointer) + ": " + what);
+    }
+};
+
+bool is_hex64(const std::string &s) {
+    if (s.size() != 64) return false;
+    for (char c : s)
+        if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+
+bool is_abi_key(const std::string &s) {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+    return true;
+}
+
+bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos)
+            return false;
+    return true;
+}
+
+Status check_keys(const nlohmann::json &obj, const std::string &pointer, std::initializer_list<const char *> known,
+                  const Ctx &ctx) {
+    for (const auto &[key, v] : obj.items()) {
+        bool ok = false;
+        for (const char *k : known) ok |= key == k;
+        if (!ok) {
+            std::string list;
+            for (const char *k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+            return ctx.error(pointer + "/" + key, "unknown field; known fields are " + list);
+        }
+    }
+    return Status::success();
+}
+
+// Reads a required or optional string field.
+Status get_string(const nlohmann::json &obj, const std::string &pointer, const char *key, bool required,
+                  std::string &out, const Ctx &ctx) {
+    auto it = obj.find(key);
+    if (it == obj.end()) {
+        return required ? ctx.error(pointer + "/" + key, std::string("missing required field \"") + key +
+                                                             "\" (a string)")
+                        : Status::success();
+    }
+    if (!it->is_string()) return ctx.error(pointer + "/" + key, "expected a string, got " + describe_json(*it));
+    out = it->get<std::string>();
+    return Status::success();
+}
+
+Expected<Source> parse_source(const nlohmann::json &j, const std::string &ptr, const Ctx &ctx) {
+    if (!j.is_object()) return ctx.error(ptr, "expected a source object, got " + describe_json(j));
+    if (Status s = check_keys(j, ptr, {"name", "url", "headers"}, ctx); !s.ok()) return s;
+    Source src;
+    if (Status s = get_string(j, ptr, "name", false, src.name, ctx); !s.ok()) return s;
+    if (Status s = get_string(j, ptr, "url", true, src.url_template, ctx); !s.ok()) return s;
+    if (auto it = j.find("headers"); it != j.end()) {
+        if (!it->is_array()) return ctx.error(ptr + "/headers", "expected an array of \"Name: value\" strings, got " + describe_json(*it));
+        for (std::size_t i = 0; i < it->size(); ++i) {
+            const std::string hp = ptr + "/headers/" + std::to_string(i);
+            const auto &h = (*it)[i];
+            if (!h.is_string()) return ctx.error(hp, "expected a \"Name: value\" string, got " + describe_json(h));
+            std::string line = h.get<std::string>();
+            auto colon = line.find(':');
+            if (colon == std::string::npos || !is_token(std::string_view(line).substr(0, colon)) ||
+                line.find_first_of("\r\n") != std::string::npos)
+                return ctx.error(hp, "expected a header line \"Name: value\" with a token name and no line breaks "
+                                     "(the value is not shown because it may be secret)");
+            src.headers.push_back(std::move(line));
+        }
+    }
+    return src;
+}
+
+Expected<Artifact> parse_artifact(const nlohmann::json &j, const std::string &ptr, const Ctx &ctx) {
+    if (!j.is_object()) return ctx.error(ptr, "expected an artifact object, got " + describe_json(j));
+    if (Status s = check_keys(j, ptr, {"name", "version", "triplet", "sha", "size", "sha256", "url", "path"}, ctx);
+        !s.ok())
+        return s;
+    Artifact a;
+    for (auto [key, out, required] : {std::tuple{"name", &a.name, true}, std::tuple{"version", &a.version, false},
+                                      std::tuple{"triplet", &a.triplet, false}, std::tuple{"sha", &a.sha, true},
+                                      std::tuple{"url", &a.url_override, false},
+                                      std::tuple{"path", &a.path_override, false}})
+        if (Status s = get_string(j, ptr, key, required, *out, ctx); !s.ok()) return s;
+    if (a.name.empty()) return ctx.error(ptr + "/name", "the artifact name must not be empty");
+    if (!is_abi_key(a.sha))
+        return ctx.error(ptr + "/sha", "expected an ABI key of letters, digits, '.', '_' or '-', got " +
+                                           describe_json(j["sha"]));
+    if (auto it = j.find("size"); it != j.end()) {
+        if (!it->is_number_integer() || it->get<std::int64_t>() < 0)
+            return ctx.error(ptr + "/size", "expected a size in bytes (an integer >= 0), got " + describe_json(*it));
+        a.size = it->get<std::int64_t>();
+    }
+    if (Status s = get_string(j, ptr, "sha256", false, a.sha256, ctx); !s.ok()) return s;
+    if (j.contains("sha256")) {
+        if (!is_hex64(a.sha256))
+            return ctx.error(ptr + "/sha256", "expected exactly 64 hexadecimal digits (a SHA-256), got " +
+                                                  describe_json(j["sha256"]));
+        for (char &c : a.sha256) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return a;
+}
+
+std::optional<std::string> getenv_lookup(std::string_view name) {
+    const char *v = std::getenv(std::string(name).c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+}
+
+}  // namespace
+
+Expected<std::string> expand_template(std::string_view tmpl, const Artifact &a, std::string_view where) {
+    std::string out;
+    for (std::size_t i = 0; i < tmpl.size(); ++i) {
+        char c = tmpl[i];
+        if (c == '$' && i + 1 < tmpl.size() && tmpl[i + 1] == '{') {  // ${env:...} is handled by expand_env
+            auto end = tmpl.find('}', i);
+            if (end == std::string_view::npos) break;
+            out.append(tmpl.substr(i, end - i + 1));
+            i = end;
+            continue;
+        }
+        if (c == '}') return Status(Errc::config, std::string(where) + ": unmatched '}' in template \"" + std::string(tmpl) + "\"");
+        if (c != '{') {
+            out.push_back(c);
+            continue;
+        }
+        auto end = tmpl.find('}', i);
+        if (end == std::string_view::npos)
+            return Status(Errc::config, std::string(where) + ": unterminated '{' in template \"" + std::string(tmpl) + "\"");
+        std::string_view var = tmpl.substr(i + 1, end - i - 1);
+        const std::string *value = nullptr;
+        if (var == "name") value = &a.name;
+        else if (var == "version") value = &a.version;
+        else if (var == "sha") value = &a.sha;
+        else if (var == "triplet") value = &a.triplet;
+        else
+            return Status(Errc::config, std::string(where) + ": unknown template variable {" + std::string(var) +
+                                            "}; allowed are {name}, {version}, {sha}, {triplet}");
+        if (value->empty())
+            return Status(Errc::config, std::string(where) + ": the template uses {" + std::string(var) +
+                                            "} but artifact '" + a.name + "' has no \"" + std::string(var) + "\"");
+        out += *value;
+        i = end;
+    }
+    return out;
+}
+
+Expected<std::string> expand_env(std::string_view text, const EnvLookup &env, std::string_view where) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text.compare(i, 6, "${env:") != 0) {
+            out.push_back(text[i]);
+            continue;
+        }
+        auto end = text.find('}', i);
+        if (end == std::string_view::npos)
+            return Status(Errc::config, std::string(where) + ": unterminated \"${env:\"");
+        std::string_view name = text.substr(i + 6, end - i - 6);
+        auto value = env ? env(name) : getenv_lookup(name);
+        if (!value)
+            return Status(Errc::config, std::string(where) + ": environment variable " + std::string(name) +
+                                            " is not set; export it before running blobfetch");
+        out += *value;
+        i = end;
+    }
+    return out;
+}
+
+Expected<Manifest> parse_manifest(std::string_view text, const fs::path &file) {
+    Ctx ctx{file.string()};
+    nlohmann::json root;
+    try {
+        root = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error &e) {
+        auto [line, col] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);
+        std::string what = e.what();
+        auto cut = what.find("parse error");  // drop nlohmann's "[json.exception...]" prefix
+        return Status(Errc::config, ctx.file + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                                        ": invalid JSON: " + (cut == std::string::npos ? what : what.substr(cut)));
+    }
+    if (!root.is_object()) return ctx.error("", "expected a manifest object, got " + describe_json(root));
+    if (Status s = check_keys(root, "", {"$schema", "version", "cache_dir", "cache_path", "sources", "options", "artifacts"}, ctx); !s.ok())
+        return s;
+    Manifest m;
+    m.file = file;
+    auto version = root.find("version");
+    if (version == root.end()) return ctx.error("/version", "missing required field \"version\" (must be 1)");
+    if (!version->is_number_integer() || version->get<std::int64_t>() != 1)
+        return ctx.error("/version", "unsupported manifest version " + describe_json(*version) + "; this blobfetch reads version 1");
+    std::string cache_dir;
+    if (Status s = get_string(root, "", "cache_dir", true, cache_dir, ctx); !s.ok()) return s;
+    if (cache_dir.empty()) return ctx.error("/cache_dir", "must not be empty");
+    fs::path cd(cache_dir);
+    m.cache_dir = cd.is_absolute() ? cd : (file.parent_path() / cd).lexically_normal();
+    if (m.cache_dir.empty()) m.cache_dir = ".";
+    if (Status s = get_string(root, "", "cache_path", false, m.cache_path_template, ctx); !s.ok()) return s;
+
+    auto sources = root.find("sources");
+    if (sources == root.end()) return ctx.error("/sources", "missing required field \"sources\" (an array of sources)");
+    if (!sources->is_array() || sources->empty())
+        return ctx.error("/sources", "expected a non-empty array of sources, got " + describe_json(*sources));
+    for (std::size_t i = 0; i < sources->size(); ++i) {
+        auto src = parse_source((*sources)[i], "/sources/" + std::to_string(i), ctx);
+        if (!src) return src.status();
+        m.sources.push_back(std::move(*src));
+    }
+    if (auto it = root.find("options"); it != root.end()) {
+        auto opts = parse_provider_options(*it, ctx.file, "/options");
+        if (!opts) return opts.status();
+        m.options = *it;
+        m.provider_options = *opts;
+    }
+    auto artifacts = root.find("artifacts");
+    if (artifacts == root.end()) return ctx.error("/artifacts", "missing required field \"artifacts\" (an array)");
+    if (!artifacts->is_array()) return ctx.error("/artifacts", "expected an array of artifacts, got " + describe_json(*artifacts));
+    for (std::size_t i = 0; i < artifacts->size(); ++i) {
+        auto a = parse_artifact((*artifacts)[i], "/artifacts/" + std::to_string(i), ctx);
+        if (!a) return a.status();
+        m.artifacts.push_back(std::move(*a));
+    }
+    // Templates are checked now so that bad input fails before anything runs.
+    for (std::size_t i = 0; i < m.artifacts.size(); ++i) {
+        const Artifact &a = m.artifacts[i];
+        const std::string ap = "/artifacts/" + std::to_string(i);
+        auto path = expand_template(a.path_override.empty() ? m.cache_path_template : a.path_override, a,
+                                    ctx.file + ": " + (a.path_override.empty() ? "/cache_path" : ap + "/path"));
+        if (!path) return path.status();
+        if (Status s = check_relative_path(*path); !s.ok())
+            return ctx.error(ap, "artifact '" + a.name + "': " + s.message(), Errc::unsafe_path);
+        auto url = expand_template(a.url_override.empty() ? m.sources[0].url_template : a.url_override, a,
+                                   ctx.file + ": " + (a.url_override.empty() ? "/sources/0/url" : ap + "/url"));
+        if (!url) return url.status();
+    }
+    return m;
+}
+
+Expected<Manifest> load_manifest(const fs::path &file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        std::error_code ec;
+        std::string why = fs::exists(file, ec) ? "it cannot be read (check permissions)" : "no such file";
+        return Status(Errc::invalid_argument, "cannot read manifest '" + file.string() + "': " + why);
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_manifest(ss.str(), file);
+}
+
+Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const EnvLookup &env) {
+    std::vector<ResolvedBlob> out;
+    std::set<std::string> seen;
+    const std::string file = m.file.string();
+    const Source &src = m.sources.at(0);
+    std::string headers;
+    for (std::size_t h = 0; h < src.headers.size(); ++h) {
+        auto line = expand_env(src.headers[h], env, file + ": /sources/0/headers/" + std::to_string(h));
+        if (!line) return line.status();
+        if (line->find_first_of("\r\n") != std::string::npos)
+            return Status(Errc::config, file + ": /sources/0/headers/" + std::to_string(h) +
+                                            ": the expanded header contains a line break");
+        headers += (headers.empty() ? "" : "\n") + *line;
+    }
+    for (std::size_t i = 0; i < m.artifacts.size(); ++i) {
+        const Artifact &a = m.artifacts[i];
+        const std::string ap = "/artifacts/" + std::to_string(i);
+        ResolvedBlob b;
+        b.name = a.name;
+        b.size = a.size;
+        b.sha256 = a.sha256;
+        b.headers = headers;
+        auto path = expand_template(a.path_override.empty() ? m.cache_path_template : a.path_override, a, file + ": " + ap);
+        if (!path) return path.status();
+        if (Status s = check_relative_path(*path); !s.ok())
+            return Status(Errc::unsafe_path, file + ": " + ap + ": artifact '" + a.name + "': " + s.message());
+        if (!seen.insert(*path).second)
+            return Status(Errc::config, file + ": " + ap + ": artifact '" + a.name + "' resolves to cache path '" +
+                                            *path + "', which another artifact already uses");
+        b.path = *path;
+        auto url = expand_template(a.url_override.empty() ? src.url_template : a.url_override, a, file + ": " + ap);
+        if (!url) return url.status();
+        auto full = expand_env(*url, env, file + ": " + (a.url_override.empty() ? "/sources/0/url" : ap + "/url"));
+        if (!full) return full.status();
+        b.url = std::move(*full);
+        out.push_back(std::move(b));
+    }
+    return out;
+}
+
+}  // namespace blobfetch::config

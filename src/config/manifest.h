@@ -1,0 +1,91 @@
+#pragma once
+// Manifests: what the reference host reads to know which artifacts to fetch,
+// from where, into which cache. JSON (nlohmann-json); the schema is
+// manifests/manifest.schema.json.
+//
+//   {
+//     "version": 1,                         required, must be 1
+//     "cache_dir": "cache",                 required; relative to the manifest's directory
+//     "cache_path": "{name}/{sha}.zip",     optional template of each blob's path in the cache
+//     "sources": [                          required, at least one (the first builds URLs)
+//       { "name": "local",                  optional label
+//         "url": "http://127.0.0.1:8080/{name}/{sha}.zip",   URL template
+//         "headers": ["Authorization: Bearer ${env:TOKEN}"] } optional
+//     ],
+//     "options": { ... },                   optional provider options (provider_options.h)
+//     "artifacts": [                        required (may be empty)
+//       { "name": "zlib", "version": "1.3.1", "triplet": "x64-linux",
+//         "sha": "<ABI key: [A-Za-z0-9._-]+>",
+//         "size": 123,                      optional, >= 0
+//         "sha256": "<64 hex>",             optional (recommended)
+//         "url": "...", "path": "..." }     optional per-artifact template overrides
+//     ]
+//   }
+//
+// Templates use vcpkg's variables {name}, {version}, {sha}, {triplet}; any
+// other variable is an error. "${env:NAME}" in a source's url and headers is
+// replaced by an environment variable, so secrets stay out of manifests.
+// Every error names the file and the JSON pointer (or line:column for syntax
+// errors), the field, and what was expected; header values are never echoed.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "config/provider_options.h"
+
+namespace blobfetch::config {
+
+struct Source {
+    std::string name;
+    std::string url_template;
+    std::vector<std::string> headers;  // "Name: value", ${env:...} not yet expanded
+};
+
+struct Artifact {
+    std::string name, version, triplet, sha;
+    std::int64_t size = -1;
+    std::string sha256;  // lower-case hex or ""
+    std::string url_override, path_override;
+};
+
+struct Manifest {
+    std::filesystem::path file;
+    std::filesystem::path cache_dir;  // resolved against the manifest's directory
+    std::string cache_path_template = "{name}/{sha}.zip";
+    std::vector<Source> sources;
+    nlohmann::json options = nlohmann::json::object();
+    ProviderOptions provider_options;
+    std::vector<Artifact> artifacts;
+};
+
+struct ResolvedBlob {
+    std::string name;     // the artifact's name
+    std::string url;
+    std::string path;     // relative to cache_dir, checked safe
+    std::int64_t size = -1;
+    std::string sha256;
+    std::string headers;  // "Name: value" lines joined by '\n' (secrets expanded)
+};
+
+using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
+
+// Reads and parses a manifest file. An unreadable file is Errc::invalid_argument.
+Expected<Manifest> load_manifest(const std::filesystem::path &file);
+// Parses manifest text; `file` is used for messages and to resolve cache_dir.
+Expected<Manifest> parse_manifest(std::string_view text, const std::filesystem::path &file);
+// Builds one blob per artifact from the first source. `env` defaults to getenv.
+Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &manifest, const EnvLookup &env = {});
+// Expands {name}/{version}/{sha}/{triplet} for one artifact. Pure.
+Expected<std::string> expand_template(std::string_view tmpl, const Artifact &artifact, std::string_view where);
+// Expands ${env:NAME}. Pure given `env`.
+Expected<std::string> expand_env(std::string_view text, const EnvLookup &env, std::string_view where);
+
+}  // namespace blobfetch::config

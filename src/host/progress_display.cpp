@@ -1,0 +1,101 @@
+#include "host/progress_display.h"
+
+#include <cstdio>
+
+namespace blobfetch::host {
+
+std::string human_bytes(std::int64_t bytes) {
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(bytes < 0 ? 0 : bytes);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
+}
+
+ProgressDisplay::ProgressDisplay(Mode mode, std::vector<std::string> blob_names, int verbosity)
+    : m_mode(mode), m_names(std::move(blob_names)), m_verbosity(verbosity), m_states(m_names.size(), BF_BLOB_QUEUED) {}
+
+void ProgressDisplay::on_progress(const bf_progress &p) {
+    std::lock_guard lock(m_mutex);
+    m_total = p.total_bytes;
+    m_done = p.done_bytes;
+    if (p.blob_index != BF_NO_BLOB && p.blob_index < m_states.size()) {
+        m_states[p.blob_index] = p.blob_state;
+        if (m_verbosity >= 1 && m_mode != Mode::none) {
+            static const char *names[] = {"queued", "skipped (cached)", "waiting for lock", "downloading",
+                                          "verifying", "done", "failed"};
+            const char *state = p.blob_state >= 0 && p.blob_state <= 6 ? names[p.blob_state] : "?";
+            if (m_bar_visible) std::fputs("\r\x1b[K", stderr);
+            m_bar_visible = false;
+            std::fprintf(stderr, "blobfetch: %s: %s%s%s\n", m_names[p.blob_index].c_str(), state,
+                         p.detail ? " " : "", p.detail ? p.detail : "");
+        }
+        return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    double dt = std::chrono::duration<double>(now - m_speed_at).count();
+    if (dt >= 0.5) {
+        double inst = static_cast<double>(m_done - m_speed_bytes) / dt;
+        m_speed = m_speed == 0 ? inst : 0.7 * m_speed + 0.3 * inst;
+        m_speed_at = now;
+        m_speed_bytes = m_done;
+    }
+    auto interval = m_mode == Mode::bar ? std::chrono::milliseconds(100) : std::chrono::milliseconds(2000);
+    if (now - m_last_draw >= interval) {
+        draw(false);
+        m_last_draw = now;
+    }
+}
+
+void ProgressDisplay::print_line(const std::string &line) {
+    std::lock_guard lock(m_mutex);
+    if (m_bar_visible) std::fputs("\r\x1b[K", stderr);
+    m_bar_visible = false;
+    std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void ProgressDisplay::finish() {
+    std::lock_guard lock(m_mutex);
+    draw(true);
+    if (m_bar_visible) std::fputs("\n", stderr);
+    m_bar_visible = false;
+}
+
+void ProgressDisplay::draw(bool final) {
+    if (m_mode == Mode::none) return;
+    std::size_t finished = 0;
+    for (auto s : m_states) finished += (s == BF_BLOB_DONE || s == BF_BLOB_SKIPPED || s == BF_BLOB_FAILED);
+    int percent = m_total > 0 ? static_cast<int>(std::min<std::int64_t>(100, m_done * 100 / m_total))
+                              : (finished == m_states.size() ? 100 : 0);
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+    double speed = final && elapsed > 0 ? 0 : m_speed;
+    std::string eta;
+    if (!final && speed > 1 && m_total > m_done) {
+        long secs = static_cast<long>(static_cast<double>(m_total - m_done) / speed);
+        char b[32];
+        std::snprintf(b, sizeof b, "  ETA %ld:%02ld", secs / 60, secs % 60);
+        eta = b;
+    }
+    std::string line = std::to_string(percent) + "%  " + human_bytes(m_done) + " / " +
+                       (m_total >= 0 ? human_bytes(m_total) : std::string("?")) + "  " +
+                       (speed > 0 ? human_bytes(static_cast<std::int64_t>(speed)) + "/s  " : std::string()) +
+                       std::to_string(finished) + "/" + std::to_string(m_states.size()) + " blobs" + eta;
+    if (m_mode == Mode::bar) {
+        constexpr int width = 24;
+        int filled = percent * width / 100;
+        std::string bar = "[" + std::string(static_cast<std::size_t>(filled), '#') +
+                          std::string(static_cast<std::size_t>(width - filled), '-') + "] ";
+        std::fprintf(stderr, "\r\x1b[K%s%s", bar.c_str(), line.c_str());
+        std::fflush(stderr);
+        m_bar_visible = true;
+    } else {
+        std::fprintf(stderr, "blobfetch: %s\n", line.c_str());
+    }
+}
+
+}  // namespace blobfetch::host

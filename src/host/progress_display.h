@@ -1,0 +1,49 @@
+#pragma once
+// Shows fetch progress on stderr: a single redrawn bar on a terminal, plain
+// lines at most every two seconds otherwise. Log lines from any thread are
+// interleaved without garbling the bar.
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <blobfetch/fetch_provider.h>
+
+namespace blobfetch::host {
+
+std::string human_bytes(std::int64_t bytes);
+
+class ProgressDisplay {
+public:
+    enum class Mode { bar, lines, none };
+
+    ProgressDisplay(Mode mode, std::vector<std::string> blob_names, int verbosity);
+
+    // Called on the fetch thread with every progress event.
+    void on_progress(const bf_progress &p);
+    // Thread-safe: prints one line to stderr (clearing the bar first).
+    void print_line(const std::string &line);
+    // Draws the final state and ends the bar line.
+    void finish();
+
+private:
+    void draw(bool final);  // precondition: m_mutex held
+
+    Mode m_mode;
+    std::vector<std::string> m_names;
+    int m_verbosity;
+    std::mutex m_mutex;
+    std::vector<bf_blob_state> m_states;
+    std::int64_t m_total = -1;
+    std::int64_t m_done = 0;
+    bool m_bar_visible = false;
+    std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point m_last_draw{};
+    std::chrono::steady_clock::time_point m_speed_at = m_start;
+    std::int64_t m_speed_bytes = 0;
+    double m_speed = 0;  // bytes per second, smoothed
+};
+
+}  // namespace blobfetch::host
