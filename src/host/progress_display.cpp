@@ -93,8 +93,9 @@ void ProgressDisplay::draw(bool final) {
         std::fprintf(stderr, "\r\x1b[K%s%s", bar.c_str(), line.c_str());
         std::fflush(stderr);
         m_bar_visible = true;
-    } else {
+    } else if (line != m_last_line) {
         std::fprintf(stderr, "blobfetch: %s\n", line.c_str());
+        m_last_line = line;
     }
 }
 

@@ -39,6 +39,7 @@ private:
     std::int64_t m_total = -1;
     std::int64_t m_done = 0;
     bool m_bar_visible = false;
+    std::string m_last_line;  // lines mode: never print the same line twice in a row
     std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point m_last_draw{};
     std::chrono::steady_clock::time_point m_speed_at = m_start;
