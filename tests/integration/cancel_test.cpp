@@ -1,0 +1,60 @@
+// Ctrl-C in the host cancels through the progress callback: the host exits
+// 130 promptly, publishes nothing and leaves no temporary file.
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/blob_content.h"
+#include "support/fixture.h"
+#include "support/nginx.h"
+
+namespace blobfetch::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Polls a growing file until it contains `needle` (bounded).
+bool wait_for_text(const std::string &file, const std::string &needle, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        try {
+            if (read_file(file).find(needle) != std::string::npos) return true;
+        } catch (...) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+TEST(HostCancel, SigintStopsTheFetchCleanly_ExitCode130) {
+    if (!nginx_available()) GTEST_SKIP() << "nginx is not installed";
+    TempDir dir;
+    std::vector<TestArtifact> artifacts{{"slow", abi_key("slow"), 9, 4 << 20, {}}};
+    serve_artifacts(dir / "www", artifacts);
+    // 64 KiB/s: the 4 MiB blob would take a minute.
+    NginxServer nginx(NginxOptions{dir / "www", "limit_rate 64k;", ""});
+    write_file(dir / "m.json", make_manifest(nginx.base_url(), dir / "cache", artifacts).dump());
+
+    BackgroundProcess host({host_binary(), "fetch", dir / "m.json", "--json", "-v"}, ProcessOptions{},
+                           dir / "out.json", dir / "err.log");
+    ASSERT_TRUE(wait_for_text(dir / "err.log", "slow: downloading", std::chrono::seconds(30)))
+        << read_file(dir / "err.log");
+    auto sent = std::chrono::steady_clock::now();
+    host.signal(SIGINT);
+    int rc = host.wait();
+    auto latency = std::chrono::steady_clock::now() - sent;
+    EXPECT_EQ(rc, 130) << read_file(dir / "err.log");
+    EXPECT_LT(latency, std::chrono::seconds(5)) << "cancellation must not wait for the transfer";
+    auto doc = nlohmann::json::parse(read_file(dir / "out.json"), nullptr, false);
+    ASSERT_FALSE(doc.is_discarded()) << read_file(dir / "out.json");
+    EXPECT_EQ(doc["status"], "cancelled");
+    EXPECT_FALSE(fs::exists(dir / ("cache/" + artifacts[0].relative_path())));
+    for (const auto &e : fs::recursive_directory_iterator(dir / "cache"))
+        EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();
+}
+
+}  // namespace
+}  // namespace blobfetch::test
