@@ -116,3 +116,21 @@ TEST(ProviderOptions, DefaultsRoundTripAndStrictness) {
 
 }  // namespace
 }  // namespace blobfetch::config
+
+namespace blobfetch::config {
+namespace {
+
+TEST(Manifest, ShippedExamplesParseAndResolve) {
+    auto env = [](std::string_view) -> std::optional<std::string> { return std::string("http://127.0.0.1:1"); };
+    for (const char *name : {"demo.json", "example.json"}) {
+        auto m = load_manifest(std::string(BLOBFETCH_SOURCE_DIR) + "/manifests/" + name);
+        ASSERT_TRUE(m.ok()) << name << ": " << m.message();
+        auto blobs = resolve_manifest(*m, env);
+        ASSERT_TRUE(blobs.ok()) << name << ": " << blobs.message();
+        EXPECT_FALSE(blobs->empty()) << name;
+        for (const auto &b : *blobs) EXPECT_EQ(b.sha256.size(), 64u) << name << " " << b.name;
+    }
+}
+
+}  // namespace
+}  // namespace blobfetch::config
