@@ -75,10 +75,15 @@ TEST(HostCli, UnsetEnvironmentVariableIsBadInputNamingIt) {
     EXPECT_NE(r.err.find("BLOBFETCH_DEMO_URL"), std::string::npos) << r.err;
 }
 
+// A valid manifest with no artifacts, for tests about the plugin itself.
+std::string write_empty_manifest(const TempDir &dir) {
+    write_file(dir / "m.json", make_manifest("http://127.0.0.1:1", dir / "cache", {}).dump());
+    return dir / "m.json";
+}
+
 TEST(HostCli, UnloadablePluginExitsThreeNamingThePath) {
     TempDir dir;
-    std::vector<TestArtifact> none;
-    write_file(dir / "m.json", make_manifest("http://127.0.0.1:1", dir / "cache", none).dump());
+    write_empty_manifest(dir);
     auto r = run_process({host_binary(), "fetch", dir / "m.json", "--plugin", "/nonexistent/plugin.so"});
     EXPECT_EQ(r.exit_code, 3);
     EXPECT_NE(r.err.find("/nonexistent/plugin.so"), std::string::npos) << r.err;
@@ -90,8 +95,7 @@ TEST(HostCli, UnloadablePluginExitsThreeNamingThePath) {
 
 TEST(HostCli, PluginFromEnvironmentVariableIsUsed) {
     TempDir dir;
-    std::vector<TestArtifact> none;
-    write_file(dir / "m.json", make_manifest("http://127.0.0.1:1", dir / "cache", none).dump());
+    write_empty_manifest(dir);
     auto r = run_process({host_binary(), "fetch", dir / "m.json"},
                          ProcessOptions{{{"BLOBFETCH_PLUGIN", "/nonexistent/from-env.so"}}, "", ""});
     EXPECT_EQ(r.exit_code, 3);
