@@ -1,0 +1,299 @@
+#include "state/download_state.h"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "base/path_safety.h"
+#include "hash/sha256.h"
+#include "io/file.h"
+
+namespace blobfetch {
+namespace {
+
+constexpr char kMagic[8] = {'B', 'F', 'D', 'L', 'S', 'T', 'A', 'T'};
+constexpr std::size_t kFixedHeader = 128;
+constexpr std::size_t kTrailer = 4;
+
+std::uint32_t crc32_of(const std::uint8_t *data, std::size_t len) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    // zlib takes uInt lengths; feed large buffers in pieces.
+    while (len > 0) {
+        uInt n = static_cast<uInt>(std::min<std::size_t>(len, 1u << 30));
+        crc = crc32(crc, data, n);
+        data += n;
+        len -= n;
+    }
+    return static_cast<std::uint32_t>(crc);
+}
+
+class Writer {
+public:
+    explicit Writer(std::size_t reserve) { m_out.reserve(reserve); }
+    void u16(std::uint16_t v) { le(v, 2); }
+    void u32(std::uint32_t v) { le(v, 4); }
+    void u64(std::uint64_t v) { le(v, 8); }
+    void bytes(const void *p, std::size_t n) {
+        const auto *b = static_cast<const std::uint8_t *>(p);
+        m_out.insert(m_out.end(), b, b + n);
+    }
+    std::vector<std::uint8_t> &out() { return m_out; }
+
+private:
+    void le(std::uint64_t v, int n) {
+        for (int i = 0; i < n; ++i) m_out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+    std::vector<std::uint8_t> m_out;
+};
+
+// Reads fields in order; every read is bounds-checked by the caller's size
+// checks, so a short buffer never reads out of bounds.
+class Reader {
+public:
+    explicit Reader(std::span<const std::uint8_t> in) : m_in(in) {}
+    std::uint64_t le(int n) {
+        std::uint64_t v = 0;
+        for (int i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(m_in[m_pos + i]) << (8 * i);
+        m_pos += static_cast<std::size_t>(n);
+        return v;
+    }
+    std::span<const std::uint8_t> take(std::size_t n) {
+        auto s = m_in.subspan(m_pos, n);
+        m_pos += n;
+        return s;
+    }
+
+private:
+    std::span<const std::uint8_t> m_in;
+    std::size_t m_pos = 0;
+};
+
+Status bad(const std::string &why) { return Status(Errc::verify, "invalid download state: " + why); }
+
+}  // namespace
+
+bool RemoteIdentity::compatible(const RemoteIdentity &other) const {
+    if (!etag.empty() && !other.etag.empty()) return etag == other.etag;
+    if (!last_modified.empty() && !other.last_modified.empty()) return last_modified == other.last_modified;
+    return true;
+}
+
+std::string RemoteIdentity::if_range() const {
+    if (!etag.empty() && etag.rfind("W/", 0) != 0) return etag;
+    return last_modified;
+}
+
+DownloadState::DownloadState(std::int64_t blob_size_, std::int64_t chunk_size_, const Digest32 &url_hash_,
+                             const Digest32 &expected_sha256_)
+    : blob_size(blob_size_), chunk_size(chunk_size_), url_hash(url_hash_), expected_sha256(expected_sha256_),
+      chunks(chunk_count(blob_size_, chunk_size_)), crcs(chunks.size(), 0) {}
+
+void DownloadState::complete(std::uint64_t i, std::uint32_t crc) {
+    chunks.set(i);
+    crcs[i] = crc;
+}
+
+void DownloadState::reset() {
+    chunks = ChunkBitmap(chunks.size());
+    std::fill(crcs.begin(), crcs.end(), 0);
+}
+
+std::int64_t DownloadState::completed_bytes() const {
+    if (chunks.completed() == 0) return 0;
+    std::int64_t n = static_cast<std::int64_t>(chunks.completed()) * chunk_size;
+    // Only the last chunk can be short.
+    if (chunks.test(chunks.size() - 1)) n -= static_cast<std::int64_t>(chunks.size()) * chunk_size - blob_size;
+    return n;
+}
+
+std::vector<std::uint8_t> encode_download_state(const DownloadState &s) {
+    const ChunkBitmap::Truncated t = s.chunks.truncated();
+    const std::size_t etag_len = std::min(s.identity.etag.size(), DownloadState::kMaxEtag);
+    const std::size_t lm_len = std::min(s.identity.last_modified.size(), DownloadState::kMaxLastModified);
+    Writer w(kFixedHeader + etag_len + lm_len + t.bytes.size() + 4 * s.chunks.completed() + kTrailer);
+    w.bytes(kMagic, sizeof kMagic);
+    w.u16(DownloadState::kVersion);
+    w.u16(0);
+    w.u32(0);
+    w.u64(static_cast<std::uint64_t>(s.blob_size));
+    w.u64(static_cast<std::uint64_t>(s.chunk_size));
+    w.u64(s.chunks.size());
+    w.bytes(s.url_hash.data(), s.url_hash.size());
+    w.bytes(s.expected_sha256.data(), s.expected_sha256.size());
+    w.u64(s.chunks.completed());
+    w.u64(t.start_byte);
+    w.u32(static_cast<std::uint32_t>(t.bytes.size()));
+    w.u16(static_cast<std::uint16_t>(etag_len));
+    w.u16(static_cast<std::uint16_t>(lm_len));
+    w.bytes(s.identity.etag.data(), etag_len);
+    w.bytes(s.identity.last_modified.data(), lm_len);
+    w.bytes(t.bytes.data(), t.bytes.size());
+    for (std::uint64_t i = 0; i < s.chunks.size(); ++i)
+        if (s.chunks.test(i)) w.u32(s.crcs[i]);
+    w.u32(crc32_of(w.out().data(), w.out().size()));
+    return std::move(w.out());
+}
+
+Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> in) {
+    if (in.size() < kFixedHeader + kTrailer)
+        return bad("only " + std::to_string(in.size()) + " bytes, shorter than the fixed header");
+    if (std::memcmp(in.data(), kMagic, sizeof kMagic) != 0) return bad("wrong magic (not a .dlstate file)");
+    Reader r(in.subspan(sizeof kMagic));
+    const auto version = static_cast<std::uint16_t>(r.le(2));
+    if (version != DownloadState::kVersion)
+        return bad("unknown format version " + std::to_string(version) + " (this build reads version " +
+                   std::to_string(DownloadState::kVersion) + ")");
+    const std::uint32_t stored_crc =
+        static_cast<std::uint32_t>(in[in.size() - 4]) | static_cast<std::uint32_t>(in[in.size() - 3]) << 8 |
+        static_cast<std::uint32_t>(in[in.size() - 2]) << 16 | static_cast<std::uint32_t>(in[in.size() - 1]) << 24;
+    if (crc32_of(in.data(), in.size() - kTrailer) != stored_crc) return bad("record checksum mismatch (torn or corrupted)");
+
+    const auto flags = r.le(2);
+    const auto reserved = r.le(4);
+    if (flags != 0 || reserved != 0) return bad("reserved fields are not zero");
+    const std::uint64_t blob_size = r.le(8);
+    const std::uint64_t chunk_size = r.le(8);
+    const std::uint64_t count = r.le(8);
+    Digest32 url_hash, expected;
+    auto uh = r.take(32);
+    std::copy(uh.begin(), uh.end(), url_hash.begin());
+    auto es = r.take(32);
+    std::copy(es.begin(), es.end(), expected.begin());
+    const std::uint64_t completed = r.le(8);
+    const std::uint64_t start_byte = r.le(8);
+    const std::uint64_t bitmap_len = r.le(4);
+    const std::uint64_t etag_len = r.le(2);
+    const std::uint64_t lm_len = r.le(2);
+
+    constexpr std::uint64_t kMaxSize = std::uint64_t{1} << 62;
+    if (chunk_size == 0 || chunk_size > kMaxSize) return bad("chunk size " + std::to_string(chunk_size) + " is out of range");
+    if (blob_size > kMaxSize) return bad("blob size " + std::to_string(blob_size) + " is out of range");
+    if (count != chunk_count(static_cast<std::int64_t>(blob_size), static_cast<std::int64_t>(chunk_size)))
+        return bad("chunk count " + std::to_string(count) + " does not match blob size " + std::to_string(blob_size) +
+                   " and chunk size " + std::to_string(chunk_size));
+    if (count > DownloadState::kMaxChunks) return bad("too many chunks (" + std::to_string(count) + ")");
+    if (completed > count) return bad("claims more complete chunks than there are");
+    if (etag_len > DownloadState::kMaxEtag || lm_len > DownloadState::kMaxLastModified)
+        return bad("validator fields are too long");
+    // All lengths are bounded above (count <= 2^24), so this sum cannot overflow.
+    const std::uint64_t expected_size = kFixedHeader + etag_len + lm_len + bitmap_len + 4 * completed + kTrailer;
+    if (in.size() != expected_size)
+        return bad("size " + std::to_string(in.size()) + " does not match its fields (" + std::to_string(expected_size) +
+                   ")");
+
+    auto etag = r.take(etag_len);
+    auto lm = r.take(lm_len);
+    auto bits = r.take(bitmap_len);
+    auto bitmap = ChunkBitmap::from_truncated(count, start_byte, std::vector<std::uint8_t>(bits.begin(), bits.end()));
+    if (!bitmap) return bad(bitmap.message());
+    if (bitmap->completed() != completed)
+        return bad("complete-chunk count " + std::to_string(completed) + " disagrees with the bitmap (" +
+                   std::to_string(bitmap->completed()) + ")");
+
+    DownloadState s(static_cast<std::int64_t>(blob_size), static_cast<std::int64_t>(chunk_size), url_hash, expected);
+    s.identity.etag.assign(etag.begin(), etag.end());
+    s.identity.last_modified.assign(lm.begin(), lm.end());
+    s.chunks = std::move(*bitmap);
+    for (std::uint64_t i = 0; i < count; ++i)
+        if (s.chunks.test(i)) s.crcs[i] = static_cast<std::uint32_t>(r.le(4));
+    return s;
+}
+
+std::filesystem::path download_state_temp_path(const std::filesystem::path &path) {
+    std::filesystem::path tmp = path;
+    tmp += ".tmp";
+    return tmp;
+}
+
+Status save_download_state(const std::filesystem::path &path, const DownloadState &state, bool durable) {
+    const std::vector<std::uint8_t> bytes = encode_download_state(state);
+    const std::filesystem::path tmp = download_state_temp_path(path);
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd)
+        return Status(Errc::io, "cannot write download state '" + tmp.string() + "': " + std::strerror(errno) +
+                                    "; check that the cache directory is writable");
+    if (Status s = write_all_at(fd.get(), bytes.data(), bytes.size(), 0, tmp.string()); !s.ok()) {
+        ::unlink(tmp.c_str());
+        return s;
+    }
+    if (durable) {
+        while (::fsync(fd.get()) != 0) {
+            if (errno == EINTR) continue;
+            Status s(Errc::io, "cannot flush download state '" + tmp.string() + "': " + std::strerror(errno));
+            ::unlink(tmp.c_str());
+            return s;
+        }
+    }
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        Status s(Errc::io, "cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + std::strerror(errno));
+        ::unlink(tmp.c_str());
+        return s;
+    }
+    return durable ? sync_directory(path.parent_path()) : Status::success();
+}
+
+Expected<DownloadState> load_download_state(const std::filesystem::path &path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
+        if (errno == ENOENT) return Status(Errc::not_found, "no download state at '" + path.string() + "'");
+        return Status(Errc::io, "cannot open download state '" + path.string() + "': " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return Status(Errc::verify, "download state '" + path.string() + "' is not a regular file");
+    constexpr std::uint64_t kLargest = kFixedHeader + DownloadState::kMaxEtag + DownloadState::kMaxLastModified +
+                                       DownloadState::kMaxChunks / 8 + 4 * DownloadState::kMaxChunks + kTrailer;
+    if (static_cast<std::uint64_t>(st.st_size) > kLargest)
+        return Status(Errc::verify, "download state '" + path.string() + "' is too large to be one");
+    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < bytes.size()) {
+        ssize_t n = ::pread(fd.get(), bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Status(Errc::io, "cannot read download state '" + path.string() + "': " + std::strerror(errno));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    bytes.resize(got);
+    auto state = decode_download_state(bytes);
+    if (!state) return Status(state.status().code(), "'" + path.string() + "': " + state.message());
+    return state;
+}
+
+Status remove_download_state(const std::filesystem::path &path) {
+    for (const auto &p : {download_state_temp_path(path), path}) {
+        if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+            return Status(Errc::io, "cannot remove '" + p.string() + "': " + std::strerror(errno));
+    }
+    return Status::success();
+}
+
+Digest32 url_identity_hash(std::string_view url) {
+    Sha256 h;
+    const std::string shown = redact_url(url);
+    h.update(shown.data(), shown.size());
+    return digest_from_hex(h.finish_hex());
+}
+
+Digest32 digest_from_hex(std::string_view hex) {
+    Digest32 d{};
+    if (!is_sha256_hex(hex)) return d;
+    auto nibble = [](char c) -> std::uint8_t {
+        if (c >= '0' && c <= '9') return static_cast<std::uint8_t>(c - '0');
+        if (c >= 'a' && c <= 'f') return static_cast<std::uint8_t>(c - 'a' + 10);
+        return static_cast<std::uint8_t>(c - 'A' + 10);
+    };
+    for (std::size_t i = 0; i < 32; ++i)
+        d[i] = static_cast<std::uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+    return d;
+}
+
+}  // namespace blobfetch

@@ -1,0 +1,120 @@
+#pragma once
+// The resumable-download record of one blob and its on-disk form, the
+// `<file>.dlstate` sidecar.
+//
+// Format v1. Every integer is little-endian and unsigned; offsets in bytes.
+//
+//   off  size  field
+//     0     8  magic              "BFDLSTAT"
+//     8     2  version            1 (an unknown version is refused: fresh start)
+//    10     2  flags              0 (reserved)
+//    12     4  reserved           0
+//    16     8  blob_size          bytes of the blob (may be 0)
+//    24     8  chunk_size         bytes per chunk, > 0; the last chunk may be short
+//    32     8  chunk_count        = ceil(blob_size / chunk_size), at most kMaxChunks
+//    40    32  url_hash           SHA-256 of the URL without credentials, query and fragment
+//    72    32  expected_sha256    the descriptor's SHA-256, all zero when it had none
+//   104     8  completed          number of complete chunks (= popcount of the bitmap)
+//   112     8  bitmap_start       chunks [0, 8 * bitmap_start) are complete (implied)
+//   120     4  bitmap_len         bytes of bitmap stored below
+//   124     2  etag_len           <= kMaxEtag
+//   126     2  last_modified_len  <= kMaxLastModified
+//   128     E  etag               the remote's ETag as sent (quotes included), may be empty
+//     .     L  last_modified      the remote's Last-Modified as sent, may be empty
+//     .     B  bitmap             bytes [bitmap_start, bitmap_start + B) of the chunk bitmap:
+//                                 bit i is bit (i % 8) of byte (i / 8), LSB first; no bit
+//                                 may be set at or beyond chunk_count
+//     .  4*C   chunk_crc32        zlib CRC-32 of each complete chunk's bytes, in
+//                                 ascending chunk order, C = completed
+//   end-4  4   record_crc32       zlib CRC-32 of every byte before it
+//
+// The total size must be exactly 132 + E + L + B + 4*C. The file stays
+// proportional to the unfinished tail plus four bytes per complete chunk.
+// Loading validates every field and refuses the record on any inconsistency;
+// the caller then starts the blob afresh. Versioning: a reader accepts only
+// the versions it knows; a new layout gets a new version number.
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "state/chunk_bitmap.h"
+
+namespace blobfetch {
+
+using Digest32 = std::array<std::uint8_t, 32>;
+
+// What identifies the remote bytes a download was started against.
+struct RemoteIdentity {
+    std::string etag;           // as sent, e.g. "\"5f1-1a\"" or "W/\"x\""; "" when none
+    std::string last_modified;  // as sent; "" when none
+
+    bool empty() const { return etag.empty() && last_modified.empty(); }
+    // True when `other` cannot be told apart from this remote: equal ETags
+    // when both have one, else equal Last-Modified when both have one; two
+    // identities without a common validator are compatible (the SHA-256 of
+    // the result is then the only check).
+    bool compatible(const RemoteIdentity &other) const;
+    // The value for an If-Range header: a strong ETag, else Last-Modified,
+    // else "" (If-Range must not carry a weak ETag).
+    std::string if_range() const;
+};
+
+struct DownloadState {
+    static constexpr std::uint16_t kVersion = 1;
+    static constexpr std::uint64_t kMaxChunks = std::uint64_t{1} << 24;
+    static constexpr std::size_t kMaxEtag = 1024;
+    static constexpr std::size_t kMaxLastModified = 256;
+
+    // Starts an empty record (nothing complete). Preconditions: blob_size >= 0,
+    // chunk_size > 0, chunk_count(blob_size, chunk_size) <= kMaxChunks.
+    DownloadState(std::int64_t blob_size, std::int64_t chunk_size, const Digest32 &url_hash,
+                  const Digest32 &expected_sha256);
+
+    std::int64_t blob_size;
+    std::int64_t chunk_size;
+    Digest32 url_hash;
+    Digest32 expected_sha256;  // all zero: unknown
+    RemoteIdentity identity;
+    ChunkBitmap chunks;
+    std::vector<std::uint32_t> crcs;  // one per chunk; meaningful where chunks.test(i)
+
+    // Marks chunk i complete with the CRC-32 of its bytes.
+    void complete(std::uint64_t i, std::uint32_t crc);
+    // Forgets every complete chunk (a fresh start with the same layout).
+    void reset();
+    // Bytes covered by complete chunks.
+    std::int64_t completed_bytes() const;
+};
+
+// Serialises to the v1 layout above.
+std::vector<std::uint8_t> encode_download_state(const DownloadState &state);
+// Parses and validates a record. Errors (Errc::verify) say which field is
+// wrong; an unknown version says so (the caller logs it and starts afresh).
+Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> bytes);
+
+// Writes the record durably: `<path>.tmp` (created 0600, O_NOFOLLOW), fsync,
+// rename over `path`, fsync of the directory. With durable = false the two
+// fsyncs are skipped (the record's CRC still catches a torn file). Errors name
+// the file.
+Status save_download_state(const std::filesystem::path &path, const DownloadState &state, bool durable);
+// Reads and decodes `path` (not following a symlink; at most the largest
+// possible record). Errc::not_found when there is none.
+Expected<DownloadState> load_download_state(const std::filesystem::path &path);
+// Removes `path` and a leftover `<path>.tmp` of an interrupted save; missing
+// files are fine.
+Status remove_download_state(const std::filesystem::path &path);
+// The temporary file save_download_state writes first.
+std::filesystem::path download_state_temp_path(const std::filesystem::path &path);
+
+// SHA-256 of the URL as it may be shown (no credentials, query or fragment),
+// so a rotated SAS token does not invalidate a partial download.
+Digest32 url_identity_hash(std::string_view url);
+// 64 hex digits -> 32 bytes; "" (or anything not 64 hex digits) -> zeros.
+Digest32 digest_from_hex(std::string_view hex);
+
+}  // namespace blobfetch
