@@ -1,0 +1,199 @@
+// POSIX positional writer (pwrite/pread/fdatasync/fallocate) and the
+// in-memory test double. The Windows writer is positional_writer_win32.cpp.
+#include "io/positional_writer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#ifndef _WIN32
+#include <cerrno>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "io/file.h"
+#endif
+
+namespace blobfetch {
+
+#ifndef _WIN32
+namespace {
+
+int system_allocate(int fd, std::int64_t offset, std::int64_t len) {
+#if defined(__linux__)
+    return ::fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(len));
+#else
+    // posix_fallocate returns the error instead of setting errno; some libcs
+    // emulate it by writing zeros, which is still correct, only slower.
+    int e = ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(len));
+    if (e == 0) return 0;
+    errno = e;
+    return -1;
+#endif
+}
+
+std::string human_bytes(std::int64_t n) {
+    const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[64];
+    if (u == 0) std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(n));
+    else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+class PosixWriter final : public IPositionalWriter {
+public:
+    PosixWriter(UniqueFd fd, std::string name, AllocateFn allocate)
+        : m_fd(std::move(fd)), m_name(std::move(name)), m_allocate(allocate) {}
+
+    Status write_at(const void *data, std::size_t len, std::int64_t offset) override {
+        return write_all_at(m_fd.get(), data, len, offset, m_name);
+    }
+
+    Expected<std::size_t> read_at(void *data, std::size_t len, std::int64_t offset) override {
+        std::size_t got = 0;
+        char *p = static_cast<char *>(data);
+        while (got < len) {
+            ssize_t n = ::pread(m_fd.get(), p + got, len - got, static_cast<off_t>(offset) + static_cast<off_t>(got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return Status(Errc::io, "cannot read '" + m_name + "' at offset " + std::to_string(offset) +
+                                                   ": " + std::strerror(errno));
+            if (n == 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        return got;
+    }
+
+    Status sync() override { return sync_data(m_fd.get(), m_name); }
+
+    Expected<std::int64_t> size() override {
+        struct stat st {};
+        if (::fstat(m_fd.get(), &st) != 0)
+            return Status(Errc::io, "cannot stat '" + m_name + "': " + std::strerror(errno));
+        return static_cast<std::int64_t>(st.st_size);
+    }
+
+    Status preallocate(std::int64_t size) override {
+        struct stat st {};
+        if (::fstat(m_fd.get(), &st) != 0)
+            return Status(Errc::io, "cannot stat '" + m_name + "': " + std::strerror(errno));
+        if (size > 0 && m_allocate(m_fd.get(), 0, size) != 0) {
+            const int e = errno;
+            if (e == ENOSPC || e == EDQUOT || e == EFBIG) return no_space(size, e);
+            if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
+                return Status(Errc::io, "cannot preallocate " + human_bytes(size) + " for '" + m_name +
+                                            "': " + std::strerror(e));
+            // The file system cannot reserve blocks: check the space ourselves,
+            // then only set the size (a sparse file).
+            struct statvfs vfs {};
+            if (::fstatvfs(m_fd.get(), &vfs) == 0) {
+                const std::int64_t have = static_cast<std::int64_t>(st.st_blocks) * 512;
+                const std::int64_t need = size - std::min(size, have);
+                const auto avail = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+                if (need > avail) return no_space(size, ENOSPC, avail);
+            }
+        }
+        if (st.st_size != size && ::ftruncate(m_fd.get(), static_cast<off_t>(size)) != 0) {
+            const int e = errno;
+            if (e == ENOSPC || e == EDQUOT || e == EFBIG) return no_space(size, e);
+            return Status(Errc::io, "cannot set the size of '" + m_name + "' to " + std::to_string(size) + ": " +
+                                        std::strerror(e));
+        }
+        return Status::success();
+    }
+
+    const std::string &name() const override { return m_name; }
+
+private:
+    Status no_space(std::int64_t size, int e, std::int64_t avail = -1) const {
+        std::string free_text;
+        if (avail < 0) {
+            struct statvfs vfs {};
+            if (::fstatvfs(m_fd.get(), &vfs) == 0)
+                avail = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+        }
+        if (avail >= 0) free_text = ", " + human_bytes(avail) + " free";
+        return Status(Errc::io, "not enough disk space for '" + m_name + "': it needs " + human_bytes(size) +
+                                    free_text + " (" + std::strerror(e) +
+                                    "); free some space or point the cache at a larger disk, then run again");
+    }
+
+    UniqueFd m_fd;
+    std::string m_name;
+    AllocateFn m_allocate;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path,
+                                                                    AllocateFn allocate) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd) {
+        const int e = errno;
+        std::string hint = e == ELOOP ? "; it is a symbolic link, which blobfetch never follows in the cache"
+                                      : "; check that the cache directory exists and is writable";
+        return Status(Errc::io, "cannot open '" + path.string() + "': " + std::strerror(e) + hint);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return Status(Errc::io, "'" + path.string() + "' is not a regular file; remove it and run again");
+    return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), path.string(), allocate));
+}
+
+Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path) {
+    return open_positional_writer(path, system_allocate);
+}
+#endif  // !_WIN32
+
+Status MemoryWriter::write_at(const void *data, std::size_t len, std::int64_t offset) {
+    if (offset < 0) return Status(Errc::invalid_argument, "negative offset writing '" + m_name + "'");
+    std::lock_guard lock(m_mutex);
+    const auto end = static_cast<std::size_t>(offset) + len;
+    if (m_bytes.size() < end) m_bytes.resize(end, 0);
+    if (len) std::memcpy(m_bytes.data() + offset, data, len);
+    return Status::success();
+}
+
+Expected<std::size_t> MemoryWriter::read_at(void *data, std::size_t len, std::int64_t offset) {
+    std::lock_guard lock(m_mutex);
+    if (offset < 0 || static_cast<std::size_t>(offset) >= m_bytes.size()) return std::size_t{0};
+    std::size_t n = std::min(len, m_bytes.size() - static_cast<std::size_t>(offset));
+    std::memcpy(data, m_bytes.data() + offset, n);
+    return n;
+}
+
+Status MemoryWriter::sync() {
+    std::lock_guard lock(m_mutex);
+    ++m_syncs;
+    return Status::success();
+}
+
+Expected<std::int64_t> MemoryWriter::size() {
+    std::lock_guard lock(m_mutex);
+    return static_cast<std::int64_t>(m_bytes.size());
+}
+
+Status MemoryWriter::preallocate(std::int64_t size) {
+    std::lock_guard lock(m_mutex);
+    m_bytes.resize(static_cast<std::size_t>(size), 0);
+    return Status::success();
+}
+
+std::string MemoryWriter::contents() const {
+    std::lock_guard lock(m_mutex);
+    return std::string(m_bytes.begin(), m_bytes.end());
+}
+
+int MemoryWriter::syncs() const {
+    std::lock_guard lock(m_mutex);
+    return m_syncs;
+}
+
+}  // namespace blobfetch
