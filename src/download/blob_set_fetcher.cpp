@@ -7,6 +7,7 @@
 
 #include "base/path_safety.h"
 #include "download/cache_check.h"
+#include "download/download_engine.h"
 
 namespace blobfetch {
 namespace {
@@ -40,34 +41,9 @@ void parallel_for(std::size_t n, std::size_t threads, const std::function<void(s
 
 }  // namespace
 
-BlobSetFetcher::BlobSetFetcher(config::ProviderOptions options, TransportFactory factory)
-    : m_options(std::move(options)), m_factory(std::move(factory)) {
-    if (!m_factory) {
-        TransportOptions t = transport_options(m_options);
-        m_factory = [t] { return make_curl_transport(t); };
-    }
-    BlobDownloadOptions d;
-    d.retry.max_retries = m_options.retries;
-    d.durable = m_options.durability != "relaxed";
-    m_downloader = make_stream_blob_downloader(d);
-}
-
-std::unique_ptr<ITransport> BlobSetFetcher::take_transport() {
-    {
-        std::lock_guard lock(m_pool_mutex);
-        if (!m_pool.empty()) {
-            auto t = std::move(m_pool.back());
-            m_pool.pop_back();
-            return t;
-        }
-    }
-    return m_factory();
-}
-
-void BlobSetFetcher::return_transport(std::unique_ptr<ITransport> t) {
-    std::lock_guard lock(m_pool_mutex);
-    m_pool.push_back(std::move(t));
-}
+BlobSetFetcher::BlobSetFetcher(config::ProviderOptions options)
+    : m_options(std::move(options)),
+      m_loop(transport_options(m_options), static_cast<std::size_t>(std::max(1, m_options.concurrency))) {}
 
 FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
                                   const ProgressFn &progress_fn, const Logger &log) {
@@ -114,27 +90,12 @@ FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const 
         });
         std::sort(to_download.begin(), to_download.end());
 
-        // Phase 2: download with at most `concurrency` transfers at once.
-        const std::size_t workers = static_cast<std::size_t>(std::max(1, m_options.concurrency));
-        parallel_for(to_download.size(), workers, [&](std::size_t k) {
-            const std::size_t i = to_download[k];
-            const BlobSpec &spec = specs[i];
-            if (token.cancelled()) {
-                result.blobs[i].status = Status(Errc::cancelled, "cancelled before '" + spec.path + "' started");
-                progress.set_state(i, BlobState::failed);
-                return;
-            }
-            auto transport = take_transport();
-            result.blobs[i] =
-                m_downloader->download(spec, i, cache_dir / spec.path, *transport, progress, token, log);
-            return_transport(std::move(transport));
-            if (result.blobs[i].status.ok()) {
-                progress.set_state(i, BlobState::done);
-            } else {
-                progress.set_state(i, BlobState::failed);
-                if (result.blobs[i].status.code() != Errc::cancelled) log.error(result.blobs[i].status.message());
-            }
-        });
+        // Phase 2: the chunked engine, at most `concurrency` transfers at once.
+        EngineOptions e;
+        e.chunk_size = m_options.chunk_size;
+        e.retry.max_retries = m_options.retries;
+        e.durable = m_options.durability != "relaxed";
+        DownloadEngine(e, m_loop).run(cache_dir, specs, to_download, result.blobs, progress, token, log);
         std::lock_guard lock(done_mutex);
         done = true;
         done_cv.notify_all();

@@ -12,7 +12,6 @@
 #include "base/cancellation.h"
 #include "base/log.h"
 #include "config/provider_options.h"
-#include "download/blob_downloader.h"
 #include "download/blob_spec.h"
 #include "download/fetch_progress.h"
 #include "net/transport.h"
@@ -25,12 +24,10 @@ struct FetchResult {
 };
 
 // Thread safety: one fetch() at a time per instance (the C ABI's session
-// rule). Transports (and their live connections) are kept between fetches.
+// rule). Live connections are kept between fetches.
 class BlobSetFetcher {
 public:
-    using TransportFactory = std::function<std::unique_ptr<ITransport>()>;
-
-    explicit BlobSetFetcher(config::ProviderOptions options, TransportFactory factory = {});
+    explicit BlobSetFetcher(config::ProviderOptions options);
 
     // Blocks until every blob is done, failed or cancelled. `progress` is
     // called only on the calling thread (about 10 times a second, on each
@@ -40,14 +37,10 @@ public:
                       const ProgressFn &progress, const Logger &log);
 
 private:
-    std::unique_ptr<ITransport> take_transport();
-    void return_transport(std::unique_ptr<ITransport> t);
-
     config::ProviderOptions m_options;
-    TransportFactory m_factory;
-    std::unique_ptr<IBlobDownloader> m_downloader;
-    std::mutex m_pool_mutex;
-    std::vector<std::unique_ptr<ITransport>> m_pool;
+    // Kept between fetches so their connections are reused; used only by the
+    // thread running a fetch.
+    TransferLoop m_loop;
 };
 
 }  // namespace blobfetch

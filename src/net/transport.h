@@ -1,14 +1,16 @@
 #pragma once
-// HTTP(S)/file transfers: the ITransport interface the download layer uses,
-// and its libcurl implementation.
+// HTTP(S)/file transfers: many requests in flight at once, driven from one
+// thread by a libcurl multi handle (TransferLoop). Connections are kept alive
+// and reused between requests and between fetches.
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "base/cancellation.h"
 #include "base/status.h"
 
 namespace blobfetch {
@@ -16,8 +18,8 @@ namespace blobfetch {
 struct HttpRequest {
     std::string url;
     std::string headers;            // "Name: value" lines joined by '\n' (secret, never logged)
-    std::int64_t range_begin = -1;  // request bytes [range_begin, range_end); -1: whole body
-    std::int64_t range_end = -1;
+    std::int64_t range_begin = -1;  // request bytes [range_begin, range_end); -1: no Range header
+    std::int64_t range_end = -1;    // -1 with range_begin >= 0: to the end ("bytes=N-")
     std::string if_range;           // ETag or HTTP-date for If-Range; empty: none
 };
 
@@ -31,44 +33,68 @@ struct ResponseHead {
     std::optional<std::chrono::seconds> retry_after;
 };
 
-// Receives one response. Thread safety: called on the transfer's thread only.
-class IBodySink {
-public:
-    virtual ~IBodySink() = default;
-    // Called once for a successful (2xx or file://) response, before any body
-    // byte. A non-ok status aborts the transfer and becomes its outcome.
-    virtual Status on_response(const ResponseHead &head) = 0;
-    // Body bytes in order. A non-ok status aborts the transfer.
-    virtual Status on_body(const char *data, std::size_t len) = 0;
-};
-
 struct TransferOutcome {
     Status status;              // ok, or why the transfer failed
     bool retryable = false;     // a transient failure worth retrying
     ResponseHead head;
-    std::int64_t body_bytes = 0;  // body bytes handed to the sink
+    std::int64_t body_bytes = 0;  // body bytes handed to the handler
 };
 
-// Performs one request at a time. Implementations keep connections alive
-// between calls. Not thread-safe: one instance per worker thread.
-class ITransport {
+// Receives one response. Called on the thread that runs the loop, from
+// inside TransferLoop::run().
+class ITransferHandler {
 public:
-    virtual ~ITransport() = default;
-    // Blocks until the response is complete, failed, or `cancel` fires (then
-    // returns Errc::cancelled within about 100 ms).
-    virtual TransferOutcome perform(const HttpRequest &request, IBodySink &sink,
-                                    const CancellationToken &cancel) = 0;
+    virtual ~ITransferHandler() = default;
+    // Once for a successful (2xx, or file://) response, before any body byte
+    // (also for an empty body). A non-ok status aborts the transfer and
+    // becomes its outcome. Error responses never reach the handler: their
+    // body is discarded and the status becomes the outcome.
+    virtual Status on_head(const ResponseHead &head) = 0;
+    // Body bytes in order. A non-ok status aborts the transfer.
+    virtual Status on_body(const char *data, std::size_t len) = 0;
 };
 
 struct TransportOptions {
     std::chrono::milliseconds connect_timeout{15'000};
-    std::chrono::milliseconds stall_timeout{30'000};  // abort when slower than stall_min_speed this long
+    std::chrono::milliseconds stall_timeout{30'000};  // abort (retryable) when slower than stall_min_speed this long
     std::int64_t stall_min_speed = 1;                 // bytes/s; 0 disables stall detection
     std::string ca_file;                              // "" = system CA store
     std::string user_agent;                           // "" = "blobfetch/<version>"
     int max_redirects = 5;
 };
 
-std::unique_ptr<ITransport> make_curl_transport(const TransportOptions &options);
+using TransferId = std::uint64_t;
+
+// Runs up to `capacity` HTTP/1.1 transfers at once on one thread. Not
+// thread-safe, except wakeup(): one thread calls everything else.
+class TransferLoop {
+public:
+    TransferLoop(TransportOptions options, std::size_t capacity);
+    ~TransferLoop();
+    TransferLoop(const TransferLoop &) = delete;
+    TransferLoop &operator=(const TransferLoop &) = delete;
+
+    std::size_t capacity() const;
+    std::size_t active() const;
+
+    // Starts a request. Precondition: active() < capacity(). `handler` must
+    // stay valid until run() returns the transfer's outcome or abort(id)
+    // returns. An invalid request fails in its outcome, never here.
+    TransferId start(const HttpRequest &request, ITransferHandler &handler);
+    // Stops a transfer now: none of its handler's functions runs afterwards
+    // and no outcome is returned for it. Safe inside handler callbacks.
+    void abort(TransferId id);
+    // Drives the transfers for at most `timeout`, returning as soon as any
+    // finished or wakeup() was called. Handlers are called from in here.
+    // Returns the outcomes of the transfers that finished (stalled transfers
+    // finish with a retryable Errc::network outcome).
+    std::vector<std::pair<TransferId, TransferOutcome>> run(std::chrono::milliseconds timeout);
+    // Makes a blocked run() return promptly. Thread-safe, async-signal-unsafe.
+    void wakeup();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
 
 }  // namespace blobfetch

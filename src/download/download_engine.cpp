@@ -1,0 +1,714 @@
+#include "download/download_engine.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "base/path_safety.h"
+#include "download/partial_file.h"
+#include "download/response_check.h"
+#include "download/task_pool.h"
+
+namespace blobfetch {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::int64_t kNoLimit = std::numeric_limits<std::int64_t>::max();
+
+// A byte range waiting to be requested.
+struct Piece {
+    std::int64_t begin = 0;
+    std::int64_t end = -1;  // exclusive; -1: to the end of the blob
+    bool ranged = false;    // send a Range header
+    int attempt = 0;        // failed tries of the piece's first chunk so far
+    Clock::time_point ready_at{};
+};
+
+enum class Phase { queued, preparing, transferring, finishing, closing, done };
+
+class ChunkTransfer;
+
+// One blob. Owned and touched only by the engine thread; a worker task gets
+// pointers to the members it alone uses while it runs (the file, which is
+// safe for concurrent positional I/O, and the hash while `hashing`).
+struct Job {
+    std::size_t index = 0;
+    const BlobSpec *spec = nullptr;
+    PartialPaths paths;
+    std::string shown_url;
+    TransferMode mode = TransferMode::chunked;
+    Phase phase = Phase::queued;
+
+    std::unique_ptr<IPositionalWriter> file;
+    std::optional<DownloadState> state;  // chunked mode once the size is known
+    std::int64_t size = -1;
+    RemoteIdentity identity;
+    bool ranges = true;             // false once the server proved it ignores Range
+    std::vector<Piece> pieces;      // explicit work: retries, the single/stream/probe piece
+    std::uint64_t next_chunk = 0;   // chunks below: complete, in flight, or in `pieces`
+    std::uint64_t prefix = 0;       // chunks [0, prefix) are complete
+    std::vector<TransferId> transfers;
+    bool received_all = false;      // a state-less blob's one piece arrived
+
+    std::uint64_t saved_chunks = 0;  // complete chunks claimed by the last saved sidecar
+    std::int64_t unsaved_bytes = 0;
+    Clock::time_point last_checkpoint;
+    bool checkpointing = false;
+
+    std::unique_ptr<Sha256> sha;
+    std::int64_t hashed = 0;
+    bool hashing = false;
+    bool sha_stale = false;  // restart while hashing: reset the hash when the task ends
+
+    std::int64_t downloaded = 0;
+    std::int64_t resumed = 0;
+    int restarts = 0;
+    Status failure;               // set once; the blob then only closes
+    bool finish_requested = false;
+    bool close_requested = false;
+};
+
+class Run;
+
+// The handler of one request: coalesces libcurl's small pieces into a fixed
+// buffer, writes it at its offset when full or at a chunk's end, computes
+// each chunk's CRC-32 on the fly and reports completed chunks.
+class ChunkTransfer final : public ITransferHandler {
+public:
+    ChunkTransfer(Run &run, Job &job, const Piece &piece, char *buffer, std::size_t capacity)
+        : job(job), piece(piece), m_run(run), m_buf(buffer), m_cap(capacity), m_pos(piece.begin),
+          m_chunk_begin(piece.begin), m_buf_offset(piece.begin) {}
+    ~ChunkTransfer() override;
+
+    Status on_head(const ResponseHead &head) override;
+    Status on_body(const char *data, std::size_t len) override;
+    Status flush();
+
+    // Bytes received since the last completed chunk (lost if this transfer fails).
+    std::int64_t partial_bytes() const { return m_pos - m_chunk_begin; }
+    bool made_progress() const { return m_chunk_begin > piece.begin; }
+    std::int64_t position() const { return m_pos; }
+    // What is left to fetch after a failure: from the unfinished chunk on
+    // (from 0 for a request without Range).
+    Piece remaining() const {
+        Piece p = piece;
+        if (p.ranged) p.begin = m_chunk_begin;
+        return p;
+    }
+
+    Job &job;
+    Piece piece;
+    TransferId id = 0;
+    bool superseded = false;       // replaced by a new plan; its outcome is ignored
+    bool error_retryable = false;  // the handler's own refusal is worth a retry
+
+private:
+    Run &m_run;
+    char *m_buf;
+    std::size_t m_cap;
+    std::size_t m_len = 0;
+    std::int64_t m_pos;
+    std::int64_t m_chunk_begin;
+    std::int64_t m_buf_offset;
+    std::uint32_t m_crc = 0;
+};
+
+class Run {
+public:
+    Run(const EngineOptions &options, TransferLoop &loop, FetchProgress &progress, const CancellationToken &cancel,
+        const Logger &log)
+        : m_options(options), m_loop(loop), m_progress(progress), m_cancel(cancel), m_log(log),
+          m_pool(options.workers) {}
+
+    void execute(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
+                 const std::vector<std::size_t> &which, std::vector<BlobOutcome> &outcomes) {
+        m_outcomes = &outcomes;
+        m_jobs.reserve(which.size());
+        for (std::size_t i : which) {
+            auto j = std::make_unique<Job>();
+            j->index = i;
+            j->spec = &specs[i];
+            j->paths = partial_paths(cache_dir / specs[i].path);
+            j->shown_url = redact_url(specs[i].url);
+            const bool small = specs[i].size >= 0 && specs[i].size <= m_options.chunk_size;
+            const bool local = specs[i].url.rfind("file:", 0) == 0;
+            j->mode = small || local ? TransferMode::single : TransferMode::chunked;
+            m_jobs.push_back(std::move(j));
+        }
+        m_max_active = std::max<std::size_t>(4, m_loop.capacity() + 16);
+        const std::uint64_t waker = m_cancel.add_waker([this] { m_loop.wakeup(); });
+        while (m_done < m_jobs.size() || m_outstanding > 0) {
+            drain_inbox();
+            if (m_cancel.cancelled() && !m_cancel_seen) on_cancel();
+            const auto wait = schedule();
+            if (m_done == m_jobs.size() && m_outstanding == 0) break;
+            for (auto &[id, outcome] : m_loop.run(wait)) on_outcome(id, outcome);
+        }
+        m_cancel.remove_waker(waker);
+    }
+
+    // ------------------------------------------------------------ called by ChunkTransfer
+    Status on_head(ChunkTransfer &t, const ResponseHead &head);
+
+    void on_received(Job &j, std::size_t len) {
+        j.downloaded += static_cast<std::int64_t>(len);
+        m_progress.add_bytes(j.index, static_cast<std::int64_t>(len));
+    }
+
+    void on_chunk_complete(Job &j, std::uint64_t i, std::uint32_t crc) {
+        j.state->complete(i, crc);
+        const ChunkRange r = chunk_range(i, j.state->blob_size, j.state->chunk_size);
+        j.unsaved_bytes += r.end - r.begin;
+        while (j.prefix < j.state->chunks.size() && j.state->chunks.test(j.prefix)) ++j.prefix;
+        maybe_hash(j);
+        maybe_checkpoint(j, Clock::now(), false);
+    }
+
+    void release_buffer(char *buf) { m_free_buffers.push_back(buf); }
+
+private:
+    // ------------------------------------------------------------ the inbox (worker -> engine thread)
+    void post(std::function<void()> fn) {
+        {
+            std::lock_guard lock(m_inbox_mutex);
+            m_inbox.push_back(std::move(fn));
+        }
+        m_loop.wakeup();
+    }
+
+    void drain_inbox() {
+        std::vector<std::function<void()>> items;
+        {
+            std::lock_guard lock(m_inbox_mutex);
+            items.swap(m_inbox);
+        }
+        for (auto &fn : items) fn();
+    }
+
+    // Runs `work` on a worker; `then` runs on the engine thread afterwards.
+    template <class Work, class Then>
+    void submit(Work work, Then then) {
+        ++m_outstanding;
+        m_pool.submit([this, work = std::move(work), then = std::move(then)]() mutable {
+            auto result = std::make_shared<decltype(work())>(work());
+            post([this, result, then = std::move(then)]() mutable {
+                --m_outstanding;
+                then(std::move(*result));
+            });
+        });
+    }
+
+    // ------------------------------------------------------------ scheduling
+    std::chrono::milliseconds schedule() {
+        const auto now = Clock::now();
+        while (m_active < m_max_active && m_next_job < m_jobs.size()) {
+            Job &j = *m_jobs[m_next_job++];
+            if (m_cancel_seen) {
+                finish(j, Status(Errc::cancelled, "cancelled before '" + j.spec->path + "' started"));
+                continue;
+            }
+            start_prepare(j);
+        }
+        Clock::time_point wake = now + std::chrono::milliseconds(100);
+        for (auto &jp : m_jobs) {
+            Job &j = *jp;
+            if (j.phase != Phase::transferring) continue;
+            while (m_loop.active() < m_loop.capacity()) {
+                auto piece = next_piece(j, now, wake);
+                if (!piece) break;
+                start_transfer(j, *piece);
+            }
+            maybe_checkpoint(j, now, false);
+        }
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
+        return std::max(wait, std::chrono::milliseconds(0));
+    }
+
+    std::optional<Piece> next_piece(Job &j, Clock::time_point now, Clock::time_point &wake) {
+        for (auto it = j.pieces.begin(); it != j.pieces.end(); ++it) {
+            if (it->ready_at <= now) {
+                Piece p = *it;
+                j.pieces.erase(it);
+                return p;
+            }
+            wake = std::min(wake, it->ready_at);
+        }
+        if (j.state && j.ranges) {
+            const std::uint64_t n = j.state->chunks.size();
+            while (j.next_chunk < n && j.state->chunks.test(j.next_chunk)) ++j.next_chunk;
+            if (j.next_chunk < n) {
+                const ChunkRange r = chunk_range(j.next_chunk++, j.state->blob_size, j.state->chunk_size);
+                return Piece{r.begin, r.end, true, 0, {}};
+            }
+        }
+        return std::nullopt;
+    }
+
+    char *take_buffer() {
+        if (!m_free_buffers.empty()) {
+            char *b = m_free_buffers.back();
+            m_free_buffers.pop_back();
+            return b;
+        }
+        m_buffers.push_back(std::make_unique<char[]>(m_options.write_buffer));
+        return m_buffers.back().get();
+    }
+
+    void start_transfer(Job &j, const Piece &piece) {
+        HttpRequest req;
+        req.url = j.spec->url;
+        req.headers = j.spec->headers;
+        if (piece.ranged) {
+            req.range_begin = piece.begin;
+            req.range_end = piece.end;
+            req.if_range = j.identity.if_range();
+        }
+        auto t = std::make_unique<ChunkTransfer>(*this, j, piece, take_buffer(), m_options.write_buffer);
+        const TransferId id = m_loop.start(req, *t);
+        t->id = id;
+        j.transfers.push_back(id);
+        m_transfers.emplace(id, std::move(t));
+    }
+
+    // ------------------------------------------------------------ blob life cycle
+    void start_prepare(Job &j) {
+        ++m_active;
+        j.phase = Phase::preparing;
+        const bool hash = !j.spec->sha256.empty();
+        submit(
+            [this, &j, hash] {
+                return prepare_partial(*j.spec, j.paths, j.mode, m_options.chunk_size, hash, m_cancel, m_log);
+            },
+            [this, &j](Expected<Prepared> r) { on_prepared(j, std::move(r)); });
+    }
+
+    void on_prepared(Job &j, Expected<Prepared> r) {
+        if (!r) {
+            finish(j, r.status());
+            return;
+        }
+        j.file = std::move(r->file);
+        j.state = std::move(r->state);
+        j.sha = std::move(r->sha);
+        j.hashed = r->hashed;
+        j.resumed = r->resumed_bytes;
+        j.size = j.state ? j.state->blob_size : j.spec->size;
+        if (j.state) {
+            j.identity = j.state->identity;
+            j.saved_chunks = j.state->chunks.completed();
+            while (j.prefix < j.state->chunks.size() && j.state->chunks.test(j.prefix)) ++j.prefix;
+        }
+        j.last_checkpoint = Clock::now();
+        m_progress.add_bytes(j.index, j.resumed);
+        j.phase = Phase::transferring;
+        m_progress.set_state(j.index, BlobState::downloading);
+        if (m_cancel_seen) {
+            fail(j, Status(Errc::cancelled, "cancelled while preparing '" + j.spec->path + "'"));
+            return;
+        }
+        if (j.mode == TransferMode::single) {
+            j.pieces.push_back(Piece{0, j.size, false, 0, {}});
+        } else if (!j.state) {
+            // Unknown size: the first chunk's answer tells it (Content-Range).
+            j.pieces.push_back(Piece{0, m_options.chunk_size, true, 0, {}});
+        }
+        maybe_hash(j);
+        maybe_finish(j);
+    }
+
+    // Called once the size of a blob of unknown size is known.
+    Status learn_size(Job &j, std::int64_t total) {
+        j.size = total;
+        if (j.mode == TransferMode::single || total <= m_options.chunk_size)
+            return Status::success();  // one request covers it all
+        j.state.emplace(total, m_options.chunk_size, url_identity_hash(j.spec->url), digest_from_hex(j.spec->sha256));
+        j.state->identity = j.identity;
+        j.next_chunk = 1;  // chunk 0 is the probe in flight
+        // Fast (extents only) and needed before the parallel requests start.
+        return j.file->preallocate(total);
+    }
+
+    void maybe_hash(Job &j) {
+        if (!j.sha || j.hashing || !j.failure.ok() || !j.state || j.finish_requested) return;
+        const std::int64_t prefix_end =
+            j.prefix == 0 ? 0 : chunk_range(j.prefix - 1, j.state->blob_size, j.state->chunk_size).end;
+        if (prefix_end - j.hashed < m_options.hash_step) return;
+        j.hashing = true;
+        submit([this, file = j.file.get(), sha = j.sha.get(), from = j.hashed,
+                to = prefix_end] { return hash_partial(*file, *sha, from, to, m_cancel); },
+               [this, &j](Expected<std::int64_t> r) {
+                   j.hashing = false;
+                   if (r.ok() && !j.sha_stale) {
+                       j.hashed = *r;
+                   } else {
+                       // Stale or partly fed: start the hash over (publish re-reads).
+                       j.sha = std::make_unique<Sha256>();
+                       j.hashed = 0;
+                       j.sha_stale = false;
+                   }
+                   on_worker_done(j);
+               });
+    }
+
+    void maybe_checkpoint(Job &j, Clock::time_point now, bool force) {
+        if (!j.state || j.checkpointing || !j.file) return;
+        if (j.state->chunks.completed() == j.saved_chunks && !force) return;
+        if (!force) {
+            if (j.state->chunks.all()) return;  // publishing follows
+            if (j.unsaved_bytes < m_options.checkpoint_bytes && now - j.last_checkpoint < m_options.checkpoint_interval)
+                return;
+        }
+        j.checkpointing = true;
+        j.unsaved_bytes = 0;
+        j.last_checkpoint = now;
+        auto snapshot = std::make_shared<DownloadState>(*j.state);
+        submit([this, file = j.file.get(), snapshot, paths = j.paths] {
+                   return checkpoint_partial(*file, *snapshot, paths, m_options.durable);
+               },
+               [this, &j, claimed = snapshot->chunks.completed()](Status s) {
+                   j.checkpointing = false;
+                   if (s.ok()) j.saved_chunks = claimed;
+                   else if (j.failure.ok())
+                       m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message() +
+                                  "; the download goes on, but an interruption now would lose more of it");
+                   on_worker_done(j);
+               });
+    }
+
+    // All bytes are there: publish once no worker task of the blob runs.
+    void maybe_finish(Job &j) {
+        if (!j.failure.ok() || !j.transfers.empty() || j.phase != Phase::transferring) return;
+        const bool complete = j.state ? j.state->chunks.all() : j.received_all;
+        if (!complete) return;
+        j.phase = Phase::finishing;
+        j.finish_requested = true;
+        m_progress.set_state(j.index, BlobState::verifying);
+        on_worker_done(j);
+    }
+
+    // Fails the blob: its transfers stop now (except `current`, whose own
+    // callback is running and returns an error), then what landed is recorded.
+    void fail(Job &j, Status why, ChunkTransfer *current = nullptr) {
+        if (!j.failure.ok() || j.phase == Phase::done) return;
+        j.failure = std::move(why);
+        abort_transfers(j, current);
+        j.pieces.clear();
+        j.phase = Phase::closing;
+        j.close_requested = true;
+        on_worker_done(j);
+    }
+
+    // Starts the publish or the close once the blob's worker tasks are done.
+    void on_worker_done(Job &j) {
+        if (j.hashing || j.checkpointing) return;
+        if (j.finish_requested) {
+            j.finish_requested = false;
+            // The worker owns the file while publishing (it closes it before the rename).
+            auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
+            submit([this, &j, file] {
+                       return publish_partial(*file, *j.spec, j.paths, j.size, j.sha.get(), j.hashed,
+                                              m_options.durable, m_cancel);
+                   },
+                   [this, &j, file](Status s) {
+                       if (s.ok() || s.code() != Errc::cancelled || !*file) {
+                           finish(j, std::move(s));
+                           return;
+                       }
+                       j.file = std::move(*file);  // cancelled while hashing: record and close
+                       fail(j, std::move(s));
+                   });
+        } else if (j.close_requested) {
+            j.close_requested = false;
+            // Keep what landed unless the source does not have the blob or
+            // holds something else; a state-less blob has nothing to resume.
+            const Errc code = j.failure.code();
+            const bool keep = j.state && j.state->chunks.completed() > 0 && code != Errc::not_found &&
+                              code != Errc::verify;
+            auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
+            auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
+            submit([this, &j, snapshot, file] {
+                       Status s;
+                       if (snapshot && *file) s = checkpoint_partial(**file, *snapshot, j.paths, m_options.durable);
+                       file->reset();
+                       if (!snapshot) discard_partial(j.paths);
+                       return s;
+                   },
+                   [this, &j](Status s) {
+                       if (!s.ok())
+                           m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message());
+                       finish(j, j.failure);
+                   });
+        }
+    }
+
+    void finish(Job &j, Status status) {
+        if (j.phase == Phase::done) return;
+        if (j.phase != Phase::queued) --m_active;
+        j.phase = Phase::done;
+        ++m_done;
+        BlobOutcome &o = (*m_outcomes)[j.index];
+        o.status = std::move(status);
+        o.bytes_downloaded = j.downloaded;
+        o.bytes_skipped = j.resumed;
+        o.skipped = false;
+        m_progress.set_state(j.index, o.status.ok() ? BlobState::done : BlobState::failed);
+        if (!o.status.ok() && o.status.code() != Errc::cancelled) m_log.error(o.status.message());
+        j.file.reset();
+        j.sha.reset();
+        j.state.reset();
+    }
+
+    void abort_transfers(Job &j, ChunkTransfer *except) {
+        for (TransferId id : j.transfers) {
+            if (except && id == except->id) continue;
+            auto it = m_transfers.find(id);
+            if (it == m_transfers.end()) continue;
+            m_progress.add_bytes(j.index, -it->second->partial_bytes());
+            m_loop.abort(id);
+            m_transfers.erase(it);
+        }
+        j.transfers.clear();
+        if (except) j.transfers.push_back(except->id);
+    }
+
+    // The remote changed under us: start the blob over against the new one.
+    void restart(Job &j, ChunkTransfer &t, const RemoteIdentity &now_identity) {
+        if (++j.restarts > m_options.max_restarts) {
+            fail(j,
+                 Status(Errc::verify, j.shown_url + " changed " + std::to_string(j.restarts) + " times while blob '" +
+                                          j.spec->path + "' was downloading; nothing was published, try again later"),
+                 &t);
+            return;
+        }
+        m_log.warn(j.shown_url + " changed while blob '" + j.spec->path + "' was downloading (ETag '" +
+                   j.identity.etag + "' -> '" + now_identity.etag + "'); starting it afresh");
+        t.superseded = true;
+        abort_transfers(j, &t);
+        j.identity = now_identity;
+        j.ranges = true;
+        j.pieces.clear();
+        j.next_chunk = 0;
+        j.prefix = 0;
+        j.received_all = false;
+        m_progress.reset_bytes(j.index);
+        if (j.sha) {
+            if (j.hashing) j.sha_stale = true;
+            else j.sha = std::make_unique<Sha256>();
+            j.hashed = 0;
+        }
+        if (j.mode == TransferMode::single) {
+            j.pieces.push_back(Piece{0, j.size, false, 0, {}});
+        } else if (j.spec->size < 0) {
+            // The size may have changed too: probe again.
+            j.state.reset();
+            j.size = -1;
+            j.pieces.push_back(Piece{0, m_options.chunk_size, true, 0, {}});
+        } else if (j.state) {
+            j.state->reset();
+            j.state->identity = now_identity;
+        }
+    }
+
+    // ------------------------------------------------------------ outcomes
+    void on_outcome(TransferId id, const TransferOutcome &outcome) {
+        auto it = m_transfers.find(id);
+        if (it == m_transfers.end()) return;  // aborted
+        std::unique_ptr<ChunkTransfer> t = std::move(it->second);
+        m_transfers.erase(it);
+        Job &j = t->job;
+        std::erase(j.transfers, id);
+        if (t->superseded || !j.failure.ok()) {
+            m_progress.add_bytes(j.index, -t->partial_bytes());
+            return;
+        }
+        Status st = outcome.status;
+        bool retryable = outcome.retryable;
+        if (st.ok()) {
+            if (Status f = t->flush(); !f.ok()) {
+                fail(j, f);
+                return;
+            }
+            const std::int64_t end = t->piece.end >= 0 ? t->piece.end : j.size;
+            if (end >= 0 && t->position() != end) {
+                st = Status(Errc::network, j.shown_url + " ended the response after " +
+                                               std::to_string(t->position() - t->piece.begin) + " of " +
+                                               std::to_string(end - t->piece.begin) + " bytes");
+                retryable = true;
+            } else {
+                if (!j.state) {
+                    j.received_all = true;
+                    if (j.size < 0) j.size = t->position();
+                }
+                maybe_finish(j);
+                return;
+            }
+        } else if (t->error_retryable) {
+            retryable = true;
+        }
+        m_progress.add_bytes(j.index, -t->partial_bytes());
+        if (outcome.head.status == 416 && j.size < 0 && t->piece.begin == 0 && t->piece.ranged &&
+            outcome.head.content_range == "bytes */0") {
+            // The probe of a blob of unknown size found it empty.
+            j.size = 0;
+            j.received_all = true;
+            j.state.reset();
+            maybe_finish(j);
+            return;
+        }
+        if (!retryable) {
+            fail(j, st);
+            return;
+        }
+        Piece next = t->remaining();
+        next.attempt = t->made_progress() ? 1 : t->piece.attempt + 1;
+        if (next.attempt > m_options.retry.max_retries) {
+            fail(j, Status(st.code(), st.message() + " (gave up after " + std::to_string(next.attempt) + " attempts)"));
+            return;
+        }
+        const auto delay = m_options.retry.delay(next.attempt, outcome.head.retry_after);
+        m_log.warn(st.message() + "; retrying in " + std::to_string(delay.count()) + " ms (attempt " +
+                   std::to_string(next.attempt + 1) + " of " + std::to_string(m_options.retry.max_retries + 1) + ")");
+        next.ready_at = Clock::now() + delay;
+        j.pieces.push_back(next);
+    }
+
+    void on_cancel() {
+        m_cancel_seen = true;
+        for (auto &jp : m_jobs) {
+            Job &j = *jp;
+            if (j.phase == Phase::transferring) fail(j, Status(Errc::cancelled, "cancelled while downloading '" +
+                                                                                    j.spec->path + "'"));
+        }
+    }
+
+    const EngineOptions &m_options;
+    TransferLoop &m_loop;
+    FetchProgress &m_progress;
+    CancellationToken m_cancel;
+    const Logger &m_log;
+
+    std::vector<std::unique_ptr<Job>> m_jobs;
+    std::vector<BlobOutcome> *m_outcomes = nullptr;
+    std::size_t m_next_job = 0;
+    std::size_t m_active = 0;
+    std::size_t m_max_active = 0;
+    std::size_t m_done = 0;
+    std::size_t m_outstanding = 0;
+    bool m_cancel_seen = false;
+
+    std::unordered_map<TransferId, std::unique_ptr<ChunkTransfer>> m_transfers;
+    std::vector<std::unique_ptr<char[]>> m_buffers;
+    std::vector<char *> m_free_buffers;
+
+    std::mutex m_inbox_mutex;
+    std::vector<std::function<void()>> m_inbox;
+    // Declared last: destroyed first, so every task (and its post()) has
+    // finished before the members above go away.
+    TaskPool m_pool;
+};
+
+ChunkTransfer::~ChunkTransfer() { m_run.release_buffer(m_buf); }
+
+Status ChunkTransfer::on_head(const ResponseHead &head) { return m_run.on_head(*this, head); }
+
+Status ChunkTransfer::flush() {
+    if (m_len == 0) return Status::success();
+    Status s = job.file->write_at(m_buf, m_len, m_buf_offset);
+    m_buf_offset += static_cast<std::int64_t>(m_len);
+    m_len = 0;
+    return s;
+}
+
+Status ChunkTransfer::on_body(const char *data, std::size_t len) {
+    m_run.on_received(job, len);
+    const std::int64_t limit = piece.end >= 0 ? piece.end : (job.size >= 0 ? job.size : kNoLimit);
+    if (static_cast<std::int64_t>(len) > limit - m_pos) {
+        error_retryable = true;
+        return Status(Errc::http, job.shown_url + " sent more bytes than requested for blob '" + job.spec->path +
+                                      "' (beyond offset " + std::to_string(limit) + ")");
+    }
+    while (len > 0) {
+        std::int64_t boundary = limit;
+        const DownloadState *st = job.state ? &*job.state : nullptr;
+        if (st) boundary = std::min(boundary, chunk_range(static_cast<std::uint64_t>(m_pos / st->chunk_size),
+                                                          st->blob_size, st->chunk_size)
+                                                  .end);
+        const std::size_t n = static_cast<std::size_t>(
+            std::min<std::int64_t>({static_cast<std::int64_t>(len), boundary - m_pos,
+                                    static_cast<std::int64_t>(m_cap - m_len)}));
+        std::memcpy(m_buf + m_len, data, n);
+        if (st) m_crc = crc32_update(m_crc, data, n);
+        m_len += n;
+        m_pos += static_cast<std::int64_t>(n);
+        data += n;
+        len -= n;
+        if (m_len == m_cap) {
+            if (Status s = flush(); !s.ok()) return s;
+        }
+        if (st && m_pos == boundary && (m_pos % st->chunk_size == 0 || m_pos == st->blob_size)) {
+            // The chunk's bytes are written before it is marked complete.
+            if (Status s = flush(); !s.ok()) return s;
+            m_run.on_chunk_complete(job, static_cast<std::uint64_t>((m_pos - 1) / st->chunk_size), m_crc);
+            m_crc = 0;
+            m_chunk_begin = m_pos;
+        }
+    }
+    return Status::success();
+}
+
+Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
+    Job &j = t.job;
+    const HeadCheck c = check_response_head({t.piece.begin, t.piece.end, t.piece.ranged}, j.size, j.identity, head,
+                                            j.shown_url, j.spec->path);
+    switch (c.verdict) {
+        case HeadVerdict::accept:
+            break;
+        case HeadVerdict::range_ignored:
+            m_log.info(j.shown_url + " ignores Range requests; downloading blob '" + j.spec->path +
+                       "' in one stream from the start");
+            j.ranges = false;
+            abort_transfers(j, &t);
+            j.pieces.clear();
+            if (t.piece.begin != 0) {
+                t.superseded = true;
+                j.pieces.push_back(Piece{0, -1, false, 0, {}});
+                return Status(Errc::cancelled, "superseded by a single stream");
+            }
+            t.piece.ranged = false;  // this answer is the stream from offset 0
+            t.piece.end = -1;
+            break;
+        case HeadVerdict::remote_changed:
+            restart(j, t, c.identity);
+            t.superseded = true;
+            return Status(Errc::cancelled, "superseded: the remote changed");
+        case HeadVerdict::reject:
+            return c.error;
+    }
+    if (j.identity.empty() && !c.identity.empty()) {
+        j.identity = c.identity;
+        if (j.state) j.state->identity = c.identity;
+    }
+    if (j.size < 0 && c.total >= 0) {
+        if (Status s = learn_size(j, c.total); !s.ok()) return s;
+    }
+    if (j.size >= 0 && (t.piece.end < 0 || t.piece.end > j.size)) t.piece.end = j.size;
+    return Status::success();
+}
+
+}  // namespace
+
+DownloadEngine::DownloadEngine(EngineOptions options, TransferLoop &loop)
+    : m_options(std::move(options)), m_loop(loop) {}
+
+void DownloadEngine::run(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
+                         const std::vector<std::size_t> &which, std::vector<BlobOutcome> &outcomes,
+                         FetchProgress &progress, const CancellationToken &cancel, const Logger &log) {
+    Run run(m_options, m_loop, progress, cancel, log);
+    run.execute(cache_dir, specs, which, outcomes);
+}
+
+}  // namespace blobfetch

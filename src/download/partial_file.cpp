@@ -1,0 +1,241 @@
+#include "download/partial_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include "base/path_safety.h"
+#include "io/file.h"
+
+namespace blobfetch {
+namespace {
+
+constexpr std::size_t kReadPiece = 1 << 20;
+
+// One read buffer per worker thread, allocated once (no allocation churn).
+char *read_buffer() {
+    thread_local std::unique_ptr<char[]> buf(new char[kReadPiece]);
+    return buf.get();
+}
+
+std::string mib(std::int64_t n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(n) / (1 << 20));
+    return buf;
+}
+
+// Why a loaded record cannot be resumed for this descriptor, or "" when it can.
+std::string mismatch(const DownloadState &st, const BlobSpec &spec, std::int64_t data_size) {
+    if (st.url_hash != url_identity_hash(spec.url)) return "it was started for another URL";
+    if (spec.size >= 0 && st.blob_size != spec.size)
+        return "it records " + std::to_string(st.blob_size) + " bytes but the blob has " + std::to_string(spec.size);
+    if (st.expected_sha256 != digest_from_hex(spec.sha256)) return "it was started for another SHA-256";
+    if (data_size < 0) return "its data file is missing";
+    if (data_size != st.blob_size)
+        return "its data file has " + std::to_string(data_size) + " bytes instead of " + std::to_string(st.blob_size);
+    return {};
+}
+
+// Re-reads every chunk the record claims and keeps only those whose CRC-32
+// matches. While the claimed chunks form a prefix, they are also folded into
+// `sha`, so the final verification does not read them again.
+Status verify_claimed(IPositionalWriter &file, DownloadState &st, Prepared &out, bool hash,
+                      const CancellationToken &cancel) {
+    DownloadState kept(st.blob_size, st.chunk_size, st.url_hash, st.expected_sha256);
+    kept.identity = st.identity;
+    bool prefix = hash;
+    char *buf = read_buffer();
+    for (std::uint64_t i = 0; i < st.chunks.size(); ++i) {
+        if (!st.chunks.test(i)) {
+            prefix = false;
+            continue;
+        }
+        const ChunkRange r = chunk_range(i, st.blob_size, st.chunk_size);
+        std::uint32_t crc = 0;
+        for (std::int64_t off = r.begin; off < r.end;) {
+            if (cancel.cancelled()) return Status(Errc::cancelled, "cancelled while checking '" + file.name() + "'");
+            const auto want = static_cast<std::size_t>(std::min<std::int64_t>(kReadPiece, r.end - off));
+            auto got = file.read_at(buf, want, off);
+            if (!got) return got.status();
+            if (*got != want) return Status(Errc::io, "'" + file.name() + "' ended early while checking it");
+            crc = crc32_update(crc, buf, want);
+            if (prefix) out.sha->update(buf, want);
+            off += static_cast<std::int64_t>(want);
+        }
+        if (crc == st.crcs[i]) {
+            kept.complete(i, crc);
+            if (prefix) out.hashed = r.end;
+        } else {
+            ++out.rejected_chunks;
+            if (prefix) {
+                // The hash already took this chunk's bad bytes: start it over;
+                // the engine re-hashes the prefix once it is complete again.
+                out.sha = std::make_unique<Sha256>();
+                out.hashed = 0;
+                prefix = false;
+            }
+        }
+    }
+    out.resumed_bytes = kept.completed_bytes();
+    st = std::move(kept);
+    return Status::success();
+}
+
+}  // namespace
+
+std::uint32_t crc32_update(std::uint32_t crc, const void *data, std::size_t len) {
+    const auto *p = static_cast<const Bytef *>(data);
+    uLong c = crc;
+    while (len > 0) {
+        const uInt n = static_cast<uInt>(std::min<std::size_t>(len, 1u << 30));
+        c = crc32(c, p, n);
+        p += n;
+        len -= n;
+    }
+    return static_cast<std::uint32_t>(c);
+}
+
+PartialPaths partial_paths(const std::filesystem::path &final_path) {
+    PartialPaths p;
+    p.final_path = final_path;
+    p.data = final_path;
+    p.data += ".part";
+    p.state = final_path;
+    p.state += ".dlstate";
+    return p;
+}
+
+Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &paths, TransferMode mode,
+                                   std::int64_t chunk_size, bool hash, const CancellationToken &cancel,
+                                   const Logger &log) {
+    if (Status s = ensure_directory(paths.final_path.parent_path()); !s.ok()) return s;
+    Prepared out;
+    out.sha = hash ? std::make_unique<Sha256>() : nullptr;
+
+    std::optional<DownloadState> resumed;
+    if (mode == TransferMode::chunked) {
+        auto loaded = load_download_state(paths.state);
+        if (loaded.ok()) {
+            std::error_code ec;
+            auto data_size = std::filesystem::is_regular_file(paths.data, ec)
+                                 ? static_cast<std::int64_t>(std::filesystem::file_size(paths.data, ec))
+                                 : -1;
+            if (ec) data_size = -1;
+            const std::string why = mismatch(*loaded, spec, data_size);
+            if (why.empty()) resumed = std::move(*loaded);
+            else log.info("not resuming '" + spec.path + "' from '" + paths.state.string() + "': " + why +
+                          "; starting afresh");
+        } else if (loaded.status().code() != Errc::not_found) {
+            log.warn(loaded.message() + "; starting '" + spec.path + "' afresh");
+        }
+    }
+    if (!resumed) {
+        // A leftover record (and a leftover temporary of an interrupted save)
+        // must not outlive the fresh start it no longer describes.
+        if (Status s = remove_download_state(paths.state); !s.ok()) return s;
+    } else if (::unlink(download_state_temp_path(paths.state).c_str()) != 0 && errno != ENOENT) {
+        return Status(Errc::io, "cannot remove '" + download_state_temp_path(paths.state).string() + "': " +
+                                    std::strerror(errno));
+    }
+
+    auto file = open_positional_writer(paths.data);
+    if (!file) return file.status();
+    out.file = std::move(*file);
+
+    if (resumed) {
+        const std::uint64_t claimed = resumed->chunks.completed();
+        if (Status s = verify_claimed(*out.file, *resumed, out, hash, cancel); !s.ok()) return s;
+        std::string msg = "resuming '" + spec.path + "': " + std::to_string(resumed->chunks.completed()) + " of " +
+                          std::to_string(resumed->chunks.size()) + " chunks (" + mib(out.resumed_bytes) +
+                          ") already downloaded and checked";
+        if (out.rejected_chunks)
+            msg += "; " + std::to_string(out.rejected_chunks) + " of the " + std::to_string(claimed) +
+                   " recorded chunks failed their CRC-32 check and will be fetched again";
+        log.info(msg);
+        out.state = std::move(resumed);
+    } else if (mode == TransferMode::chunked && spec.size >= 0) {
+        out.state.emplace(spec.size, chunk_size, url_identity_hash(spec.url), digest_from_hex(spec.sha256));
+    }
+
+    const std::int64_t size = out.state ? out.state->blob_size : spec.size;
+    if (size >= 0) {
+        if (Status s = out.file->preallocate(size); !s.ok()) return s;
+    } else if (Status s = out.file->preallocate(0); !s.ok()) {  // unknown size: written from 0 up
+        return s;
+    }
+    return out;
+}
+
+Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot, const PartialPaths &paths,
+                          bool durable) {
+    if (durable) {
+        if (Status s = file.sync(); !s.ok()) return s;
+    }
+    return save_download_state(paths.state, snapshot, durable);
+}
+
+Expected<std::int64_t> hash_partial(IPositionalWriter &file, Sha256 &sha, std::int64_t from, std::int64_t to,
+                                    const CancellationToken &cancel) {
+    char *buf = read_buffer();
+    while (from < to) {
+        if (cancel.cancelled()) return Status(Errc::cancelled, "cancelled while hashing '" + file.name() + "'");
+        const auto want = static_cast<std::size_t>(std::min<std::int64_t>(kReadPiece, to - from));
+        auto got = file.read_at(buf, want, from);
+        if (!got) return got.status();
+        if (*got != want) return Status(Errc::io, "'" + file.name() + "' ended early while hashing it");
+        sha.update(buf, want);
+        from += static_cast<std::int64_t>(want);
+    }
+    return to;
+}
+
+Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
+                       std::int64_t expected_size, Sha256 *sha, std::int64_t hashed, bool durable,
+                       const CancellationToken &cancel) {
+    auto size = file->size();
+    if (!size) return size.status();
+    const std::string shown = redact_url(spec.url);
+    if (expected_size >= 0 && *size != expected_size) {
+        file.reset();
+        discard_partial(paths);
+        return Status(Errc::verify, shown + " gave " + std::to_string(*size) + " bytes for blob '" + spec.path +
+                                        "' but " + std::to_string(expected_size) +
+                                        " were expected; nothing was published");
+    }
+    if (sha && !spec.sha256.empty()) {
+        auto done = hash_partial(*file, *sha, hashed, *size, cancel);
+        if (!done) return done.status();
+        const std::string actual = sha->finish_hex();
+        if (actual != spec.sha256) {
+            file.reset();
+            discard_partial(paths);
+            return Status(Errc::verify, "SHA-256 mismatch for blob '" + spec.path + "' from " + shown + ": expected " +
+                                            spec.sha256 + ", got " + actual +
+                                            "; the source holds different bytes than the descriptor says, "
+                                            "nothing was published");
+        }
+    }
+    if (durable) {
+        if (Status s = file->sync(); !s.ok()) return s;
+    }
+    file.reset();
+    if (::rename(paths.data.c_str(), paths.final_path.c_str()) != 0)
+        return Status(Errc::io, "cannot rename '" + paths.data.string() + "' to '" + paths.final_path.string() +
+                                    "': " + std::strerror(errno));
+    // The record goes only after the rename: a crash in between leaves a
+    // published blob and a stale record (harmless), never a complete .part
+    // without its record (which would be downloaded again).
+    if (Status s = remove_download_state(paths.state); !s.ok()) return s;
+    return sync_directory(paths.final_path.parent_path());
+}
+
+void discard_partial(const PartialPaths &paths) {
+    ::unlink(paths.data.c_str());
+    (void)remove_download_state(paths.state);
+}
+
+}  // namespace blobfetch

@@ -1,0 +1,85 @@
+#pragma once
+// The on-disk side of one blob download: the temporary data file
+// `<final>.part` and its sidecar `<final>.dlstate`, opened or resumed,
+// checkpointed, hashed, and finally published under the final name.
+//
+// Every function here blocks on file I/O; the engine runs them on worker
+// threads, never on the transfer thread. None keeps state between calls.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "base/cancellation.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "download/blob_spec.h"
+#include "hash/sha256.h"
+#include "io/positional_writer.h"
+#include "state/download_state.h"
+
+namespace blobfetch {
+
+struct PartialPaths {
+    std::filesystem::path final_path;  // where the verified blob is published
+    std::filesystem::path data;        // <final>.part: the bytes as they arrive
+    std::filesystem::path state;       // <final>.dlstate: which chunks of .part are complete
+};
+PartialPaths partial_paths(const std::filesystem::path &final_path);
+
+// How a blob is transferred; decided before preparing it.
+enum class TransferMode {
+    single,   // one request without Range (small blobs, file:// URLs); no sidecar
+    chunked,  // parallel Range requests with a sidecar (size known, or learned by a probe)
+};
+
+struct Prepared {
+    std::unique_ptr<IPositionalWriter> file;
+    // The chunk record (chunked mode, size known); nullopt for single mode and
+    // for a chunked blob of unknown size (the first response tells it).
+    std::optional<DownloadState> state;
+    // Prefix [0, hashed) of the data already folded into `sha` (resume).
+    std::unique_ptr<Sha256> sha;
+    std::int64_t hashed = 0;
+    std::int64_t resumed_bytes = 0;  // bytes of complete chunks kept from an earlier run
+    std::uint64_t rejected_chunks = 0;  // claimed chunks whose CRC-32 did not match
+};
+
+// Opens `.part` (creating the directory), and in chunked mode loads the
+// sidecar: a record that matches the descriptor (URL, size, SHA-256) and the
+// data file is kept, every chunk it claims is re-read and checked against its
+// CRC-32, and chunks that fail are fetched again; anything else starts afresh
+// (with a log line saying why). Preallocates the known size; fails before any
+// transfer when the disk lacks the space. `chunk_size` applies to fresh
+// records (a resumed record keeps its own).
+Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &paths, TransferMode mode,
+                                   std::int64_t chunk_size, bool hash, const CancellationToken &cancel,
+                                   const Logger &log);
+
+// Makes `snapshot` durable: with `durable`, fdatasync of the data first (so
+// the record never claims bytes that are not on disk), then the atomic save
+// of the sidecar.
+Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot, const PartialPaths &paths,
+                          bool durable);
+
+// Folds bytes [from, to) of `file` into `sha`. Returns `to`, or an error
+// (Errc::cancelled when cancelled between 1 MiB pieces).
+Expected<std::int64_t> hash_partial(IPositionalWriter &file, Sha256 &sha, std::int64_t from, std::int64_t to,
+                                    const CancellationToken &cancel);
+
+// Verifies and publishes (closing `file` before the rename): the size must be `expected_size` (when >= 0) and,
+// when the spec has one, the SHA-256 must match (the prefix [0, hashed) is
+// already in `sha`). Then fdatasync (when durable), rename into place, remove
+// the sidecar, sync the directory. A verification failure removes `.part` and
+// the sidecar (the next run starts afresh) and says what differs.
+Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
+                       std::int64_t expected_size, Sha256 *sha, std::int64_t hashed, bool durable,
+                       const CancellationToken &cancel);
+
+// Removes `.part`, the sidecar and a leftover temporary sidecar.
+void discard_partial(const PartialPaths &paths);
+
+// CRC-32 (zlib) of a buffer, continuing from `crc` (0 to start).
+std::uint32_t crc32_update(std::uint32_t crc, const void *data, std::size_t len);
+
+}  // namespace blobfetch

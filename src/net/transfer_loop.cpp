@@ -1,0 +1,404 @@
+// TransferLoop: libcurl's multi interface driving up to `capacity` reusable
+// easy handles from one thread. Waiting happens in curl_multi_poll, which
+// wakeup() interrupts at once (curl_multi_wakeup); stalls are detected here,
+// per transfer, with millisecond resolution.
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <unordered_map>
+
+#include "base/path_safety.h"
+#include "net/curl_handles.h"
+#include "net/http_headers.h"
+#include "net/transport.h"
+
+#ifndef BLOBFETCH_VERSION
+#define BLOBFETCH_VERSION "0.1.0"
+#endif
+
+namespace blobfetch {
+namespace {
+
+using detail::CurlEasy;
+using detail::CurlMulti;
+using detail::CurlSlist;
+using Clock = std::chrono::steady_clock;
+
+bool is_retryable_http(long code) { return code == 408 || code == 425 || code == 429 || code >= 500; }
+
+bool is_retryable_curl(CURLcode rc) {
+    switch (rc) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_WEIRD_SERVER_REPLY:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// One reusable easy handle and the state of the transfer it runs.
+struct Slot {
+    CurlEasy easy;
+    CurlSlist headers;
+    bool in_use = false;
+    bool aborted = false;
+    TransferId id = 0;
+    ITransferHandler *handler = nullptr;
+    std::string shown_url;
+    ResponseHead head;
+    bool head_delivered = false;
+    bool success_status = false;   // the final response is one whose body we want
+    Status handler_status;         // why the handler aborted, if it did
+    std::int64_t body_bytes = 0;
+    Clock::time_point window_start;
+    std::int64_t window_bytes = 0;  // bytes received since window_start (stall detection)
+
+    // Headers arrive for every response of a redirect chain; keep the last.
+    void on_header_line(std::string_view line) {
+        if (line.rfind("HTTP/", 0) == 0) {
+            head = ResponseHead{};
+            return;
+        }
+        std::string name, value;
+        if (!split_header_line(line, name, value)) return;
+        if (name == "content-range") head.content_range = value;
+        else if (name == "etag") head.etag = value;
+        else if (name == "last-modified") head.last_modified = value;
+        else if (name == "retry-after") head.retry_after = parse_retry_after(value, std::time(nullptr));
+    }
+
+    // Decides, once per response, whether its body is wanted; tells the handler.
+    bool deliver_head() {
+        if (head_delivered) return handler_status.ok();
+        head_delivered = true;
+        long code = 0;
+        curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &code);
+        head.status = code;
+        curl_off_t cl = -1;
+        curl_easy_getinfo(easy.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        head.content_length = cl;
+        success_status = code == 0 || (code >= 200 && code < 300);
+        if (!success_status) return true;  // error body: swallowed, never delivered
+        handler_status = handler->on_head(head);
+        return handler_status.ok();
+    }
+};
+
+size_t header_cb(char *data, size_t size, size_t n, void *user) {
+    auto *slot = static_cast<Slot *>(user);
+    if (slot->aborted) return 0;
+    slot->window_bytes += static_cast<std::int64_t>(size * n);
+    slot->on_header_line(std::string_view(data, size * n));
+    return size * n;
+}
+
+size_t write_cb(char *data, size_t size, size_t n, void *user) {
+    auto *slot = static_cast<Slot *>(user);
+    const size_t len = size * n;
+    if (slot->aborted) return CURL_WRITEFUNC_ERROR;
+    slot->window_bytes += static_cast<std::int64_t>(len);
+    if (!slot->deliver_head()) return CURL_WRITEFUNC_ERROR;
+    if (!slot->success_status) return len;  // discard error pages
+    slot->handler_status = slot->handler->on_body(data, len);
+    if (!slot->handler_status.ok()) return CURL_WRITEFUNC_ERROR;
+    slot->body_bytes += static_cast<std::int64_t>(len);
+    return len;
+}
+
+}  // namespace
+
+struct TransferLoop::Impl {
+    TransportOptions options;
+    std::string user_agent;
+    CurlMulti multi;
+    std::vector<std::unique_ptr<Slot>> slots;
+    std::unordered_map<TransferId, Slot *> by_id;
+    std::vector<Slot *> deferred_aborts;
+    std::vector<std::pair<TransferId, TransferOutcome>> failed_starts;
+    TransferId next_id = 1;
+    bool in_perform = false;
+
+    Impl(TransportOptions o, std::size_t capacity) : options(std::move(o)) {
+        detail::ensure_curl_global_init();
+        multi.reset(curl_multi_init());
+        user_agent = options.user_agent.empty() ? std::string("blobfetch/") + BLOBFETCH_VERSION : options.user_agent;
+        if (multi) {
+            // Parallel connections, never multiplexed: a per-connection rate
+            // cap at the server is then a per-transfer cap, not a global one.
+            curl_multi_setopt(multi.get(), CURLMOPT_PIPELINING, CURLPIPE_NOTHING);
+            curl_multi_setopt(multi.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(capacity));
+            curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(capacity));
+        }
+        slots.reserve(capacity);
+        for (std::size_t i = 0; i < capacity; ++i) slots.push_back(std::make_unique<Slot>());
+    }
+
+    ~Impl() {
+        for (auto &s : slots)
+            if (s->in_use) release(*s);
+    }
+
+    Status configure(Slot &slot, const HttpRequest &request) {
+        CURL *e = slot.easy.get();
+        curl_easy_reset(e);  // keeps live connections (they belong to the multi handle)
+        curl_easy_setopt(e, CURLOPT_PRIVATE, &slot);
+        curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, request.url.rfind("https:", 0) == 0 ? "https" : "http,https");
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+        if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
+        curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str());
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &slot);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &slot);
+        if (request.range_begin >= 0) {
+            std::string range = std::to_string(request.range_begin) + "-";
+            if (request.range_end > request.range_begin) range += std::to_string(request.range_end - 1);
+            curl_easy_setopt(e, CURLOPT_RANGE, range.c_str());  // copied by libcurl
+        }
+        std::size_t start = 0;
+        const std::string &h = request.headers;
+        while (start < h.size()) {
+            std::size_t end = h.find('\n', start);
+            if (end == std::string::npos) end = h.size();
+            std::string line = h.substr(start, end - start);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (!line.empty() && !detail::slist_append(slot.headers, line.c_str()))
+                return Status(Errc::internal, "out of memory building request headers");
+            start = end + 1;
+        }
+        if (!request.if_range.empty()) {
+            std::string line = "If-Range: " + request.if_range;
+            if (!detail::slist_append(slot.headers, line.c_str()))
+                return Status(Errc::internal, "out of memory building request headers");
+        }
+        if (slot.headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, slot.headers.get());
+        return Status::success();
+    }
+
+    // Detaches the easy handle and frees the slot for the next transfer.
+    void release(Slot &slot) {
+        curl_multi_remove_handle(multi.get(), slot.easy.get());
+        by_id.erase(slot.id);
+        slot.in_use = false;
+        slot.aborted = false;
+        slot.handler = nullptr;
+        slot.headers.reset();
+    }
+
+    void flush_aborts() {
+        for (Slot *s : deferred_aborts)
+            if (s->in_use && s->aborted) release(*s);
+        deferred_aborts.clear();
+    }
+
+    void perform() {
+        int running = 0;
+        in_perform = true;
+        curl_multi_perform(multi.get(), &running);
+        in_perform = false;
+    }
+
+    void collect(std::vector<std::pair<TransferId, TransferOutcome>> &out) {
+        int queued = 0;
+        while (CURLMsg *msg = curl_multi_info_read(multi.get(), &queued)) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            Slot *slot = nullptr;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char **>(&slot));
+            if (!slot || !slot->in_use) continue;
+            const CURLcode rc = msg->data.result;
+            if (!slot->aborted) {
+                TransferOutcome o;
+                classify(rc, *slot, o);
+                out.emplace_back(slot->id, std::move(o));
+            }
+            release(*slot);  // invalidates msg; the loop reads the next one
+        }
+    }
+
+    void check_stalls(std::vector<std::pair<TransferId, TransferOutcome>> &out) {
+        if (options.stall_min_speed <= 0) return;
+        const auto now = Clock::now();
+        for (auto &sp : slots) {
+            Slot &s = *sp;
+            if (!s.in_use || s.aborted) continue;
+            const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.window_start);
+            if (elapsed < options.stall_timeout) continue;
+            // Below stall_min_speed over the whole window: stalled.
+            if (s.window_bytes * 1000 < options.stall_min_speed * elapsed.count()) {
+                TransferOutcome o;
+                o.retryable = true;
+                o.head = s.head;
+                o.body_bytes = s.body_bytes;
+                o.status = Status(Errc::network, "the transfer stalled (under " + std::to_string(options.stall_min_speed) +
+                                                     " bytes/s for " + std::to_string(options.stall_timeout.count()) +
+                                                     " ms) while downloading " + s.shown_url);
+                out.emplace_back(s.id, std::move(o));
+                release(s);
+            } else {
+                s.window_start = now;
+                s.window_bytes = 0;
+            }
+        }
+    }
+
+    void classify(CURLcode rc, Slot &st, TransferOutcome &out) {
+        const std::string &shown = st.shown_url;
+        long code = 0;
+        curl_easy_getinfo(st.easy.get(), CURLINFO_RESPONSE_CODE, &code);
+        out.head = st.head;
+        out.head.status = code;
+        out.body_bytes = st.body_bytes;
+        if (!st.handler_status.ok()) {  // the handler refused the response or a write failed
+            out.status = st.handler_status;
+            return;
+        }
+        if (rc == CURLE_OK && code != 0 && (code < 200 || code >= 300)) {
+            std::string why = "HTTP " + std::to_string(code) + " from " + shown;
+            if (code == 404 || code == 410) {
+                out.status = Status(Errc::not_found, why + ": the source does not have this blob");
+            } else if (code == 401 || code == 403) {
+                out.status = Status(Errc::http, why + ": access denied; check the source's credentials");
+            } else {
+                out.retryable = is_retryable_http(code);
+                out.status = Status(Errc::http, why);
+            }
+            return;
+        }
+        if (rc == CURLE_OK) {
+            // A response with an empty body never reached the write callback.
+            if (!st.deliver_head()) {
+                out.status = st.handler_status;
+                return;
+            }
+            out.status = Status::success();
+            return;
+        }
+        std::string why = std::string(curl_easy_strerror(rc)) + " while downloading " + shown;
+        switch (rc) {
+            case CURLE_FILE_COULDNT_READ_FILE:
+                out.status = Status(Errc::not_found, why + ": the source does not have this blob");
+                return;
+            case CURLE_OPERATION_TIMEDOUT:
+                out.status = Status(Errc::network, why + " (timed out; will retry)");
+                break;
+            case CURLE_PEER_FAILED_VERIFICATION:
+            case CURLE_SSL_CACERT_BADFILE:
+                out.status = Status(Errc::network, why + ": the server's TLS certificate is not trusted; set \"ca_file\" in the options to the CA bundle that signed it");
+                return;
+            case CURLE_TOO_MANY_REDIRECTS:
+                out.status = Status(Errc::http, why + ": too many redirects");
+                return;
+            case CURLE_UNSUPPORTED_PROTOCOL:
+                out.status = Status(Errc::invalid_argument, why + ": only http, https and file URLs are supported, and https never redirects to http");
+                return;
+            default:
+                out.status = Status(Errc::network, why);
+                break;
+        }
+        out.retryable = is_retryable_curl(rc);
+    }
+};
+
+TransferLoop::TransferLoop(TransportOptions options, std::size_t capacity)
+    : m_impl(std::make_unique<Impl>(std::move(options), std::max<std::size_t>(1, capacity))) {}
+
+TransferLoop::~TransferLoop() = default;
+
+std::size_t TransferLoop::capacity() const { return m_impl->slots.size(); }
+
+std::size_t TransferLoop::active() const { return m_impl->by_id.size() + m_impl->failed_starts.size(); }
+
+TransferId TransferLoop::start(const HttpRequest &request, ITransferHandler &handler) {
+    Impl &d = *m_impl;
+    Slot *slot = nullptr;
+    for (auto &s : d.slots)
+        if (!s->in_use) {
+            slot = s.get();
+            break;
+        }
+    if (!slot) return 0;  // precondition violated; nothing started
+    if (!slot->easy) slot->easy.reset(curl_easy_init());
+    const TransferId id = d.next_id++;
+    slot->in_use = true;
+    slot->aborted = false;
+    slot->id = id;
+    slot->handler = &handler;
+    slot->shown_url = redact_url(request.url);
+    slot->head = ResponseHead{};
+    slot->head_delivered = false;
+    slot->success_status = false;
+    slot->handler_status = Status::success();
+    slot->body_bytes = 0;
+    slot->window_start = Clock::now();
+    slot->window_bytes = 0;
+    Status s = !d.multi || !slot->easy ? Status(Errc::internal, "cannot initialise libcurl") : d.configure(*slot, request);
+    if (s.ok() && curl_multi_add_handle(d.multi.get(), slot->easy.get()) != CURLM_OK)
+        s = Status(Errc::internal, "cannot start a transfer of " + slot->shown_url);
+    if (!s.ok()) {
+        // Reported as the outcome of the next run(), like any other failure.
+        slot->in_use = false;
+        slot->handler = nullptr;
+        slot->headers.reset();
+        TransferOutcome o;
+        o.status = std::move(s);
+        d.failed_starts.emplace_back(id, std::move(o));
+        return id;
+    }
+    d.by_id[id] = slot;
+    return id;
+}
+
+void TransferLoop::abort(TransferId id) {
+    Impl &d = *m_impl;
+    std::erase_if(d.failed_starts, [id](const auto &f) { return f.first == id; });
+    auto it = d.by_id.find(id);
+    if (it == d.by_id.end()) return;
+    Slot *slot = it->second;
+    slot->aborted = true;
+    if (d.in_perform) d.deferred_aborts.push_back(slot);
+    else d.release(*slot);
+}
+
+std::vector<std::pair<TransferId, TransferOutcome>> TransferLoop::run(std::chrono::milliseconds timeout) {
+    Impl &d = *m_impl;
+    std::vector<std::pair<TransferId, TransferOutcome>> out = std::move(d.failed_starts);
+    d.failed_starts.clear();
+    if (!d.multi) return out;
+    d.perform();
+    d.flush_aborts();
+    d.collect(out);
+    if (out.empty() && !d.by_id.empty()) {
+        curl_multi_poll(d.multi.get(), nullptr, 0, static_cast<int>(std::max<std::int64_t>(0, timeout.count())), nullptr);
+        d.perform();
+        d.flush_aborts();
+        d.collect(out);
+    } else if (out.empty()) {
+        // Nothing in flight: still honour the timeout (and wakeups).
+        curl_multi_poll(d.multi.get(), nullptr, 0, static_cast<int>(std::max<std::int64_t>(0, timeout.count())), nullptr);
+    }
+    d.check_stalls(out);
+    return out;
+}
+
+void TransferLoop::wakeup() {
+    if (m_impl->multi) curl_multi_wakeup(m_impl->multi.get());
+}
+
+}  // namespace blobfetch
