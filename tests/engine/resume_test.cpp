@@ -1,0 +1,202 @@
+// Resuming from the .dlstate sidecar: only missing chunks are fetched, and
+// only against the same remote; a sidecar that does not describe the data is
+// never trusted.
+#include <fstream>
+#include <set>
+
+#include "engine_fixture.h"
+
+namespace blobfetch::test {
+namespace {
+
+class ResumeTest : public EngineTest {
+protected:
+    // First run, one transfer at a time: chunks [0, broken) land and are
+    // recorded, chunk `broken` fails for good, the rest is never requested.
+    BlobSpec interrupted_run(std::int64_t chunks, std::int64_t broken, bool with_sha = true, std::int64_t tail = 0) {
+        BlobSpec b = blob("resume.bin", 21, chunks * kChunk + tail, with_sha);
+        server.add_rule(rule(broken * kChunk, -1, fault(FaultKind::status, 0, 500)));
+        auto o = options();
+        o.retries = 0;
+        o.concurrency = 1;
+        FetchResult r = fetch({b}, o);
+        EXPECT_FALSE(r.blobs[0].status.ok());
+        EXPECT_FALSE(fs::exists(final_path(b)));
+        auto st = load_download_state(partial(b).state);
+        EXPECT_TRUE(st.ok()) << st.message();
+        if (st.ok()) {
+            EXPECT_EQ(st->chunks.completed(), static_cast<std::uint64_t>(broken));
+            EXPECT_EQ(st->chunks.complete_prefix(), static_cast<std::uint64_t>(broken));
+        }
+        server.clear_rules();
+        forget_requests(m_total_requests += static_cast<std::size_t>(broken) + 1);
+        clear_logs();
+        return b;
+    }
+    std::size_t m_total_requests = 0;
+
+    std::set<std::string> ranges_requested(const BlobSpec &b) const {
+        std::set<std::string> out;
+        for (const auto &q : requests_for(b)) out.insert(q.range);
+        return out;
+    }
+
+    void zero_chunk(const BlobSpec &b, std::int64_t chunk) {
+        std::fstream f(partial(b).data, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(chunk * kChunk);
+        const std::string zeros(kChunk, '\0');
+        f.write(zeros.data(), kChunk);
+    }
+};
+
+TEST_F(ResumeTest, OnlyTheMissingChunkIsFetched_WithIfRange) {
+    BlobSpec b = interrupted_run(8, 7);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(21, 8 * kChunk));
+    EXPECT_EQ(ranges_requested(b), std::set<std::string>{range_of(7)});
+    auto reqs = requests_for(b);
+    ASSERT_EQ(reqs.size(), 1u);
+    EXPECT_EQ(reqs[0].if_range, server.etag("/blobs/resume.bin")) << "resumed requests are conditional";
+    EXPECT_EQ(r.blobs[0].bytes_downloaded, kChunk);
+    EXPECT_EQ(r.blobs[0].bytes_skipped, 7 * kChunk) << "checked chunks count as already there";
+    EXPECT_NE(logs().find("7 of 8 chunks"), std::string::npos) << logs();
+    EXPECT_TRUE(leftovers().empty());
+}
+
+TEST_F(ResumeTest, ChunksWhoseDataWasLost_AreDetectedByTheirCrcAndFetchedAgain) {
+    BlobSpec b = interrupted_run(8, 7);
+    zero_chunk(b, 2);  // a write the sidecar claims but that never reached the disk
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(21, 8 * kChunk));
+    EXPECT_EQ(ranges_requested(b), (std::set<std::string>{range_of(2), range_of(7)}));
+    EXPECT_NE(logs().find("1 of the 7 recorded chunks failed their CRC-32 check"), std::string::npos) << logs();
+}
+
+TEST_F(ResumeTest, LostFirstChunk_TheHashOfThePrefixIsRebuilt) {
+    BlobSpec b = interrupted_run(8, 7);
+    zero_chunk(b, 0);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(21, 8 * kChunk));
+    EXPECT_EQ(ranges_requested(b), (std::set<std::string>{range_of(0), range_of(7)}));
+}
+
+TEST_F(ResumeTest, CorruptedSidecar_StartsAfreshWithALogLine) {
+    BlobSpec b = interrupted_run(8, 6);
+    std::string bytes = read_file(partial(b).state.string());
+    bytes[bytes.size() / 2] ^= 0x40;
+    write_file(partial(b).state.string(), bytes);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(21, 8 * kChunk));
+    EXPECT_EQ(ranges_requested(b).size(), 8u) << "nothing is trusted from a corrupted record";
+    EXPECT_NE(logs().find("checksum mismatch"), std::string::npos) << logs();
+    EXPECT_NE(logs().find("starting 'cache/resume.bin' afresh"), std::string::npos) << logs();
+}
+
+TEST_F(ResumeTest, EmptyAndTruncatedSidecars_StartAfresh) {
+    for (std::size_t keep : {std::size_t{0}, std::size_t{40}, std::size_t{131}}) {
+        SCOPED_TRACE(keep);
+        BlobSpec b = interrupted_run(4, 3);
+        std::string bytes = read_file(partial(b).state.string());
+        write_file(partial(b).state.string(), bytes.substr(0, keep));
+        FetchResult r = fetch({b});
+        ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+        EXPECT_TRUE(published(b) == blob_content(21, 4 * kChunk));
+        EXPECT_EQ(ranges_requested(b).size(), 4u);
+        fs::remove(final_path(b));
+        forget_requests(m_total_requests += 4);
+    }
+}
+
+TEST_F(ResumeTest, LeftoverTemporaryOfAnInterruptedSave_IsCleanedUp) {
+    BlobSpec b = interrupted_run(4, 3);
+    const fs::path tmp = download_state_temp_path(partial(b).state);
+    write_file(tmp.string(), "half a record");
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_EQ(ranges_requested(b), std::set<std::string>{range_of(3)}) << "the real record is still used";
+    EXPECT_FALSE(fs::exists(tmp));
+}
+
+TEST_F(ResumeTest, RemoteChangedBetweenRuns_IfRangeRestartsTheBlobCleanly) {
+    BlobSpec b = interrupted_run(8, 6, /*with_sha=*/false);
+    server.change_blob("/blobs/resume.bin", 77, 8 * kChunk);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(77, 8 * kChunk)) << "no chunk of the old version survives";
+    EXPECT_NE(logs().find("changed while blob"), std::string::npos) << logs();
+}
+
+TEST_F(ResumeTest, RemoteWithoutValidators_ChangedContentIsCaughtBySha256) {
+    server.set_send_etag(false);
+    BlobSpec b = interrupted_run(8, 6, /*with_sha=*/true);
+    server.change_blob("/blobs/resume.bin", 78, 8 * kChunk);
+    FetchResult r = fetch({b});
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::verify) << r.blobs[0].status.message();
+    EXPECT_FALSE(fs::exists(final_path(b))) << "a mix of two versions is never published";
+    EXPECT_TRUE(leftovers().empty()) << "and not kept for the next run either";
+    FetchResult again = fetch({b});
+    EXPECT_EQ(again.blobs[0].status.code(), Errc::verify) << "the source really holds other bytes";
+}
+
+TEST_F(ResumeTest, SidecarOfAnotherUrlOrMissingData_IsNotTrusted) {
+    BlobSpec b = interrupted_run(4, 3);
+    BlobSpec moved = b;
+    server.add_blob("/elsewhere/resume.bin", 21, 4 * kChunk);
+    moved.url = server.base_url() + "/elsewhere/resume.bin";
+    FetchResult r = fetch({moved});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_EQ(requests_for(moved).size(), 4u);
+    EXPECT_NE(logs().find("another URL"), std::string::npos) << logs();
+
+    fs::remove(final_path(b));
+    forget_requests(m_total_requests += 4);
+    BlobSpec c = interrupted_run(4, 3);
+    fs::remove(partial(c).data);
+    FetchResult r2 = fetch({c});
+    ASSERT_TRUE(r2.status.ok()) << r2.status.message() << logs();
+    EXPECT_EQ(ranges_requested(c).size(), 4u);
+}
+
+TEST_F(ResumeTest, ChangedChunkSizeOption_KeepsTheRecordedLayout) {
+    BlobSpec b = interrupted_run(8, 6);
+    auto o = options();
+    o.chunk_size = 4 * kChunk;
+    FetchResult r = fetch({b}, o);
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_EQ(ranges_requested(b), (std::set<std::string>{range_of(6), range_of(7)}));
+}
+
+TEST_F(ResumeTest, UnknownSize_ResumesFromTheRecordedSize) {
+    BlobSpec b = interrupted_run(6, 4, true, /*tail=*/100);
+    b.size = -1;
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(21, 6 * kChunk + 100));
+    EXPECT_EQ(ranges_requested(b), (std::set<std::string>{range_of(4), range_of(5),
+                                                          "bytes=" + std::to_string(6 * kChunk) + "-" +
+                                                              std::to_string(6 * kChunk + 99)}));
+}
+
+TEST_F(ResumeTest, AllChunksRecorded_PublishesWithoutAnyRequest) {
+    BlobSpec b = blob("whole.bin", 31, 4 * kChunk);
+    // A record that claims everything (a crash between the last chunk and the publish).
+    ASSERT_TRUE(fs::create_directories(final_path(b).parent_path()));
+    write_file(partial(b).data.string(), blob_content(31, 4 * kChunk));
+    DownloadState st(4 * kChunk, kChunk, url_identity_hash(b.url), digest_from_hex(b.sha256));
+    const std::string content = blob_content(31, 4 * kChunk);
+    for (std::uint64_t i = 0; i < 4; ++i)
+        st.complete(i, crc32_update(0, content.data() + i * kChunk, kChunk));
+    ASSERT_TRUE(save_download_state(partial(b).state, st, true).ok());
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == content);
+    EXPECT_TRUE(requests_for(b).empty());
+    EXPECT_TRUE(leftovers().empty());
+}
+
+}  // namespace
+}  // namespace blobfetch::test
