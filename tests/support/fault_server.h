@@ -1,0 +1,136 @@
+#pragma once
+// An HTTP/1.1 origin that lives on threads inside the test process, serves
+// deterministic blobs (support/blob_content.h) and misbehaves on demand:
+// connection resets, short or overlong bodies, stalls, error statuses,
+// ignored or misreported ranges.
+//
+// Normal behaviour follows RFC 9110 closely enough for libcurl: GET and HEAD,
+// persistent connections (HTTP/1.1 keep-alive, `Connection: close` honoured,
+// pipelined requests answered in order), single byte ranges (`a-b`, `a-`,
+// `-n`) answered 206, multiple or malformed ranges ignored (200), ranges
+// starting at or past the end answered 416, If-Range compared by exact string
+// against the current strong ETag and Last-Modified. Every response carries
+// Content-Length and `Accept-Ranges: bytes`; blob responses carry ETag and
+// Last-Modified unless set_send_etag(false).
+//
+// Thread safety: every public member may be called from any thread while
+// requests are being served.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace blobfetch::test {
+
+enum class FaultKind {
+    none,
+    reset_after,   // send headers and `after_bytes` body bytes, then reset the connection (RST)
+    status,        // answer `status` with a small text/html body (+ Retry-After when `retry_after` is set)
+    ignore_range,  // answer 200 with the whole body even though a Range was requested
+    short_body,    // announce the correct Content-Length, send only `after_bytes` body bytes, then FIN
+    stall,         // send headers and `after_bytes` body bytes, then nothing until the client leaves or
+                   // the server stops
+    extra_bytes,   // send `after_bytes` body bytes beyond the announced Content-Length (the blob's
+                   // following bytes), then FIN
+    wrong_range,   // answer 206 with a Content-Range (and body) starting `after_bytes` bytes later than requested
+};
+
+// The name used in RequestRecord::fault: "reset_after", "status", ...; "" for none.
+const char *fault_kind_name(FaultKind kind);
+
+struct Fault {
+    FaultKind kind = FaultKind::none;
+    std::int64_t after_bytes = 0;  // body bytes sent before the fault (reset_after, short_body, stall),
+                                   // or the excess (extra_bytes) or shift (wrong_range)
+    int status = 0;                // FaultKind::status only
+    std::string retry_after;       // FaultKind::status only; sent as Retry-After when non-empty
+};
+
+// Body-shaping faults (reset_after, short_body, stall) never send more than
+// the announced body; after_bytes < 0 counts as 0. ignore_range, extra_bytes
+// and wrong_range only change responses for known blobs. A HEAD request never
+// gets a body, whatever the fault; the connection still ends as the fault says.
+struct FaultRule {
+    std::string path;               // "" matches every path
+    std::int64_t range_begin = -1;  // match only requests whose Range starts at this offset
+                                    // (a suffix range `-n` starts at size - n); -1 matches any request
+    int times = 1;                  // number of matching requests it applies to; -1: forever
+    Fault fault;
+};
+
+struct RequestRecord {
+    std::string method, path;       // path without query string
+    std::string range;              // raw Range header value or ""
+    std::string if_range;           // raw If-Range value or ""
+    std::string headers;            // all raw request header lines, CRLF-separated (request line excluded)
+    int status = 0;                 // status code sent
+    std::int64_t body_bytes_sent = 0;  // body bytes handed to the kernel (error pages included)
+    std::uint64_t connection = 0;   // serial number of the connection (1, 2, ...)
+    std::string fault;              // fault_kind_name() of the applied fault, "" if none
+};
+
+namespace detail {
+class FaultServerCore;
+}
+
+class FaultServer {
+public:
+    // Binds 127.0.0.1 on an ephemeral port and starts accepting.
+    // Throws std::runtime_error when the socket cannot be set up.
+    FaultServer();
+    // Stops: closes the listener and every connection (stalled and paced ones
+    // too) and joins all threads; returns within milliseconds.
+    ~FaultServer();
+    FaultServer(const FaultServer &) = delete;
+    FaultServer &operator=(const FaultServer &) = delete;
+
+    int port() const;
+    std::string base_url() const;  // "http://127.0.0.1:<port>"
+
+    // Serves `size` bytes of blob_bytes(seed, ...) at `path` (e.g. "/a/b.bin",
+    // matched against the request path without its query string). The ETag
+    // is strong and quoted, derived from (seed, size) unless `etag` (given
+    // WITHOUT quotes) is non-empty; Last-Modified is a fixed HTTP-date derived
+    // from `seed`. Replaces any blob already at `path`.
+    void add_blob(const std::string &path, std::uint64_t seed, std::uint64_t size, const std::string &etag = "");
+    // Replaces the content and validators at `path` (the remote "changed").
+    // Responses already under way finish with the old content.
+    void change_blob(const std::string &path, std::uint64_t seed, std::uint64_t size, const std::string &etag = "");
+    // Current validators at `path` exactly as sent ("\"...\"" and an
+    // HTTP-date); "" for an unknown path. Independent of set_send_etag().
+    std::string etag(const std::string &path) const;
+    std::string last_modified(const std::string &path) const;
+
+    // Default true; false: send neither ETag nor Last-Modified, and treat
+    // every If-Range as a mismatch (a server without validators).
+    void set_send_etag(bool on);
+    // Paces body bytes per connection; 0 (default) = unlimited. Applies to
+    // responses that start after the call. Paced waits end at once on stop.
+    void set_rate_limit(std::int64_t bytes_per_second_per_connection);
+
+    // Rules are checked in insertion order; the first matching rule with
+    // times != 0 applies and its `times` is decremented (unless -1).
+    void add_rule(FaultRule rule);
+    void clear_rules();
+
+    // Every request whose response has finished (or was aborted: client gone,
+    // reset, stall ended), in completion order. A request is recorded just
+    // after its last byte (or RST/FIN) was handed to the kernel, so a client
+    // that has just read a response should use wait_for_requests().
+    std::vector<RequestRecord> requests() const;
+    // Blocks until at least n requests are recorded or 10 s have passed;
+    // returns requests() either way.
+    std::vector<RequestRecord> wait_for_requests(std::size_t n) const;
+    // Total blob body bytes sent for `path` so far (error pages excluded).
+    // Counted before each send() and corrected after it, so the figure is
+    // never below what a client has received.
+    std::int64_t body_bytes_sent(const std::string &path) const;
+    std::uint64_t connections_accepted() const;
+    int active_connections() const;  // accepted and not yet closed
+
+private:
+    std::unique_ptr<detail::FaultServerCore> m_core;
+};
+
+}  // namespace blobfetch::test
