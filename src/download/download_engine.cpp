@@ -122,6 +122,9 @@ public:
     Run(const EngineOptions &options, TransferLoop &loop, FetchProgress &progress, const CancellationToken &cancel,
         const Logger &log)
         : m_options(options), m_loop(loop), m_progress(progress), m_cancel(cancel), m_log(log),
+          m_write_buffer(options.write_buffer ? options.write_buffer
+                                              : std::clamp<std::size_t>((4u << 20) / std::max<std::size_t>(1, loop.capacity()),
+                                                                        64u << 10, 256u << 10)),
           m_pool(options.workers) {}
 
     void execute(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
@@ -254,7 +257,7 @@ private:
             m_free_buffers.pop_back();
             return b;
         }
-        m_buffers.push_back(std::make_unique<char[]>(m_options.write_buffer));
+        m_buffers.push_back(std::make_unique<char[]>(m_write_buffer));
         return m_buffers.back().get();
     }
 
@@ -267,7 +270,7 @@ private:
             req.range_end = piece.end;
             req.if_range = j.identity.if_range();
         }
-        auto t = std::make_unique<ChunkTransfer>(*this, j, piece, take_buffer(), m_options.write_buffer);
+        auto t = std::make_unique<ChunkTransfer>(*this, j, piece, take_buffer(), m_write_buffer);
         const TransferId id = m_loop.start(req, *t);
         t->id = id;
         j.transfers.push_back(id);
@@ -601,6 +604,7 @@ private:
     bool m_cancel_seen = false;
 
     std::unordered_map<TransferId, std::unique_ptr<ChunkTransfer>> m_transfers;
+    const std::size_t m_write_buffer;
     std::vector<std::unique_ptr<char[]>> m_buffers;
     std::vector<char *> m_free_buffers;
 

@@ -43,7 +43,9 @@ struct EngineOptions {
     std::int64_t checkpoint_bytes = 16 << 20;             // save the sidecar after this much progress...
     std::chrono::milliseconds checkpoint_interval{2000};  // ...or after this long, whichever first
     std::int64_t hash_step = 8 << 20;                     // fold the complete prefix into SHA-256 in steps of this
-    std::size_t write_buffer = 128 << 10;                 // per transfer; below glibc's mmap threshold
+    // Coalescing buffer per transfer (0: 4 MiB shared out over the transfers,
+    // 64 KiB to 256 KiB each), so memory never grows with the chunk size.
+    std::size_t write_buffer = 0;
     int max_restarts = 2;                                 // restarts after the remote changed, per blob
     std::size_t workers = 3;                              // threads for blocking file work
 };

@@ -15,6 +15,7 @@ struct ProcessResult {
     int term_signal = 0;   // the signal that ended it, or 0
     std::string out;       // everything written to stdout
     std::string err;       // everything written to stderr
+    long max_rss_kib = 0;  // the child's peak resident set size (getrusage ru_maxrss)
 };
 
 struct ProcessOptions {
