@@ -34,7 +34,13 @@ void parallel_for(std::size_t n, std::size_t threads, const std::function<void(s
     pool.reserve(threads);
     for (std::size_t t = 0; t < threads; ++t)
         pool.emplace_back([&] {
-            for (std::size_t i; (i = next.fetch_add(1)) < n;) fn(i);
+            for (std::size_t i; (i = next.fetch_add(1)) < n;) {
+                try {
+                    fn(i);
+                } catch (...) {
+                    // The item keeps its "not processed" failure.
+                }
+            }
         });
     for (auto &th : pool) th.join();
 }
@@ -45,10 +51,51 @@ BlobSetFetcher::BlobSetFetcher(config::ProviderOptions options)
     : m_options(std::move(options)),
       m_loop(transport_options(m_options), static_cast<std::size_t>(std::max(1, m_options.concurrency))) {}
 
+void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
+                                FetchResult &result, FetchProgress &progress, const CancellationToken &token,
+                                const Logger &log) {
+    // Phase 1: skip what is already complete (stat, then hash), so the
+    // first progress report already credits cached bytes.
+    std::vector<std::size_t> to_download;
+    std::mutex list_mutex;
+    const std::size_t hash_threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+    parallel_for(specs.size(), hash_threads, [&](std::size_t i) {
+        const BlobSpec &spec = specs[i];
+        auto cached = is_cached(cache_dir / spec.path, spec, m_options.verify_cached_hash, token);
+        if (cached.ok() && *cached) {
+            std::int64_t sz = spec.size >= 0 ? spec.size : 0;
+            if (spec.size < 0) {
+                std::error_code ec;
+                sz = static_cast<std::int64_t>(std::filesystem::file_size(cache_dir / spec.path, ec));
+            }
+            result.blobs[i].bytes_skipped = sz;
+            result.blobs[i].status = Status::success();
+            result.blobs[i].skipped = true;
+            progress.add_bytes(i, sz);
+            progress.set_state(i, BlobState::skipped);
+            return;
+        }
+        if (!cached.ok() && cached.status().code() != Errc::cancelled)
+            log.warn(cached.message() + "; downloading it again");
+        std::lock_guard lock(list_mutex);
+        to_download.push_back(i);
+    });
+    std::sort(to_download.begin(), to_download.end());
+
+    // Phase 2: the chunked engine, at most `concurrency` transfers at once.
+    EngineOptions e;
+    e.chunk_size = m_options.chunk_size;
+    e.retry.max_retries = m_options.retries;
+    e.durable = m_options.durability != "relaxed";
+    DownloadEngine(e, m_loop).run(cache_dir, specs, to_download, result.blobs, progress, token, log);
+}
+
 FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
                                   const ProgressFn &progress_fn, const Logger &log) {
     FetchResult result;
     result.blobs.resize(specs.size());
+    // A blob nothing reported on is a failure, never a silent success.
+    for (auto &b : result.blobs) b.status = Status(Errc::internal, "internal error: the blob was not processed");
     std::vector<std::int64_t> sizes;
     sizes.reserve(specs.size());
     for (const auto &s : specs) sizes.push_back(s.size);
@@ -61,41 +108,13 @@ FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const 
 
     // All work runs on this thread; the calling thread only reports progress.
     std::thread runner([&] {
-        const CancellationToken token = cancel.token();
-        // Phase 1: skip what is already complete (stat, then hash), so the
-        // first progress report already credits cached bytes.
-        std::vector<std::size_t> to_download;
-        std::mutex list_mutex;
-        const std::size_t hash_threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
-        parallel_for(specs.size(), hash_threads, [&](std::size_t i) {
-            const BlobSpec &spec = specs[i];
-            auto cached = is_cached(cache_dir / spec.path, spec, m_options.verify_cached_hash, token);
-            if (cached.ok() && *cached) {
-                std::int64_t sz = spec.size >= 0 ? spec.size : 0;
-                if (spec.size < 0) {
-                    std::error_code ec;
-                    sz = static_cast<std::int64_t>(std::filesystem::file_size(cache_dir / spec.path, ec));
-                }
-                result.blobs[i].bytes_skipped = sz;
-                result.blobs[i].status = Status::success();
-                result.blobs[i].skipped = true;
-                progress.add_bytes(i, sz);
-                progress.set_state(i, BlobState::skipped);
-                return;
-            }
-            if (!cached.ok() && cached.status().code() != Errc::cancelled)
-                log.warn(cached.message() + "; downloading it again");
-            std::lock_guard lock(list_mutex);
-            to_download.push_back(i);
-        });
-        std::sort(to_download.begin(), to_download.end());
-
-        // Phase 2: the chunked engine, at most `concurrency` transfers at once.
-        EngineOptions e;
-        e.chunk_size = m_options.chunk_size;
-        e.retry.max_retries = m_options.retries;
-        e.durable = m_options.durability != "relaxed";
-        DownloadEngine(e, m_loop).run(cache_dir, specs, to_download, result.blobs, progress, token, log);
+        try {
+            run_phases(cache_dir, specs, result, progress, cancel.token(), log);
+        } catch (const std::exception &e) {
+            log.error(std::string("internal error during the fetch: ") + e.what());
+        } catch (...) {
+            log.error("internal error during the fetch");
+        }
         std::lock_guard lock(done_mutex);
         done = true;
         done_cv.notify_all();

@@ -37,6 +37,11 @@ public:
                       const ProgressFn &progress, const Logger &log);
 
 private:
+    // The work of fetch(): the skip pass, then the engine. Runs on a thread
+    // of its own; fills `result.blobs`.
+    void run_phases(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs, FetchResult &result,
+                    FetchProgress &progress, const CancellationToken &token, const Logger &log);
+
     config::ProviderOptions m_options;
     // Kept between fetches so their connections are reused; used only by the
     // thread running a fetch.

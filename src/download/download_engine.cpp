@@ -127,6 +127,12 @@ public:
                                                                         64u << 10, 256u << 10)),
           m_pool(options.workers) {}
 
+    // On an exception unwinding through execute(): no transfer may outlive
+    // its handler in the session's loop.
+    ~Run() {
+        for (auto &[id, t] : m_transfers) m_loop.abort(id);
+    }
+
     void execute(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
                  const std::vector<std::size_t> &which, std::vector<BlobOutcome> &outcomes) {
         m_outcomes = &outcomes;
@@ -197,7 +203,15 @@ private:
     void submit(Work work, Then then) {
         ++m_outstanding;
         m_pool.submit([this, work = std::move(work), then = std::move(then)]() mutable {
-            auto result = std::make_shared<decltype(work())>(work());
+            using Result = decltype(work());
+            std::shared_ptr<Result> result;
+            try {
+                result = std::make_shared<Result>(work());
+            } catch (const std::exception &e) {
+                result = std::make_shared<Result>(Status(Errc::internal, std::string("internal error: ") + e.what()));
+            } catch (...) {
+                result = std::make_shared<Result>(Status(Errc::internal, "internal error in a worker task"));
+            }
             post([this, result, then = std::move(then)]() mutable {
                 --m_outstanding;
                 then(std::move(*result));
@@ -242,6 +256,10 @@ private:
         }
         if (j.state && j.ranges) {
             const std::uint64_t n = j.state->chunks.size();
+            // Every pending chunk is in flight, in `pieces` or past the cursor;
+            // should one ever be none of these, the rescan finds it.
+            if (j.next_chunk >= n && j.transfers.empty() && j.pieces.empty() && !j.state->chunks.all())
+                j.next_chunk = 0;
             while (j.next_chunk < n && j.state->chunks.test(j.next_chunk)) ++j.next_chunk;
             if (j.next_chunk < n) {
                 const ChunkRange r = chunk_range(j.next_chunk++, j.state->blob_size, j.state->chunk_size);
@@ -677,12 +695,12 @@ Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
             j.ranges = false;
             abort_transfers(j, &t);
             j.pieces.clear();
-            if (t.piece.begin != 0) {
+            if (t.piece.begin != 0 || head.status == 206) {
                 t.superseded = true;
                 j.pieces.push_back(Piece{0, -1, false, 0, {}});
                 return Status(Errc::cancelled, "superseded by a single stream");
             }
-            t.piece.ranged = false;  // this answer is the stream from offset 0
+            t.piece.ranged = false;  // this whole body is the stream from offset 0
             t.piece.end = -1;
             break;
         case HeadVerdict::remote_changed:

@@ -44,6 +44,14 @@ HeadCheck check_response_head(const RequestedRange &req, std::int64_t known_size
             return reject(Errc::verify, url + " holds " + std::to_string(cr->total) + " bytes but blob '" + path +
                                             "' should have " + std::to_string(known_size) +
                                             ": the source holds a different file; nothing was published");
+        if (cr->total < 0 && known_size < 0) {
+            // "bytes a-b/*" for a blob of unknown size: no way to plan chunks.
+            // Fetch it in one stream instead.
+            HeadCheck c;
+            c.verdict = HeadVerdict::range_ignored;
+            c.identity = identity;
+            return c;
+        }
         const std::int64_t size = cr->total >= 0 ? cr->total : known_size;
         std::int64_t want_end = req.end;
         if (size >= 0 && (want_end < 0 || want_end > size)) want_end = size;

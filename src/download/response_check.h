@@ -20,7 +20,9 @@ struct RequestedRange {
 
 enum class HeadVerdict {
     accept,          // write the body at `begin`
-    range_ignored,   // 200 to a ranged request from the same remote: the server ignores Range
+    range_ignored,   // 200 to a ranged request from the same remote (the server ignores Range),
+                     // or a 206 that does not tell the size of a blob of unknown size:
+                     // fetch the blob in one stream without Range
     remote_changed,  // the remote's validators differ from the ones the download started with
     reject,          // anything else: `error` says what and whether it is the source's fault
 };
