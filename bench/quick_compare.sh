@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A first throughput comparison: one blob from a local nginx on 127.0.0.1,
-# fetched by blobfetch (host + plugin, SHA-256 verified, fdatasync'ed) and by
-# curl, in alternated rounds after a warm-up. Prints a Markdown table of
-# median (min-max) wall seconds. The full harness (aria2c, capped servers,
-# many blobs, resume, cancel) is issue 5.
+# fetched by blobfetch (the host loading the plugin, default options: 8
+# connections, 2 MiB chunks) with strict durability and SHA-256, with relaxed
+# durability, and relaxed without a hash; and by curl, in alternated rounds
+# after a warm-up. Prints a Markdown table of median (min-max) wall seconds.
+# The full harness (aria2c, capped servers, many blobs, resume, cancel) is
+# issue 5.
 #   bash bench/quick_compare.sh [SIZE_MIB] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,19 +29,27 @@ http { access_log off; client_body_temp_path $work/nginx/tmp; proxy_temp_path $w
 CONF
 /usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & nginx_pid=$!
 until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.05; done
-cat > "$work/m.json" <<JSON
+manifest() {  # file, durability, sha256 field
+  cat > "$1" <<JSON
 {"version":1,"cache_dir":"$work/cache","sources":[{"url":"http://127.0.0.1:$port/{name}/{sha}.zip"}],
- "artifacts":[{"name":"blob","sha":"k","size":$((size_mib << 20)),"sha256":"$sha"}]}
+ "options":{"durability":"$2"},
+ "artifacts":[{"name":"blob","sha":"k","size":$((size_mib << 20))$3}]}
 JSON
+}
+manifest "$work/m.json" strict ",\"sha256\":\"$sha\""
+manifest "$work/relaxed.json" relaxed ",\"sha256\":\"$sha\""
+manifest "$work/nohash.json" relaxed ""
 url="http://127.0.0.1:$port/blob/k.zip"
 
 declare -A cmds=(
   [blobfetch]="$bin/blobfetch fetch $work/m.json --quiet"
+  [blobfetch_relaxed]="$bin/blobfetch fetch $work/relaxed.json --quiet"
+  [blobfetch_relaxed_nohash]="$bin/blobfetch fetch $work/nohash.json --quiet"
   [curl_disk]="curl -sS -o $work/curl.out $url"
   [curl_fsync]="sh -c 'curl -sS -o $work/curl.out $url && sync $work/curl.out'"
   [curl_null]="curl -sS -o /dev/null $url"
 )
-order=(blobfetch curl_disk curl_fsync curl_null)
+order=(blobfetch blobfetch_relaxed blobfetch_relaxed_nohash curl_disk curl_fsync curl_null)
 declare -A times
 for r in $(seq 0 "$rounds"); do
   for t in "${order[@]}"; do
@@ -49,9 +59,12 @@ for r in $(seq 0 "$rounds"); do
     times[$t]+="$(awk -v a="$s" -v b="$e" 'BEGIN { print b - a }') "
   done
 done
-# The last blobfetch output is checked byte-exact.
-$bin/blobfetch fetch "$work/m.json" --quiet
-[ "$(sha256sum "$work/cache/blob/k.zip" | cut -c1-64)" = "$sha" ] || { echo "blobfetch output corrupt"; exit 1; }
+# Every blobfetch variant's output is checked byte-exact.
+for m in m relaxed nohash; do
+  rm -rf "$work/cache"
+  $bin/blobfetch fetch "$work/$m.json" --quiet
+  [ "$(sha256sum "$work/cache/blob/k.zip" | cut -c1-64)" = "$sha" ] || { echo "blobfetch ($m) output corrupt"; exit 1; }
+done
 
 echo "| tool (${size_mib} MiB, loopback nginx, ${rounds} rounds) | median s | min-max s |"
 echo "|---|---|---|"
