@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds, and
-# runs the whole suite twice: a normal build, then under ASan+UBSan.
+# runs the whole suite twice: a normal build, then under ASan+UBSan; then the
+# concurrency-heavy tests (unit, engine) under TSan.
 #   bash tests/run.sh            # everything
 #   BLOBFETCH_SKIP_SANITIZERS=1 bash tests/run.sh   # normal build only
 set -euo pipefail
@@ -9,20 +10,28 @@ cd "$(dirname "$0")/.."
 bash .ci/deps.sh
 
 jobs=2
-run_suite() {  # name, build dir, extra cmake args...
-  local name=$1 dir=$2
-  shift 2
+run_suite() {  # name, build dir, ctest label regex ("" = all), extra cmake args...
+  local name=$1 dir=$2 labels=$3
+  shift 3
   echo "=== ${name}: configure + build (${dir})"
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLOBFETCH_WERROR=ON "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs"
-  echo "=== ${name}: ctest"
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
+  if [ -n "$labels" ]; then
+    cmake --build "$dir" -j "$jobs" --target blobfetch_unit_tests blobfetch_engine_tests
+    echo "=== ${name}: ctest -L '${labels}'"
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 -L "$labels"
+  else
+    cmake --build "$dir" -j "$jobs"
+    echo "=== ${name}: ctest"
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
+  fi
 }
 
-run_suite "normal" build
+run_suite "normal" build ""
 if [ "${BLOBFETCH_SKIP_SANITIZERS:-0}" != "1" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  run_suite "asan+ubsan" build-asan -DBLOBFETCH_ASAN=ON -DBLOBFETCH_BUILD_BENCH=OFF
+  run_suite "asan+ubsan" build-asan "" -DBLOBFETCH_ASAN=ON -DBLOBFETCH_BUILD_BENCH=OFF
+  export TSAN_OPTIONS=halt_on_error=1
+  run_suite "tsan" build-tsan "unit|engine" -DBLOBFETCH_TSAN=ON -DBLOBFETCH_BUILD_BENCH=OFF
 fi
 echo "=== all test suites passed"
