@@ -19,6 +19,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::int64_t kNoLimit = std::numeric_limits<std::int64_t>::max();
 
+// The configured chunk size, grown (in 64 KiB steps) for a blob so large that
+// its record would exceed DownloadState::kMaxChunks chunks.
+std::int64_t chunk_size_for(std::int64_t blob_size, std::int64_t configured) {
+    const auto max_chunks = static_cast<std::int64_t>(DownloadState::kMaxChunks);
+    if (blob_size <= 0 || (blob_size - 1) / configured < max_chunks) return configured;
+    constexpr std::int64_t kStep = 64 << 10;
+    const std::int64_t needed = (blob_size - 1) / max_chunks + 1;
+    return (needed + kStep - 1) / kStep * kStep;
+}
+
 // A byte range waiting to be requested.
 struct Piece {
     std::int64_t begin = 0;
@@ -41,6 +51,7 @@ struct Job {
     PartialPaths paths;
     std::string shown_url;
     TransferMode mode = TransferMode::chunked;
+    std::int64_t chunk_size = 0;   // for a fresh record; a resumed one keeps its own
     Phase phase = Phase::queued;
 
     std::unique_ptr<IPositionalWriter> file;
@@ -87,6 +98,8 @@ public:
     Status on_head(const ResponseHead &head) override;
     Status on_body(const char *data, std::size_t len) override;
     Status flush();
+    // The write path: coalesce, CRC-32, write at the offset, complete chunks.
+    Status write(const char *data, std::size_t len);
 
     // Bytes received since the last completed chunk (lost if this transfer fails).
     std::int64_t partial_bytes() const { return m_pos - m_chunk_begin; }
@@ -146,6 +159,7 @@ public:
             const bool small = specs[i].size >= 0 && specs[i].size <= m_options.chunk_size;
             const bool local = specs[i].url.rfind("file:", 0) == 0;
             j->mode = small || local ? TransferMode::single : TransferMode::chunked;
+            j->chunk_size = chunk_size_for(specs[i].size, m_options.chunk_size);
             m_jobs.push_back(std::move(j));
         }
         m_max_active = std::max<std::size_t>(4, m_loop.capacity() + 16);
@@ -302,7 +316,7 @@ private:
         const bool hash = !j.spec->sha256.empty();
         submit(
             [this, &j, hash] {
-                return prepare_partial(*j.spec, j.paths, j.mode, m_options.chunk_size, hash, m_cancel, m_log);
+                return prepare_partial(*j.spec, j.paths, j.mode, j.chunk_size, hash, m_cancel, m_log);
             },
             [this, &j](Expected<Prepared> r) { on_prepared(j, std::move(r)); });
     }
@@ -335,7 +349,7 @@ private:
             j.pieces.push_back(Piece{0, j.size, false, 0, {}});
         } else if (!j.state) {
             // Unknown size: the first chunk's answer tells it (Content-Range).
-            j.pieces.push_back(Piece{0, m_options.chunk_size, true, 0, {}});
+            j.pieces.push_back(Piece{0, j.chunk_size, true, 0, {}});
         }
         maybe_hash(j);
         maybe_finish(j);
@@ -344,11 +358,14 @@ private:
     // Called once the size of a blob of unknown size is known.
     Status learn_size(Job &j, std::int64_t total) {
         j.size = total;
-        if (j.mode == TransferMode::single || total <= m_options.chunk_size)
+        if (j.mode == TransferMode::single || total <= j.chunk_size)
             return Status::success();  // one request covers it all
-        j.state.emplace(total, m_options.chunk_size, url_identity_hash(j.spec->url), digest_from_hex(j.spec->sha256));
+        const std::int64_t probe = j.chunk_size;
+        j.chunk_size = chunk_size_for(total, j.chunk_size);
+        j.state.emplace(total, j.chunk_size, url_identity_hash(j.spec->url), digest_from_hex(j.spec->sha256));
         j.state->identity = j.identity;
-        j.next_chunk = 1;  // chunk 0 is the probe in flight
+        // Chunk 0 is the probe in flight, unless a huge blob needed larger chunks.
+        j.next_chunk = j.chunk_size == probe ? 1 : 0;
         // Fast (extents only) and needed before the parallel requests start.
         return j.file->preallocate(total);
     }
@@ -527,7 +544,7 @@ private:
             // The size may have changed too: probe again.
             j.state.reset();
             j.size = -1;
-            j.pieces.push_back(Piece{0, m_options.chunk_size, true, 0, {}});
+            j.pieces.push_back(Piece{0, j.chunk_size, true, 0, {}});
         } else if (j.state) {
             j.state->reset();
             j.state->identity = now_identity;
@@ -635,7 +652,22 @@ private:
 
 ChunkTransfer::~ChunkTransfer() { m_run.release_buffer(m_buf); }
 
-Status ChunkTransfer::on_head(const ResponseHead &head) { return m_run.on_head(*this, head); }
+// Called from inside libcurl: nothing may throw through it.
+Status ChunkTransfer::on_head(const ResponseHead &head) {
+    try {
+        return m_run.on_head(*this, head);
+    } catch (const std::exception &e) {
+        return Status(Errc::internal, std::string("internal error handling a response: ") + e.what());
+    }
+}
+
+Status ChunkTransfer::on_body(const char *data, std::size_t len) {
+    try {
+        return write(data, len);
+    } catch (const std::exception &e) {
+        return Status(Errc::internal, std::string("internal error writing a response: ") + e.what());
+    }
+}
 
 Status ChunkTransfer::flush() {
     if (m_len == 0) return Status::success();
@@ -645,7 +677,7 @@ Status ChunkTransfer::flush() {
     return s;
 }
 
-Status ChunkTransfer::on_body(const char *data, std::size_t len) {
+Status ChunkTransfer::write(const char *data, std::size_t len) {
     m_run.on_received(job, len);
     const std::int64_t limit = piece.end >= 0 ? piece.end : (job.size >= 0 ? job.size : kNoLimit);
     if (static_cast<std::int64_t>(len) > limit - m_pos) {

@@ -111,6 +111,19 @@ TEST_F(ResumeTest, EmptyAndTruncatedSidecars_StartAfresh) {
     }
 }
 
+TEST_F(ResumeTest, UnknownFormatVersion_StartsAfreshSayingSo) {
+    BlobSpec b = interrupted_run(4, 3);
+    std::string bytes = read_file(partial(b).state.string());
+    bytes[8] = 7;  // version 7, with a valid record checksum
+    const std::uint32_t crc = crc32_update(0, bytes.data(), bytes.size() - 4);
+    for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + static_cast<std::size_t>(i)] = static_cast<char>(crc >> (8 * i));
+    write_file(partial(b).state.string(), bytes);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_EQ(ranges_requested(b).size(), 4u);
+    EXPECT_NE(logs().find("unknown format version 7"), std::string::npos) << logs();
+}
+
 TEST_F(ResumeTest, LeftoverTemporaryOfAnInterruptedSave_IsCleanedUp) {
     BlobSpec b = interrupted_run(4, 3);
     const fs::path tmp = download_state_temp_path(partial(b).state);

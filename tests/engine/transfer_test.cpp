@@ -247,6 +247,19 @@ TEST_F(EngineTest, RemoteChangingDuringTheDownload_RestartsCleanlyNeverMixesVers
     EXPECT_TRUE(if_range_sent) << "requests after the first answer carry If-Range";
 }
 
+TEST_F(EngineTest, HugeAnnouncedSize_FailsBeforeTransferringMoreWithADiskSpaceMessage) {
+    // 1 PiB behind a descriptor of unknown size: the first answer tells the
+    // size, preallocation fails, and nothing more is requested.
+    BlobSpec b = blob("huge", 60, std::int64_t{1} << 50, /*with_sha=*/false);
+    b.size = -1;
+    FetchResult r = fetch({b});
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::io) << r.blobs[0].status.message();
+    EXPECT_NE(r.blobs[0].status.message().find("not enough disk space"), std::string::npos)
+        << r.blobs[0].status.message();
+    EXPECT_LE(server.body_bytes_sent("/blobs/huge"), kChunk);
+    EXPECT_FALSE(fs::exists(final_path(b)));
+}
+
 TEST_F(EngineTest, GlobalConcurrencyLimit_AndConnectionsAreReused) {
     std::vector<BlobSpec> specs;
     for (int i = 0; i < 60; ++i) specs.push_back(blob("many-" + std::to_string(i), 100 + i, 1000 + i));
