@@ -6,7 +6,6 @@
 #include <vector>
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include "base/path_safety.h"
 #include "io/file.h"
@@ -86,18 +85,6 @@ Status verify_claimed(IPositionalWriter &file, DownloadState &st, Prepared &out,
 }
 
 }  // namespace
-
-std::uint32_t crc32_update(std::uint32_t crc, const void *data, std::size_t len) {
-    const auto *p = static_cast<const Bytef *>(data);
-    uLong c = crc;
-    while (len > 0) {
-        const uInt n = static_cast<uInt>(std::min<std::size_t>(len, 1u << 30));
-        c = crc32(c, p, n);
-        p += n;
-        len -= n;
-    }
-    return static_cast<std::uint32_t>(c);
-}
 
 PartialPaths partial_paths(const std::filesystem::path &final_path) {
     PartialPaths p;

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "download/blob_spec.h"
+#include "hash/crc32.h"
 #include "hash/sha256.h"
 #include "io/positional_writer.h"
 #include "state/download_state.h"
@@ -78,8 +79,5 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
 
 // Removes `.part`, the sidecar and a leftover temporary sidecar.
 void discard_partial(const PartialPaths &paths);
-
-// CRC-32 (zlib) of a buffer, continuing from `crc` (0 to start).
-std::uint32_t crc32_update(std::uint32_t crc, const void *data, std::size_t len);
 
 }  // namespace blobfetch

@@ -219,6 +219,13 @@ struct TransferLoop::Impl {
         in_perform = false;
     }
 
+    // Lets libcurl move every transfer along, then gathers the finished ones.
+    void step(std::vector<std::pair<TransferId, TransferOutcome>> &out) {
+        perform();
+        flush_aborts();
+        collect(out);
+    }
+
     void collect(std::vector<std::pair<TransferId, TransferOutcome>> &out) {
         int queued = 0;
         while (CURLMsg *msg = curl_multi_info_read(multi.get(), &queued)) {
@@ -385,17 +392,11 @@ std::vector<std::pair<TransferId, TransferOutcome>> TransferLoop::run(std::chron
     std::vector<std::pair<TransferId, TransferOutcome>> out = std::move(d.failed_starts);
     d.failed_starts.clear();
     if (!d.multi) return out;
-    d.perform();
-    d.flush_aborts();
-    d.collect(out);
-    if (out.empty() && !d.by_id.empty()) {
+    d.step(out);
+    if (out.empty()) {
+        // Wait for activity, a wakeup or the timeout (also with nothing in flight).
         curl_multi_poll(d.multi.get(), nullptr, 0, static_cast<int>(std::max<std::int64_t>(0, timeout.count())), nullptr);
-        d.perform();
-        d.flush_aborts();
-        d.collect(out);
-    } else if (out.empty()) {
-        // Nothing in flight: still honour the timeout (and wakeups).
-        curl_multi_poll(d.multi.get(), nullptr, 0, static_cast<int>(std::max<std::int64_t>(0, timeout.count())), nullptr);
+        if (!d.by_id.empty()) d.step(out);
     }
     d.check_stalls(out);
     return out;

@@ -9,9 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "base/path_safety.h"
+#include "hash/crc32.h"
 #include "hash/sha256.h"
 #include "io/file.h"
 
@@ -21,18 +20,6 @@ namespace {
 constexpr char kMagic[8] = {'B', 'F', 'D', 'L', 'S', 'T', 'A', 'T'};
 constexpr std::size_t kFixedHeader = 128;
 constexpr std::size_t kTrailer = 4;
-
-std::uint32_t crc32_of(const std::uint8_t *data, std::size_t len) {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    // zlib takes uInt lengths; feed large buffers in pieces.
-    while (len > 0) {
-        uInt n = static_cast<uInt>(std::min<std::size_t>(len, 1u << 30));
-        crc = crc32(crc, data, n);
-        data += n;
-        len -= n;
-    }
-    return static_cast<std::uint32_t>(crc);
-}
 
 class Writer {
 public:
@@ -137,7 +124,7 @@ std::vector<std::uint8_t> encode_download_state(const DownloadState &s) {
     w.bytes(t.bytes.data(), t.bytes.size());
     for (std::uint64_t i = 0; i < s.chunks.size(); ++i)
         if (s.chunks.test(i)) w.u32(s.crcs[i]);
-    w.u32(crc32_of(w.out().data(), w.out().size()));
+    w.u32(crc32_update(0, w.out().data(), w.out().size()));
     return std::move(w.out());
 }
 
@@ -153,7 +140,7 @@ Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> in) 
     const std::uint32_t stored_crc =
         static_cast<std::uint32_t>(in[in.size() - 4]) | static_cast<std::uint32_t>(in[in.size() - 3]) << 8 |
         static_cast<std::uint32_t>(in[in.size() - 2]) << 16 | static_cast<std::uint32_t>(in[in.size() - 1]) << 24;
-    if (crc32_of(in.data(), in.size() - kTrailer) != stored_crc) return bad("record checksum mismatch (torn or corrupted)");
+    if (crc32_update(0, in.data(), in.size() - kTrailer) != stored_crc) return bad("record checksum mismatch (torn or corrupted)");
 
     const auto flags = r.le(2);
     const auto reserved = r.le(4);
