@@ -1,0 +1,75 @@
+#pragma once
+// The cross-process lock on a cache directory: `<dir>/.download.lock`.
+//
+// Whoever holds it is the only process downloading into that directory, so
+// two processes never fetch the same bytes, and a process that takes over
+// resumes from what the previous holder recorded. The lock belongs to an
+// open file (POSIX flock; Windows: a file opened without sharing and deleted
+// on close), so the kernel releases it when the holder exits or dies: a lock
+// is never stale. The file holds one line, `PID:<pid>,Time:<ISO-8601 UTC>`,
+// for diagnosis only.
+//
+// flock is per open file description: two DirLock objects for the same
+// directory conflict even inside one process (the engine shares one per
+// directory). On file systems where flock does nothing (some network
+// shares), acquisition still succeeds; enforced() tells, from a self-test
+// with a second descriptor, and the caller must then not rely on the lock.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/cancellation.h"
+#include "base/status.h"
+
+namespace blobfetch {
+
+class DirLock {
+public:
+    ~DirLock();  // releases the lock
+    DirLock(const DirLock &) = delete;
+    DirLock &operator=(const DirLock &) = delete;
+
+    const std::filesystem::path &path() const { return m_path; }
+    // False when the file system ignored the lock (a second descriptor could
+    // take it too): the caller must stay correct without it.
+    bool enforced() const { return m_enforced; }
+
+    struct Impl;
+    explicit DirLock(std::unique_ptr<Impl> impl, std::filesystem::path path, bool enforced);
+
+private:
+    std::unique_ptr<Impl> m_impl;
+    std::filesystem::path m_path;
+    bool m_enforced;
+};
+
+// The name of the lock file inside a directory.
+inline constexpr const char *kLockFileName = ".download.lock";
+
+struct TryLock {
+    std::unique_ptr<DirLock> lock;  // set when acquired
+    std::string holder;             // when busy: the holder's line ("PID:1234,Time:..."), "" if unreadable
+};
+
+// One attempt, never waiting: creates the directory when missing, then takes
+// the lock or reports who holds it. Errors (Errc::io) are real failures
+// (permission denied, a symlink in place of the lock file), never contention.
+Expected<TryLock> try_lock_directory(const std::filesystem::path &dir);
+
+// Waits for the lock, trying again at most every 100 ms, so `cancel` is
+// noticed within that (Errc::cancelled). Gives up after `timeout` with
+// Errc::lock_timeout, naming the lock file and its holder. `on_busy` is
+// called once, with the holder's line, when the first attempt finds the
+// lock taken.
+Expected<std::unique_ptr<DirLock>> lock_directory(const std::filesystem::path &dir, std::chrono::milliseconds timeout,
+                                                  const CancellationToken &cancel,
+                                                  const std::function<void(const std::string &)> &on_busy = {});
+
+// "PID 1234 (since 2026-11-25T10:20:45Z)" from a holder line; the line itself
+// when it does not parse; "another process" when empty.
+std::string describe_holder(const std::string &line);
+
+}  // namespace blobfetch

@@ -1,0 +1,116 @@
+// POSIX directory lock: open(O_CREAT|O_RDWR|O_CLOEXEC|O_NOFOLLOW) +
+// flock(LOCK_EX|LOCK_NB), then a check that the locked inode is still the
+// file at the path (someone may have removed or replaced it between the open
+// and the flock), then a self-test with a second descriptor.
+#ifndef _WIN32
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/file.h"
+#include "lock/dir_lock.h"
+
+namespace blobfetch {
+
+struct DirLock::Impl {
+    UniqueFd fd;
+};
+
+DirLock::DirLock(std::unique_ptr<Impl> impl, std::filesystem::path path, bool enforced)
+    : m_impl(std::move(impl)), m_path(std::move(path)), m_enforced(enforced) {}
+
+DirLock::~DirLock() = default;  // closing the descriptor releases the flock
+
+namespace {
+
+std::string holder_line(int fd) {
+    char buf[128];
+    ssize_t n;
+    do {
+        n = ::pread(fd, buf, sizeof buf - 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return {};
+    std::string s(buf, static_cast<std::size_t>(n));
+    const auto nl = s.find('\n');
+    return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+std::string now_iso8601() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+int flock_retrying(int fd, int op) {
+    int r;
+    do {
+        r = ::flock(fd, op);
+    } while (r != 0 && errno == EINTR);
+    return r;
+}
+
+}  // namespace
+
+Expected<TryLock> try_lock_directory(const std::filesystem::path &dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status(Errc::io, "cannot create directory '" + dir.string() + "': " + ec.message());
+    const std::filesystem::path path = dir / kLockFileName;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        bool writable = true;
+        UniqueFd fd(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644));
+        if (!fd && errno == EACCES) {
+            // Another user's lock file in a shared cache: flock works on a
+            // read-only descriptor too; only the diagnosis line is not ours.
+            fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            writable = false;
+        }
+        if (!fd) {
+            const int e = errno;
+            std::string hint = e == ELOOP ? "; it is a symbolic link, which blobfetch never follows; remove it"
+                                          : "; check the permissions of the cache directory";
+            return Status(Errc::io, "cannot open the lock file '" + path.string() + "': " + std::strerror(e) + hint);
+        }
+        bool enforced = true;
+        if (flock_retrying(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+            const int e = errno;
+            if (e == EWOULDBLOCK) return TryLock{nullptr, holder_line(fd.get())};
+            if (e != ENOLCK && e != EOPNOTSUPP && e != ENOSYS)
+                return Status(Errc::io, "cannot lock '" + path.string() + "': " + std::strerror(e));
+            enforced = false;  // the file system has no locks at all
+        }
+        // The path must still name the inode we locked: a lock on a file that
+        // was removed (or replaced) in between protects nothing.
+        struct stat locked {}, current {};
+        if (::fstat(fd.get(), &locked) != 0)
+            return Status(Errc::io, "cannot inspect the lock file '" + path.string() + "': " + std::strerror(errno));
+        if (::lstat(path.c_str(), &current) != 0 || current.st_dev != locked.st_dev ||
+            current.st_ino != locked.st_ino)
+            continue;  // try again with the file that is there now
+        if (enforced) {
+            // Self-test: a second open file description must not get the lock.
+            UniqueFd probe(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            if (probe && flock_retrying(probe.get(), LOCK_EX | LOCK_NB) == 0) enforced = false;
+        }
+        if (writable) {
+            const std::string line = "PID:" + std::to_string(::getpid()) + ",Time:" + now_iso8601() + "\n";
+            // Best effort: the line is for diagnosis, the flock is the lock.
+            if (::ftruncate(fd.get(), 0) == 0) (void)write_all_at(fd.get(), line.data(), line.size(), 0, path.string());
+        }
+        auto impl = std::make_unique<DirLock::Impl>();
+        impl->fd = std::move(fd);
+        return TryLock{std::make_unique<DirLock>(std::move(impl), path, enforced), {}};
+    }
+    return Status(Errc::io, "the lock file '" + path.string() + "' keeps being replaced; is another tool removing it?");
+}
+
+}  // namespace blobfetch
+#endif  // !_WIN32
