@@ -12,6 +12,10 @@
 //   stall_min_speed      integer  1          0..      bytes/s for this long (0 disables)
 //   verify_cached_hash   boolean  true       hash cached files before trusting them
 //   durability           string   "strict"   "strict" | "relaxed" (no fdatasync of data)
+//   locking              boolean  true       take <dir>/.download.lock so processes never fetch the
+//                                            same bytes (false: private temporary files, no resume)
+//   lock_timeout_ms      integer  3600000    0..86400000  wait this long for another process's lock
+//   fail_fast            boolean  false      stop every other blob when one fails
 //   ca_file              string   ""         CA bundle path ("" = system store)
 //   user_agent           string   ""         "" = "blobfetch/<version>"
 
@@ -34,6 +38,9 @@ struct ProviderOptions {
     std::int64_t stall_min_speed = 1;
     bool verify_cached_hash = true;
     std::string durability = "strict";
+    bool locking = true;
+    std::int64_t lock_timeout_ms = 3600000;
+    bool fail_fast = false;
     std::string ca_file;
     std::string user_agent;
 };

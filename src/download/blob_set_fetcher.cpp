@@ -87,6 +87,10 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
     e.chunk_size = m_options.chunk_size;
     e.retry.max_retries = m_options.retries;
     e.durable = m_options.durability != "relaxed";
+    e.locking = m_options.locking;
+    e.lock_timeout = std::chrono::milliseconds(m_options.lock_timeout_ms);
+    e.fail_fast = m_options.fail_fast;
+    e.verify_cached_hash = m_options.verify_cached_hash;
     DownloadEngine(e, m_loop).run(cache_dir, specs, to_download, result.blobs, progress, token, log);
 }
 

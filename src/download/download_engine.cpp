@@ -1,17 +1,23 @@
 #include "download/download_engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <unordered_map>
+
+#include <unistd.h>
 
 #include "base/path_safety.h"
 #include "download/partial_file.h"
 #include "download/response_check.h"
 #include "download/task_pool.h"
+#include "lock/dir_lock.h"
 
 namespace blobfetch {
 namespace {
@@ -38,7 +44,7 @@ struct Piece {
     Clock::time_point ready_at{};
 };
 
-enum class Phase { queued, preparing, transferring, finishing, closing, done };
+enum class Phase { queued, locking, preparing, transferring, finishing, closing, done };
 
 class ChunkTransfer;
 
@@ -53,6 +59,12 @@ struct Job {
     TransferMode mode = TransferMode::chunked;
     std::int64_t chunk_size = 0;   // for a fresh record; a resumed one keeps its own
     Phase phase = Phase::queued;
+    bool counted = false;          // counts against the limit of active blobs
+    bool holds_dir = false;        // uses its directory's lock
+    bool owns_path = false;        // the only blob of this run working on its final path
+    bool private_files = false;    // .part/.dlstate private to this process: never resumed
+    Clock::time_point lock_since{};
+    Clock::time_point next_lock_try{};
 
     std::unique_ptr<IPositionalWriter> file;
     std::optional<DownloadState> state;  // chunked mode once the size is known
@@ -134,7 +146,7 @@ class Run {
 public:
     Run(const EngineOptions &options, TransferLoop &loop, FetchProgress &progress, const CancellationToken &cancel,
         const Logger &log)
-        : m_options(options), m_loop(loop), m_progress(progress), m_cancel(cancel), m_log(log),
+        : m_options(options), m_loop(loop), m_progress(progress), m_stop(cancel), m_cancel(m_stop.token()), m_log(log),
           m_write_buffer(options.write_buffer ? options.write_buffer
                                               : std::clamp<std::size_t>((4u << 20) / std::max<std::size_t>(1, loop.capacity()),
                                                                         64u << 10, 256u << 10)),
@@ -239,12 +251,18 @@ private:
         while (m_active < m_max_active && m_next_job < m_jobs.size()) {
             Job &j = *m_jobs[m_next_job++];
             if (m_cancel_seen) {
-                finish(j, Status(Errc::cancelled, "cancelled before '" + j.spec->path + "' started"));
+                finish(j, Status(Errc::cancelled, stop_message("before '" + j.spec->path + "' started")));
                 continue;
             }
-            start_prepare(j);
+            j.counted = true;
+            ++m_active;
+            try_start(j, now);
         }
         Clock::time_point wake = now + std::chrono::milliseconds(100);
+        for (Job *j : std::vector<Job *>(m_waiting)) {
+            if (j->next_lock_try <= now) try_start(*j, now);
+            if (j->phase == Phase::locking) wake = std::min(wake, j->next_lock_try);
+        }
         for (auto &jp : m_jobs) {
             Job &j = *jp;
             if (j.phase != Phase::transferring) continue;
@@ -310,13 +328,82 @@ private:
     }
 
     // ------------------------------------------------------------ blob life cycle
+    // Takes the blob's directory lock (shared by this run's blobs in that
+    // directory) and starts preparing it, or makes it wait for the lock while
+    // the other blobs go on.
+    void try_start(Job &j, Clock::time_point now) {
+        const std::filesystem::path dir = j.paths.final_path.parent_path();
+        std::string holder;
+        if (m_busy_paths.count(j.paths.final_path)) {
+            holder = "another blob of this fetch with the same path";
+        } else if (!m_options.locking) {
+            use_private_files(j);
+            return start_prepare(j);
+        } else if (auto it = m_dirs.find(dir); it != m_dirs.end()) {
+            ++it->second.second;
+            if (!it->second.first->enforced()) use_private_files(j);
+            return start_prepare(j);
+        } else {
+            auto attempt = try_lock_directory(dir);
+            if (!attempt) return finish(j, attempt.status());
+            if (attempt->lock) {
+                if (!attempt->lock->enforced()) {
+                    m_log.warn("file locks are not enforced in '" + dir.string() +
+                               "' (a network file system?); downloads there use private temporary files and "
+                               "are not resumed across processes");
+                    use_private_files(j);
+                }
+                m_dirs.emplace(dir, std::make_pair(std::move(attempt->lock), std::size_t{1}));
+                return start_prepare(j);
+            }
+            holder = describe_holder(attempt->holder);
+        }
+        // Busy: wait, without holding a slot, and try again in 100 ms.
+        if (j.phase != Phase::locking) {
+            j.phase = Phase::locking;
+            j.lock_since = now;
+            if (j.counted) {
+                j.counted = false;
+                --m_active;
+            }
+            m_waiting.push_back(&j);
+            m_progress.set_state(j.index, BlobState::waiting_lock, "held by " + holder);
+            m_log.info("'" + j.spec->path + "': waiting for the lock '" + (dir / kLockFileName).string() +
+                       "' (held by " + holder + ")");
+        }
+        if (now - j.lock_since >= m_options.lock_timeout) {
+            return finish(j, Status(Errc::lock_timeout,
+                                    "'" + j.spec->path + "': timed out after " +
+                                        std::to_string(m_options.lock_timeout.count()) + " ms waiting for the lock '" +
+                                        (dir / kLockFileName).string() + "' held by " + holder +
+                                        "; if that process is stuck, stop it (its lock goes with it) or raise "
+                                        "lock_timeout_ms"));
+        }
+        j.next_lock_try = now + std::chrono::milliseconds(100);
+    }
+
+    void use_private_files(Job &j) {
+        static std::atomic<unsigned> counter{0};
+        j.private_files = true;
+        j.paths = partial_paths(j.paths.final_path,
+                                "." + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)));
+    }
+
     void start_prepare(Job &j) {
-        ++m_active;
+        if (j.phase == Phase::locking) {
+            std::erase(m_waiting, &j);
+            j.counted = true;
+            ++m_active;
+        }
+        j.holds_dir = m_options.locking;
+        j.owns_path = true;
+        m_busy_paths.insert(j.paths.final_path);
         j.phase = Phase::preparing;
         const bool hash = !j.spec->sha256.empty();
         submit(
             [this, &j, hash] {
-                return prepare_partial(*j.spec, j.paths, j.mode, j.chunk_size, hash, m_cancel, m_log);
+                return prepare_partial(*j.spec, j.paths, j.mode, j.chunk_size, hash, !j.private_files,
+                                       m_options.verify_cached_hash, m_cancel, m_log);
             },
             [this, &j](Expected<Prepared> r) { on_prepared(j, std::move(r)); });
     }
@@ -324,6 +411,13 @@ private:
     void on_prepared(Job &j, Expected<Prepared> r) {
         if (!r) {
             finish(j, r.status());
+            return;
+        }
+        if (r->present >= 0) {
+            // Published by another process meanwhile (checked with the lock held).
+            m_progress.add_bytes(j.index, r->present);
+            m_log.info("'" + j.spec->path + "' was published by another process meanwhile; nothing to download");
+            finish(j, Status::success(), r->present);
             return;
         }
         j.file = std::move(r->file);
@@ -342,7 +436,7 @@ private:
         j.phase = Phase::transferring;
         m_progress.set_state(j.index, BlobState::downloading);
         if (m_cancel_seen) {
-            fail(j, Status(Errc::cancelled, "cancelled while preparing '" + j.spec->path + "'"));
+            fail(j, Status(Errc::cancelled, stop_message("while preparing '" + j.spec->path + "'")));
             return;
         }
         if (j.mode == TransferMode::single) {
@@ -393,7 +487,7 @@ private:
     }
 
     void maybe_checkpoint(Job &j, Clock::time_point now, bool force) {
-        if (!j.state || j.checkpointing || !j.file) return;
+        if (!j.state || j.checkpointing || !j.file || j.private_files) return;
         if (j.state->chunks.completed() == j.saved_chunks && !force) return;
         if (!force) {
             if (j.state->chunks.all()) return;  // publishing follows
@@ -465,7 +559,7 @@ private:
             // holds something else; a state-less blob has nothing to resume.
             const Errc code = j.failure.code();
             const bool keep = j.state && j.state->chunks.completed() > 0 && code != Errc::not_found &&
-                              code != Errc::verify;
+                              code != Errc::verify && !j.private_files;
             auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
             submit([this, &j, snapshot, file] {
@@ -483,18 +577,33 @@ private:
         }
     }
 
-    void finish(Job &j, Status status) {
+    // `present` >= 0: another process published the blob (that many bytes).
+    void finish(Job &j, Status status, std::int64_t present = -1) {
         if (j.phase == Phase::done) return;
-        if (j.phase != Phase::queued) --m_active;
+        if (j.counted) --m_active;
+        if (j.phase == Phase::locking) std::erase(m_waiting, &j);
+        if (j.owns_path) m_busy_paths.erase(j.paths.final_path);
+        if (j.holds_dir) {
+            auto it = m_dirs.find(j.paths.final_path.parent_path());
+            if (it != m_dirs.end() && --it->second.second == 0) m_dirs.erase(it);  // releases the lock
+        }
         j.phase = Phase::done;
         ++m_done;
         BlobOutcome &o = (*m_outcomes)[j.index];
         o.status = std::move(status);
         o.bytes_downloaded = j.downloaded;
-        o.bytes_skipped = j.resumed;
-        o.skipped = false;
-        m_progress.set_state(j.index, o.status.ok() ? BlobState::done : BlobState::failed);
-        if (!o.status.ok() && o.status.code() != Errc::cancelled) m_log.error(o.status.message());
+        o.bytes_skipped = present >= 0 ? present : j.resumed;
+        o.skipped = present >= 0;
+        m_progress.set_state(j.index, !o.status.ok() ? BlobState::failed
+                                      : o.skipped    ? BlobState::skipped
+                                                     : BlobState::done);
+        if (!o.status.ok() && o.status.code() != Errc::cancelled) {
+            m_log.error(o.status.message());
+            if (m_options.fail_fast && m_stop_reason.empty()) {
+                m_stop_reason = "stopped because blob '" + j.spec->path + "' failed and fail_fast is set";
+                m_stop.cancel();
+            }
+        }
         j.file.reset();
         j.sha.reset();
         j.state.reset();
@@ -614,19 +723,30 @@ private:
         j.pieces.push_back(next);
     }
 
+    std::string stop_message(const std::string &when) const {
+        return m_stop_reason.empty() ? "cancelled " + when : m_stop_reason + " (" + when + ")";
+    }
+
     void on_cancel() {
         m_cancel_seen = true;
         for (auto &jp : m_jobs) {
             Job &j = *jp;
-            if (j.phase == Phase::transferring) fail(j, Status(Errc::cancelled, "cancelled while downloading '" +
-                                                                                    j.spec->path + "'"));
+            if (j.phase == Phase::transferring)
+                fail(j, Status(Errc::cancelled, stop_message("while downloading '" + j.spec->path + "'")));
+            else if (j.phase == Phase::locking)
+                finish(j, Status(Errc::cancelled, stop_message("while '" + j.spec->path + "' waited for a lock")));
         }
     }
 
     const EngineOptions &m_options;
     TransferLoop &m_loop;
     FetchProgress &m_progress;
+    CancellationSource m_stop;  // the caller's cancel, or fail-fast
     CancellationToken m_cancel;
+    std::string m_stop_reason;  // set when fail-fast stopped the run
+    std::map<std::filesystem::path, std::pair<std::unique_ptr<DirLock>, std::size_t>> m_dirs;  // lock, users
+    std::set<std::filesystem::path> m_busy_paths;  // final paths owned by a blob of this run
+    std::vector<Job *> m_waiting;                  // blobs waiting for a lock
     const Logger &m_log;
 
     std::vector<std::unique_ptr<Job>> m_jobs;

@@ -20,7 +20,14 @@
 //    everything at once;
 //  - a 200 to a ranged request falls back to one stream from offset 0; a
 //    changed remote (validators differ) restarts the blob afresh;
-//  - nothing is published unless its size and SHA-256 match.
+//  - nothing is published unless its size and SHA-256 match;
+//  - a blob's directory is locked (<dir>/.download.lock) while it is
+//    prepared, transferred and published, so two processes never fetch the
+//    same bytes; a blob whose lock is held waits (in 100 ms tries) while the
+//    others go on, and once it has the lock, a blob another process
+//    published meanwhile is reported present without a request. Without
+//    locking (or where the file system ignores locks) every process works in
+//    private temporary files and only verified files are renamed into place.
 
 #include <chrono>
 #include <cstdint>
@@ -48,6 +55,10 @@ struct EngineOptions {
     std::size_t write_buffer = 0;
     int max_restarts = 2;                                 // restarts after the remote changed, per blob
     std::size_t workers = 3;                              // threads for blocking file work
+    bool locking = true;                                  // <dir>/.download.lock per blob directory
+    std::chrono::milliseconds lock_timeout{3'600'000};    // how long a blob waits for another process's lock
+    bool fail_fast = false;                               // one failed blob stops all the others
+    bool verify_cached_hash = true;                       // the re-check after locking hashes, not just sizes
 };
 
 // Runs one set of downloads. Not thread-safe: one run() at a time.

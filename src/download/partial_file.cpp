@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/path_safety.h"
+#include "download/cache_check.h"
 #include "io/file.h"
 
 namespace blobfetch {
@@ -86,21 +87,31 @@ Status verify_claimed(IPositionalWriter &file, DownloadState &st, Prepared &out,
 
 }  // namespace
 
-PartialPaths partial_paths(const std::filesystem::path &final_path) {
+PartialPaths partial_paths(const std::filesystem::path &final_path, std::string_view unique) {
     PartialPaths p;
     p.final_path = final_path;
     p.data = final_path;
-    p.data += ".part";
+    p.data += std::string(unique) + ".part";
     p.state = final_path;
-    p.state += ".dlstate";
+    p.state += std::string(unique) + ".dlstate";
     return p;
 }
 
 Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &paths, TransferMode mode,
-                                   std::int64_t chunk_size, bool hash, const CancellationToken &cancel,
-                                   const Logger &log) {
-    if (Status s = ensure_directory(paths.final_path.parent_path()); !s.ok()) return s;
+                                   std::int64_t chunk_size, bool hash, bool recheck, bool verify_hash,
+                                   const CancellationToken &cancel, const Logger &log) {
     Prepared out;
+    if (recheck) {
+        auto cached = is_cached(paths.final_path, spec, verify_hash, cancel);
+        if (!cached) return cached.status();
+        if (*cached) {
+            std::error_code ec;
+            const auto size = std::filesystem::file_size(paths.final_path, ec);
+            out.present = ec ? 0 : static_cast<std::int64_t>(size);
+            return out;
+        }
+    }
+    if (Status s = ensure_directory(paths.final_path.parent_path()); !s.ok()) return s;
     out.sha = hash ? std::make_unique<Sha256>() : nullptr;
 
     std::optional<DownloadState> resumed;
@@ -210,9 +221,15 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
         if (Status s = file->sync(); !s.ok()) return s;
     }
     file.reset();
-    if (::rename(paths.data.c_str(), paths.final_path.c_str()) != 0)
-        return Status(Errc::io, "cannot rename '" + paths.data.string() + "' to '" + paths.final_path.string() +
-                                    "': " + std::strerror(errno));
+    if (::rename(paths.data.c_str(), paths.final_path.c_str()) != 0) {
+        const int e = errno;
+        auto there = is_cached(paths.final_path, spec, true, cancel);
+        if (!there.ok() || !*there)
+            return Status(Errc::io, "cannot rename '" + paths.data.string() + "' to '" + paths.final_path.string() +
+                                        "': " + std::strerror(e));
+        discard_partial(paths);  // another process published the same verified blob
+        return Status::success();
+    }
     // The record goes only after the rename: a crash in between leaves a
     // published blob and a stale record (harmless), never a complete .part
     // without its record (which would be downloaded again).

@@ -26,7 +26,9 @@ struct PartialPaths {
     std::filesystem::path data;        // <final>.part: the bytes as they arrive
     std::filesystem::path state;       // <final>.dlstate: which chunks of .part are complete
 };
-PartialPaths partial_paths(const std::filesystem::path &final_path);
+// `unique` (e.g. ".<pid>-<n>") makes the names private to one process:
+// "" gives the shared, resumable `<final>.part` and `<final>.dlstate`.
+PartialPaths partial_paths(const std::filesystem::path &final_path, std::string_view unique = "");
 
 // How a blob is transferred; decided before preparing it.
 enum class TransferMode {
@@ -44,9 +46,15 @@ struct Prepared {
     std::int64_t hashed = 0;
     std::int64_t resumed_bytes = 0;  // bytes of complete chunks kept from an earlier run
     std::uint64_t rejected_chunks = 0;  // claimed chunks whose CRC-32 did not match
+    // >= 0: the blob is already complete in the cache (the re-check found
+    // it, with this size); nothing else is set.
+    std::int64_t present = -1;
 };
 
-// Opens `.part` (creating the directory), and in chunked mode loads the
+// With `recheck`, first looks at the final path again (size, then SHA-256
+// when `verify_hash`): a blob another process published meanwhile is
+// reported `present`. Otherwise opens `.part` (creating the directory), and
+// in chunked mode loads the
 // sidecar: a record that matches the descriptor (URL, size, SHA-256) and the
 // data file is kept, every chunk it claims is re-read and checked against its
 // CRC-32, and chunks that fail are fetched again; anything else starts afresh
@@ -54,8 +62,8 @@ struct Prepared {
 // transfer when the disk lacks the space. `chunk_size` applies to fresh
 // records (a resumed record keeps its own).
 Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &paths, TransferMode mode,
-                                   std::int64_t chunk_size, bool hash, const CancellationToken &cancel,
-                                   const Logger &log);
+                                   std::int64_t chunk_size, bool hash, bool recheck, bool verify_hash,
+                                   const CancellationToken &cancel, const Logger &log);
 
 // Makes `snapshot` durable: with `durable`, fdatasync of the data first (so
 // the record never claims bytes that are not on disk), then the atomic save
@@ -72,7 +80,9 @@ Expected<std::int64_t> hash_partial(IPositionalWriter &file, Sha256 &sha, std::i
 // when the spec has one, the SHA-256 must match (the prefix [0, hashed) is
 // already in `sha`). Then fdatasync (when durable), rename into place, remove
 // the sidecar, sync the directory. A verification failure removes `.part` and
-// the sidecar (the next run starts afresh) and says what differs.
+// the sidecar (the next run starts afresh) and says what differs. A rename
+// that fails while the final path already holds the right blob (another
+// process won the race) counts as success.
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
                        std::int64_t expected_size, Sha256 *sha, std::int64_t hashed, bool durable,
                        const CancellationToken &cancel);

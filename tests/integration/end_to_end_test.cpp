@@ -58,6 +58,7 @@ protected:
         for (const auto &e : fs::recursive_directory_iterator(cache())) {
             if (!e.is_regular_file()) continue;
             std::string name = e.path().filename().string();
+            if (name == ".download.lock") continue;  // a directory's lock file stays, unlocked
             if (name.size() < 4 || name.substr(name.size() - 4) != ".zip") out.push_back(e.path().string());
         }
         return out;
