@@ -70,7 +70,7 @@ NginxServer::NginxServer(NginxOptions options) : m_options(std::move(options)) {
              << "events { worker_connections 4096; }\n"
              << "http {\n"
              << "  log_format bf '$request_method\\t$request_uri\\t$status\\t$body_bytes_sent\\t"
-                "$bytes_sent\\t$http_range\\t$connection\\t$connection_requests';\n"
+                "$bytes_sent\\t$http_range\\t$connection\\t$connection_requests\\t$http_user_agent';\n"
              << "  access_log " << dir << "/logs/access.log bf;\n"
              << "  client_body_temp_path " << dir << "/tmp/body;\n"
              << "  proxy_temp_path " << dir << "/tmp/proxy;\n"
@@ -138,6 +138,7 @@ std::vector<AccessLogEntry> NginxServer::access_log(std::size_t at_least) const 
             std::getline(ls, e.range, '\t');
             std::getline(ls, conn, '\t');
             std::getline(ls, reqs, '\t');
+            std::getline(ls, e.user_agent, '\t');
             e.status = std::atoi(status.c_str());
             e.body_bytes_sent = std::atoll(body.c_str());
             e.bytes_sent = std::atoll(bytes.c_str());

@@ -21,6 +21,7 @@ struct AccessLogEntry {
     std::string range;                 // the Range request header, "-" when absent
     std::int64_t connection = 0;       // connection serial number
     std::int64_t connection_requests = 0;
+    std::string user_agent;
 };
 
 struct NginxOptions {
