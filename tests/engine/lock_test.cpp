@@ -171,3 +171,27 @@ TEST_F(LockTest, FailFast_StopsTheOtherBlobsWhenOneFails) {
 
 }  // namespace
 }  // namespace blobfetch::test
+
+namespace blobfetch::test {
+namespace {
+
+TEST_F(EngineTest, CachedBytesAreCreditedAtOnce_AFullyCachedSetReports100PercentFirst) {
+    std::vector<BlobSpec> specs{blob("c1", 71, 3 * kChunk), blob("c2", 72, 1000), blob("c3", 73, 2 * kChunk)};
+    ASSERT_TRUE(fetch({specs[0], specs[1]}).status.ok());
+    // Two of three cached: the first report already counts them.
+    std::vector<std::pair<std::int64_t, std::int64_t>> totals;
+    auto record = [&](const ProgressEvent &e) {
+        if (!e.blob) totals.emplace_back(e.done_bytes, e.total_bytes);
+        return false;
+    };
+    ASSERT_TRUE(fetch(specs, options(), record).status.ok());
+    ASSERT_FALSE(totals.empty());
+    EXPECT_GE(totals.front().first, 3 * kChunk + 1000) << "a resumed run starts at an honest percentage";
+    totals.clear();
+    ASSERT_TRUE(fetch(specs, options(), record).status.ok());
+    ASSERT_FALSE(totals.empty());
+    EXPECT_EQ(totals.front().first, totals.front().second) << "everything cached: 100% at once";
+}
+
+}  // namespace
+}  // namespace blobfetch::test
