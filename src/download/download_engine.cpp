@@ -402,7 +402,7 @@ private:
         const bool hash = !j.spec->sha256.empty();
         submit(
             [this, &j, hash] {
-                return prepare_partial(*j.spec, j.paths, j.mode, j.chunk_size, hash, !j.private_files,
+                return prepare_partial(*j.spec, j.paths, j.mode, j.chunk_size, hash, /*recheck=*/true,
                                        m_options.verify_cached_hash, m_cancel, m_log);
             },
             [this, &j](Expected<Prepared> r) { on_prepared(j, std::move(r)); });
@@ -414,9 +414,10 @@ private:
             return;
         }
         if (r->present >= 0) {
-            // Published by another process meanwhile (checked with the lock held).
+            // Published meanwhile, by another process or a blob of this fetch
+            // with the same path (checked with the lock held).
             m_progress.add_bytes(j.index, r->present);
-            m_log.info("'" + j.spec->path + "' was published by another process meanwhile; nothing to download");
+            m_log.info("'" + j.spec->path + "' is in the cache now (published meanwhile); nothing to download");
             finish(j, Status::success(), r->present);
             return;
         }
