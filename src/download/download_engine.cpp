@@ -200,7 +200,7 @@ public:
         j.unsaved_bytes += r.end - r.begin;
         while (j.prefix < j.state->chunks.size() && j.state->chunks.test(j.prefix)) ++j.prefix;
         maybe_hash(j);
-        maybe_checkpoint(j, Clock::now(), false);
+        maybe_checkpoint(j, Clock::now());
     }
 
     void release_buffer(char *buf) { m_free_buffers.push_back(buf); }
@@ -271,7 +271,7 @@ private:
                 if (!piece) break;
                 start_transfer(j, *piece);
             }
-            maybe_checkpoint(j, now, false);
+            maybe_checkpoint(j, now);
         }
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
         return std::max(wait, std::chrono::milliseconds(0));
@@ -487,14 +487,13 @@ private:
                });
     }
 
-    void maybe_checkpoint(Job &j, Clock::time_point now, bool force) {
+    // Saves the sidecar (on a worker) once enough progress is unsaved; the
+    // close of a failed or cancelled blob saves it unconditionally.
+    void maybe_checkpoint(Job &j, Clock::time_point now) {
         if (!j.state || j.checkpointing || !j.file || j.private_files) return;
-        if (j.state->chunks.completed() == j.saved_chunks && !force) return;
-        if (!force) {
-            if (j.state->chunks.all()) return;  // publishing follows
-            if (j.unsaved_bytes < m_options.checkpoint_bytes && now - j.last_checkpoint < m_options.checkpoint_interval)
-                return;
-        }
+        if (j.state->chunks.completed() == j.saved_chunks || j.state->chunks.all()) return;  // all: publishing follows
+        if (j.unsaved_bytes < m_options.checkpoint_bytes && now - j.last_checkpoint < m_options.checkpoint_interval)
+            return;
         j.checkpointing = true;
         j.unsaved_bytes = 0;
         j.last_checkpoint = now;
