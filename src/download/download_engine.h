@@ -54,7 +54,7 @@ struct EngineOptions {
     // 64 KiB to 256 KiB each), so memory never grows with the chunk size.
     std::size_t write_buffer = 0;
     int max_restarts = 2;                                 // restarts after the remote changed, per blob
-    std::size_t workers = 3;                              // threads for blocking file work
+    std::size_t workers = 6;                              // threads for blocking file work
     bool locking = true;                                  // <dir>/.download.lock per blob directory
     std::chrono::milliseconds lock_timeout{3'600'000};    // how long a blob waits for another process's lock
     bool fail_fast = false;                               // one failed blob stops all the others
