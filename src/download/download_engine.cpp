@@ -90,6 +90,9 @@ struct Job {
     std::int64_t downloaded = 0;
     std::int64_t resumed = 0;
     int restarts = 0;
+    std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
+    int pending_writes = 0;    // buffers and barriers queued at the writer
+    bool write_failed = false; // no chunk is claimed after a failed write
     Status failure;               // set once; the blob then only closes
     bool finish_requested = false;
     bool close_requested = false;
@@ -102,14 +105,19 @@ class Run;
 // each chunk's CRC-32 on the fly and reports completed chunks.
 class ChunkTransfer final : public ITransferHandler {
 public:
-    ChunkTransfer(Run &run, Job &job, const Piece &piece, char *buffer, std::size_t capacity)
-        : job(job), piece(piece), m_run(run), m_buf(buffer), m_cap(capacity), m_pos(piece.begin),
-          m_chunk_begin(piece.begin), m_buf_offset(piece.begin) {}
+    ChunkTransfer(Run &run, Job &job, const Piece &piece, std::size_t capacity)
+        : job(job), piece(piece), m_run(run), m_cap(capacity), m_pos(piece.begin), m_chunk_begin(piece.begin),
+          m_buf_offset(piece.begin) {}
     ~ChunkTransfer() override;
 
     Status on_head(const ResponseHead &head) override;
     Status on_body(const char *data, std::size_t len) override;
-    Status flush();
+    // Back-pressure: a piece is taken only when the buffers it may need are
+    // there (the writer gives them back as it catches up).
+    bool accepting(std::size_t len) override;
+    // Hands the buffered bytes to the writer thread (to be written at their
+    // offset); the next bytes go to a fresh buffer.
+    void flush();
     // The write path: coalesce, CRC-32, write at the offset, complete chunks.
     Status write(const char *data, std::size_t len);
 
@@ -132,8 +140,12 @@ public:
     bool error_retryable = false;  // the handler's own refusal is worth a retry
 
 private:
+    // Where the chunk holding `pos` ends (or `limit`), for a blob with a record.
+    std::int64_t boundary(std::int64_t pos, std::int64_t limit) const;
+    std::int64_t limit() const;
+
     Run &m_run;
-    char *m_buf;
+    char *m_buf = nullptr;
     std::size_t m_cap;
     std::size_t m_len = 0;
     std::int64_t m_pos;
@@ -148,8 +160,9 @@ public:
         const Logger &log)
         : m_options(options), m_loop(loop), m_progress(progress), m_stop(cancel), m_cancel(m_stop.token()), m_log(log),
           m_write_buffer(options.write_buffer ? options.write_buffer
-                                              : std::clamp<std::size_t>((4u << 20) / std::max<std::size_t>(1, loop.capacity()),
-                                                                        64u << 10, 256u << 10)),
+                                              : std::clamp<std::size_t>((2u << 20) / std::max<std::size_t>(1, loop.capacity()),
+                                                                        32u << 10, 256u << 10)),
+          m_max_buffers(2 * loop.capacity() + 2),
           m_pool(options.workers) {}
 
     // On an exception unwinding through execute(): no transfer may outlive
@@ -176,14 +189,24 @@ public:
         }
         m_max_active = std::max<std::size_t>(4, m_loop.capacity() + 16);
         const std::uint64_t waker = m_cancel.add_waker([this] { m_loop.wakeup(); });
-        while (m_done < m_jobs.size() || m_outstanding > 0) {
+        while (m_done < m_jobs.size() || m_outstanding > 0 || m_writes_pending()) {
             drain_inbox();
+            if (m_buffer_freed) {
+                m_buffer_freed = false;
+                if (m_loop.paused() > 0) m_loop.resume_paused();
+            }
             if (m_cancel.cancelled() && !m_cancel_seen) on_cancel();
             const auto wait = schedule();
-            if (m_done == m_jobs.size() && m_outstanding == 0) break;
+            if (m_done == m_jobs.size() && m_outstanding == 0 && !m_writes_pending()) break;
             for (auto &[id, outcome] : m_loop.run(wait)) on_outcome(id, outcome);
         }
         m_cancel.remove_waker(waker);
+    }
+
+    bool m_writes_pending() const {
+        for (const auto &j : m_jobs)
+            if (j->pending_writes > 0) return true;
+        return false;
     }
 
     // ------------------------------------------------------------ called by ChunkTransfer
@@ -203,7 +226,74 @@ public:
         maybe_checkpoint(j, Clock::now());
     }
 
-    void release_buffer(char *buf) { m_free_buffers.push_back(buf); }
+    void release_buffer(char *buf) {
+        if (!buf) return;
+        m_free_buffers.push_back(buf);
+        m_buffer_freed = true;
+    }
+
+    // A buffer for a transfer, or nullptr when the budget is used up.
+    char *take_buffer() {
+        if (!m_free_buffers.empty()) {
+            char *b = m_free_buffers.back();
+            m_free_buffers.pop_back();
+            return b;
+        }
+        if (m_buffers.size() >= m_max_buffers) return nullptr;
+        m_buffers.push_back(std::make_unique<char[]>(m_write_buffer));
+        return m_buffers.back().get();
+    }
+    std::size_t buffers_available() const { return m_free_buffers.size() + (m_max_buffers - m_buffers.size()); }
+
+    // Queues `len` bytes of `buf` to be written at `offset` of the blob's
+    // file; the buffer comes back to the pool once written. A failed write
+    // fails the blob.
+    void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset) {
+        ++j.pending_writes;
+        m_writer.submit([this, &j, file = j.file.get(), buf, len, offset] {
+            Status s;
+            try {
+                s = file->write_at(buf, len, offset);
+            } catch (const std::exception &e) {
+                s = Status(Errc::internal, std::string("internal error writing: ") + e.what());
+            }
+            post([this, &j, buf, s = std::move(s)]() mutable {
+                release_buffer(buf);
+                --j.pending_writes;
+                if (!s.ok()) {
+                    j.write_failed = true;
+                    fail(j, std::move(s));
+                }
+                on_worker_done(j);
+            });
+        });
+    }
+
+    // Runs `then` on this thread once every write queued before it for any
+    // blob is done (the writer is one FIFO thread).
+    void after_writes(Job &j, std::function<void()> then) {
+        ++j.pending_writes;
+        m_writer.submit([this, &j, then = std::move(then)]() mutable {
+            post([this, &j, then = std::move(then)] {
+                --j.pending_writes;
+                then();
+                on_worker_done(j);
+            });
+        });
+    }
+
+    // All bytes of chunk i were handed to the writer: it is complete once
+    // they are written (and only if the blob did not start over meanwhile).
+    void chunk_received(Job &j, std::uint64_t i, std::uint32_t crc) {
+        after_writes(j, [this, &j, i, crc, epoch = j.epoch] {
+            // A chunk that fully landed counts also when the blob failed or
+            // was cancelled meanwhile (the close records it), but not after
+            // a write error, nor for a blob that started over.
+            if (j.write_failed || j.epoch != epoch || !j.state || j.phase == Phase::done) return;
+            on_chunk_complete(j, i, crc);
+            maybe_finish(j);
+        });
+    }
 
 private:
     // ------------------------------------------------------------ the inbox (worker -> engine thread)
@@ -288,9 +378,11 @@ private:
         }
         if (j.state && j.ranges) {
             const std::uint64_t n = j.state->chunks.size();
-            // Every pending chunk is in flight, in `pieces` or past the cursor;
-            // should one ever be none of these, the rescan finds it.
-            if (j.next_chunk >= n && j.transfers.empty() && j.pieces.empty() && !j.state->chunks.all())
+            // Every pending chunk is in flight, being written, in `pieces` or
+            // past the cursor; should one ever be none of these, the rescan
+            // finds it.
+            if (j.next_chunk >= n && j.transfers.empty() && j.pieces.empty() && j.pending_writes == 0 &&
+                !j.state->chunks.all())
                 j.next_chunk = 0;
             while (j.next_chunk < n && j.state->chunks.test(j.next_chunk)) ++j.next_chunk;
             if (j.next_chunk < n) {
@@ -299,16 +391,6 @@ private:
             }
         }
         return std::nullopt;
-    }
-
-    char *take_buffer() {
-        if (!m_free_buffers.empty()) {
-            char *b = m_free_buffers.back();
-            m_free_buffers.pop_back();
-            return b;
-        }
-        m_buffers.push_back(std::make_unique<char[]>(m_write_buffer));
-        return m_buffers.back().get();
     }
 
     void start_transfer(Job &j, const Piece &piece) {
@@ -320,7 +402,7 @@ private:
             req.range_end = piece.end;
             req.if_range = j.identity.if_range();
         }
-        auto t = std::make_unique<ChunkTransfer>(*this, j, piece, take_buffer(), m_write_buffer);
+        auto t = std::make_unique<ChunkTransfer>(*this, j, piece, m_write_buffer);
         const TransferId id = m_loop.start(req, *t);
         t->id = id;
         j.transfers.push_back(id);
@@ -490,7 +572,7 @@ private:
     // Saves the sidecar (on a worker) once enough progress is unsaved; the
     // close of a failed or cancelled blob saves it unconditionally.
     void maybe_checkpoint(Job &j, Clock::time_point now) {
-        if (!j.state || j.checkpointing || !j.file || j.private_files) return;
+        if (!j.state || j.checkpointing || !j.file || j.private_files || !j.failure.ok()) return;
         if (j.state->chunks.completed() == j.saved_chunks || j.state->chunks.all()) return;  // all: publishing follows
         if (j.unsaved_bytes < m_options.checkpoint_bytes && now - j.last_checkpoint < m_options.checkpoint_interval)
             return;
@@ -536,7 +618,7 @@ private:
 
     // Starts the publish or the close once the blob's worker tasks are done.
     void on_worker_done(Job &j) {
-        if (j.hashing || j.checkpointing) return;
+        if (j.hashing || j.checkpointing || j.pending_writes > 0) return;
         if (j.finish_requested) {
             j.finish_requested = false;
             // The worker owns the file while publishing (it closes it before the rename).
@@ -635,6 +717,7 @@ private:
                    j.identity.etag + "' -> '" + now_identity.etag + "'); starting it afresh");
         t.superseded = true;
         abort_transfers(j, &t);
+        ++j.epoch;
         j.identity = now_identity;
         j.ranges = true;
         j.pieces.clear();
@@ -675,10 +758,6 @@ private:
         Status st = outcome.status;
         bool retryable = outcome.retryable;
         if (st.ok()) {
-            if (Status f = t->flush(); !f.ok()) {
-                fail(j, f);
-                return;
-            }
             const std::int64_t end = t->piece.end >= 0 ? t->piece.end : j.size;
             if (end >= 0 && t->position() != end) {
                 st = Status(Errc::network, j.shown_url + " ended the response after " +
@@ -686,9 +765,16 @@ private:
                                                std::to_string(end - t->piece.begin) + " bytes");
                 retryable = true;
             } else {
+                t->flush();
                 if (!j.state) {
-                    j.received_all = true;
-                    if (j.size < 0) j.size = t->position();
+                    // Whole once the writer has written the last bytes.
+                    const std::int64_t got = t->position();
+                    after_writes(j, [this, &j, got, epoch = j.epoch] {
+                        if (!j.failure.ok() || j.epoch != epoch || j.state) return;
+                        j.received_all = true;
+                        if (j.size < 0) j.size = got;
+                        maybe_finish(j);
+                    });
                 }
                 maybe_finish(j);
                 return;
@@ -760,6 +846,8 @@ private:
 
     std::unordered_map<TransferId, std::unique_ptr<ChunkTransfer>> m_transfers;
     const std::size_t m_write_buffer;
+    const std::size_t m_max_buffers;  // two per transfer: one filling, one being written
+    bool m_buffer_freed = false;
     std::vector<std::unique_ptr<char[]>> m_buffers;
     std::vector<char *> m_free_buffers;
 
@@ -768,9 +856,10 @@ private:
     // Declared last: destroyed first, so every task (and its post()) has
     // finished before the members above go away.
     TaskPool m_pool;
+    TaskPool m_writer{1};  // one thread, FIFO: see after_writes()
 };
 
-ChunkTransfer::~ChunkTransfer() { m_run.release_buffer(m_buf); }
+ChunkTransfer::~ChunkTransfer() { m_run.release_buffer(m_buf); }  // unwritten bytes are dropped
 
 // Called from inside libcurl: nothing may throw through it.
 Status ChunkTransfer::on_head(const ResponseHead &head) {
@@ -789,44 +878,64 @@ Status ChunkTransfer::on_body(const char *data, std::size_t len) {
     }
 }
 
-Status ChunkTransfer::flush() {
-    if (m_len == 0) return Status::success();
-    Status s = job.file->write_at(m_buf, m_len, m_buf_offset);
+void ChunkTransfer::flush() {
+    if (m_len == 0) return;
+    m_run.submit_write(job, m_buf, m_len, m_buf_offset);
+    m_buf = nullptr;
     m_buf_offset += static_cast<std::int64_t>(m_len);
     m_len = 0;
-    return s;
+}
+
+std::int64_t ChunkTransfer::limit() const {
+    return piece.end >= 0 ? piece.end : (job.size >= 0 ? job.size : kNoLimit);
+}
+
+std::int64_t ChunkTransfer::boundary(std::int64_t pos, std::int64_t lim) const {
+    const DownloadState *st = job.state ? &*job.state : nullptr;
+    if (!st) return lim;
+    return std::min(lim, chunk_range(static_cast<std::uint64_t>(pos / st->chunk_size), st->blob_size, st->chunk_size).end);
+}
+
+bool ChunkTransfer::accepting(std::size_t len) {
+    if (!m_buf) {
+        m_buf = m_run.take_buffer();
+        if (!m_buf) return false;
+    }
+    // Buffers this piece will need beyond the current one: one when it fills
+    // the buffer up, one when a chunk ends inside it.
+    const auto n = static_cast<std::int64_t>(len);
+    const std::int64_t lim = limit();
+    std::size_t more = m_len + len > m_cap ? 1 : 0;
+    if (n <= lim - m_pos && boundary(m_pos, lim) < m_pos + n) ++more;
+    return more == 0 || m_run.buffers_available() >= more;
 }
 
 Status ChunkTransfer::write(const char *data, std::size_t len) {
     m_run.on_received(job, len);
-    const std::int64_t limit = piece.end >= 0 ? piece.end : (job.size >= 0 ? job.size : kNoLimit);
-    if (static_cast<std::int64_t>(len) > limit - m_pos) {
+    const std::int64_t lim = limit();
+    if (static_cast<std::int64_t>(len) > lim - m_pos) {
         error_retryable = true;
         return Status(Errc::http, job.shown_url + " sent more bytes than requested for blob '" + job.spec->path +
-                                      "' (beyond offset " + std::to_string(limit) + ")");
+                                      "' (beyond offset " + std::to_string(lim) + ")");
     }
     while (len > 0) {
-        std::int64_t boundary = limit;
-        const DownloadState *st = job.state ? &*job.state : nullptr;
-        if (st) boundary = std::min(boundary, chunk_range(static_cast<std::uint64_t>(m_pos / st->chunk_size),
-                                                          st->blob_size, st->chunk_size)
-                                                  .end);
-        const std::size_t n = static_cast<std::size_t>(
-            std::min<std::int64_t>({static_cast<std::int64_t>(len), boundary - m_pos,
-                                    static_cast<std::int64_t>(m_cap - m_len)}));
+        if (!m_buf && !(m_buf = m_run.take_buffer()))
+            return Status(Errc::internal, "internal error: no write buffer although one was promised");
+        const std::int64_t end = boundary(m_pos, lim);
+        const std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(
+            {static_cast<std::int64_t>(len), end - m_pos, static_cast<std::int64_t>(m_cap - m_len)}));
         std::memcpy(m_buf + m_len, data, n);
+        const DownloadState *st = job.state ? &*job.state : nullptr;
         if (st) m_crc = crc32_update(m_crc, data, n);
         m_len += n;
         m_pos += static_cast<std::int64_t>(n);
         data += n;
         len -= n;
-        if (m_len == m_cap) {
-            if (Status s = flush(); !s.ok()) return s;
-        }
-        if (st && m_pos == boundary && (m_pos % st->chunk_size == 0 || m_pos == st->blob_size)) {
-            // The chunk's bytes are written before it is marked complete.
-            if (Status s = flush(); !s.ok()) return s;
-            m_run.on_chunk_complete(job, static_cast<std::uint64_t>((m_pos - 1) / st->chunk_size), m_crc);
+        if (m_len == m_cap) flush();
+        if (st && m_pos == end && (m_pos % st->chunk_size == 0 || m_pos == st->blob_size)) {
+            // Complete once its bytes are written (the writer says when).
+            flush();
+            m_run.chunk_received(job, static_cast<std::uint64_t>((m_pos - 1) / st->chunk_size), m_crc);
             m_crc = 0;
             m_chunk_begin = m_pos;
         }

@@ -53,6 +53,7 @@ struct Slot {
     CurlSlist headers;
     bool in_use = false;
     bool aborted = false;
+    bool paused = false;  // its handler was not accepting body bytes
     TransferId id = 0;
     ITransferHandler *handler = nullptr;
     std::string shown_url;
@@ -110,6 +111,11 @@ size_t write_cb(char *data, size_t size, size_t n, void *user) {
     slot->window_bytes += static_cast<std::int64_t>(len);
     if (!slot->deliver_head()) return CURL_WRITEFUNC_ERROR;
     if (!slot->success_status) return len;  // discard error pages
+    if (!slot->handler->accepting(len)) {
+        slot->paused = true;  // libcurl keeps the piece and hands it over again after the pause
+        slot->window_bytes -= static_cast<std::int64_t>(len);
+        return CURL_WRITEFUNC_PAUSE;
+    }
     slot->handler_status = slot->handler->on_body(data, len);
     if (!slot->handler_status.ok()) return CURL_WRITEFUNC_ERROR;
     slot->body_bytes += static_cast<std::int64_t>(len);
@@ -128,6 +134,7 @@ struct TransferLoop::Impl {
     std::vector<std::pair<TransferId, TransferOutcome>> failed_starts;
     TransferId next_id = 1;
     bool in_perform = false;
+    long receive_buffer = 64 * 1024;
 
     Impl(TransportOptions o, std::size_t capacity) : options(std::move(o)) {
         detail::ensure_curl_global_init();
@@ -140,6 +147,7 @@ struct TransferLoop::Impl {
             curl_multi_setopt(multi.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(capacity));
             curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(capacity));
         }
+        receive_buffer = std::clamp<long>(static_cast<long>((2u << 20) / capacity), 16 * 1024, 64 * 1024);
         slots.reserve(capacity);
         for (std::size_t i = 0; i < capacity; ++i) slots.push_back(std::make_unique<Slot>());
     }
@@ -169,8 +177,9 @@ struct TransferLoop::Impl {
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &slot);
         // Larger reads than the 16 KiB default (fewer recv and poll calls),
         // still below glibc's mmap threshold so the per-transfer buffer
-        // libcurl allocates is never an mmap/munmap pair.
-        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024);
+        // libcurl allocates is never an mmap/munmap pair; smaller with many
+        // transfers, so memory stays bounded.
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer);
         if (request.range_begin >= 0) {
             std::string range = std::to_string(request.range_begin) + "-";
             if (request.range_end > request.range_begin) range += std::to_string(request.range_end - 1);
@@ -202,6 +211,7 @@ struct TransferLoop::Impl {
         by_id.erase(slot.id);
         slot.in_use = false;
         slot.aborted = false;
+        slot.paused = false;
         slot.handler = nullptr;
         slot.headers.reset();
     }
@@ -249,6 +259,11 @@ struct TransferLoop::Impl {
         for (auto &sp : slots) {
             Slot &s = *sp;
             if (!s.in_use || s.aborted) continue;
+            if (s.paused) {  // waiting for us, not for the server
+                s.window_start = now;
+                s.window_bytes = 0;
+                continue;
+            }
             const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.window_start);
             if (elapsed < options.stall_timeout) continue;
             // Below stall_min_speed over the whole window: stalled.
@@ -400,6 +415,29 @@ std::vector<std::pair<TransferId, TransferOutcome>> TransferLoop::run(std::chron
     }
     d.check_stalls(out);
     return out;
+}
+
+void TransferLoop::resume_paused() {
+    Impl &d = *m_impl;
+    // Unpausing may deliver the kept piece right here: handlers run, so this
+    // counts as callback context (aborts are deferred).
+    d.in_perform = true;
+    for (auto &sp : d.slots) {
+        Slot &s = *sp;
+        if (!s.in_use || s.aborted || !s.paused) continue;
+        s.paused = false;
+        s.window_start = Clock::now();
+        s.window_bytes = 0;
+        curl_easy_pause(s.easy.get(), CURLPAUSE_CONT);
+    }
+    d.in_perform = false;
+    d.flush_aborts();
+}
+
+std::size_t TransferLoop::paused() const {
+    std::size_t n = 0;
+    for (const auto &s : m_impl->slots) n += s->in_use && s->paused;
+    return n;
 }
 
 void TransferLoop::wakeup() {

@@ -52,6 +52,13 @@ public:
     virtual Status on_head(const ResponseHead &head) = 0;
     // Body bytes in order. A non-ok status aborts the transfer.
     virtual Status on_body(const char *data, std::size_t len) = 0;
+    // Asked before each on_body: false pauses the transfer (nothing of the
+    // piece is consumed) until TransferLoop::resume_paused(). Back-pressure
+    // for a writer that is behind.
+    virtual bool accepting(std::size_t len) {
+        (void)len;
+        return true;
+    }
 };
 
 struct TransportOptions {
@@ -91,6 +98,11 @@ public:
     std::vector<std::pair<TransferId, TransferOutcome>> run(std::chrono::milliseconds timeout);
     // Makes a blocked run() return promptly. Thread-safe, async-signal-unsafe.
     void wakeup();
+    // Lets every paused transfer go on (its handler is asked again). Not from
+    // inside a handler callback.
+    void resume_paused();
+    // Transfers paused by their handler's accepting().
+    std::size_t paused() const;
 
 private:
     struct Impl;
