@@ -160,8 +160,8 @@ public:
         const Logger &log)
         : m_options(options), m_loop(loop), m_progress(progress), m_stop(cancel), m_cancel(m_stop.token()), m_log(log),
           m_write_buffer(options.write_buffer ? options.write_buffer
-                                              : std::clamp<std::size_t>((2u << 20) / std::max<std::size_t>(1, loop.capacity()),
-                                                                        32u << 10, 256u << 10)),
+                                              : std::clamp<std::size_t>((1u << 20) / std::max<std::size_t>(1, loop.capacity()),
+                                                                        16u << 10, 256u << 10)),
           m_max_buffers(2 * loop.capacity() + 2),
           m_pool(options.workers) {}
 

@@ -50,8 +50,9 @@ struct EngineOptions {
     std::int64_t checkpoint_bytes = 16 << 20;             // save the sidecar after this much progress...
     std::chrono::milliseconds checkpoint_interval{2000};  // ...or after this long, whichever first
     std::int64_t hash_step = 8 << 20;                     // fold the complete prefix into SHA-256 in steps of this
-    // Coalescing buffer per transfer (0: 4 MiB shared out over the transfers,
-    // 64 KiB to 256 KiB each), so memory never grows with the chunk size.
+    // Coalescing buffer per transfer, two per transfer in all (0: 1 MiB shared
+    // out over the transfers, 16 KiB to 256 KiB each), so memory never grows
+    // with the chunk size.
     std::size_t write_buffer = 0;
     int max_restarts = 2;                                 // restarts after the remote changed, per blob
     std::size_t workers = 6;                              // threads for blocking file work

@@ -14,7 +14,7 @@
 namespace blobfetch {
 namespace {
 
-constexpr std::size_t kReadPiece = 256 << 10;
+constexpr std::size_t kReadPiece = 128 << 10;
 
 // One read buffer per worker thread, allocated once (no allocation churn).
 char *read_buffer() {

@@ -72,7 +72,7 @@ Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot
                           bool durable);
 
 // Folds bytes [from, to) of `file` into `sha`. Returns `to`, or an error
-// (Errc::cancelled when cancelled between 256 KiB pieces).
+// (Errc::cancelled when cancelled between 128 KiB pieces).
 Expected<std::int64_t> hash_partial(IPositionalWriter &file, Sha256 &sha, std::int64_t from, std::int64_t to,
                                     const CancellationToken &cancel);
 

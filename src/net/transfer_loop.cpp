@@ -147,7 +147,7 @@ struct TransferLoop::Impl {
             curl_multi_setopt(multi.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(capacity));
             curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(capacity));
         }
-        receive_buffer = std::clamp<long>(static_cast<long>((2u << 20) / capacity), 16 * 1024, 64 * 1024);
+        receive_buffer = std::clamp<long>(static_cast<long>((1u << 20) / capacity), 16 * 1024, 64 * 1024);
         slots.reserve(capacity);
         for (std::size_t i = 0; i < capacity; ++i) slots.push_back(std::make_unique<Slot>());
     }
