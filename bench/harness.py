@@ -25,7 +25,8 @@ Scenarios:
   A  one 1 GiB blob, unthrottled loopback
   B  one 256 MiB blob behind `limit_rate 25m` (per request in nginx): 1, 4, 16 connections
   C  1,000 blobs of 16 KiB and 200 blobs of 1 MiB (aria2c -i -j16; curl, one process, URL after URL)
-  D  resume: the fetch is killed at about half way, then resumed; extra bytes beyond the blob size
+  D  resume: the fetch is stopped (SIGKILL, SIGINT) at about half way, then resumed; extra bytes
+     beyond the blob size, from a server sending 1 MiB/s per connection
   E  everything already cached: 10,000 blobs, size-only and with SHA-256
   F  cancel latency with 16 transfers in flight (build/bin/blobfetch-bench-cancel)
 """
@@ -64,7 +65,7 @@ class Nginx:
         self.dir = os.path.join(work, "nginx")
         os.makedirs(os.path.join(self.dir, "logs"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
-        self.port, self.capped_port = free_port(), free_port()
+        self.port, self.capped_port, self.slow_port = free_port(), free_port(), free_port()
         self.log = os.path.join(self.dir, "logs", "access.log")
         user = "user root;" if os.geteuid() == 0 else ""
         tmp = os.path.join(self.dir, "tmp")
@@ -78,6 +79,7 @@ http {{
   sendfile on; keepalive_requests 1000000; keepalive_timeout 60s;
   server {{ listen 127.0.0.1:{self.port}; root {root}; location / {{ }} }}
   server {{ listen 127.0.0.1:{self.capped_port}; root {root}; location / {{ limit_rate 25m; }} }}
+  server {{ listen 127.0.0.1:{self.slow_port}; root {root}; location / {{ limit_rate 1m; }} }}
 }}
 """
         with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
@@ -88,13 +90,15 @@ http {{
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 socket.create_connection(("127.0.0.1", self.capped_port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", self.slow_port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("nginx did not start")
 
-    def url(self, path, capped=False):
-        return f"http://127.0.0.1:{self.capped_port if capped else self.port}/{path}"
+    def url(self, path, capped=False, slow=False):
+        port = self.slow_port if slow else self.capped_port if capped else self.port
+        return f"http://127.0.0.1:{port}/{path}"
 
     def clear_log(self):
         open(self.log, "w").close()
@@ -309,15 +313,17 @@ def scenario_c(args, work, nginx, out):
 
 
 def scenario_d(args, work, nginx, out):
-    size = 512 * MIB
+    # A server sending 1 MiB/s per connection (after each request's first
+    # second at full speed): slow enough to stop every tool at a known point.
+    size = 128 * MIB
     src = os.path.join(work, "www", "d", "k.zip")
     sha = gen_blob(src, 44, size)
     host = os.path.join(BIN, "blobfetch")
     cache = os.path.join(work, "cache-d")
     sidecar = os.path.join(cache, "d", "k.zip.dlstate")
-    m = write_manifest(os.path.join(work, "d.json"), cache, nginx.url("").rstrip("/"), [("d", size, sha)])
-    lines = ["| D: resume of 512 MiB, killed at about half way | killed at | extra bytes sent | extra / chunk |",
-             "|---|---|---|---|"]
+    m = write_manifest(os.path.join(work, "d.json"), cache, nginx.url("", slow=True).rstrip("/"), [("d", size, sha)])
+    lines = ["| D: resume of 128 MiB (1 MiB/s per connection), stopped at about half way | stopped at | "
+             "extra bytes sent | extra / 2 MiB chunk |", "|---|---|---|---|"]
 
     def recorded():
         # Complete-chunk count from the sidecar header (layout: src/state/download_state.h).
@@ -325,46 +331,52 @@ def scenario_d(args, work, nginx, out):
             with open(sidecar, "rb") as f:
                 head = f.read(112)
             return int.from_bytes(head[104:112], "little") * 2 * MIB
-        except OSError:
+        except (OSError, ValueError):
             return 0
+
+    def extra():
+        time.sleep(1.5)  # nginx logs a killed connection when it notices it
+        sent, _ = nginx.body_bytes("/d/k.zip")
+        return sent - size
 
     for how in ("SIGKILL", "SIGINT"):
         rm(cache)
         nginx.clear_log()
         p = subprocess.Popen([host, "fetch", m, "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while recorded() < size // 2 and p.poll() is None:
-            time.sleep(0.005)
+            time.sleep(0.01)
+        at = recorded()
         p.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
         p.wait()
-        at = recorded()
         subprocess.run([host, "fetch", m, "-q"], check=True)
         same(os.path.join(cache, "d", "k.zip"), src)
-        time.sleep(1)  # nginx logs killed connections when it notices them
-        sent, _ = nginx.body_bytes("/d/k.zip")
-        lines.append(f"| blobfetch, {how} | {at / size:.0%} recorded | {sent - size} | "
-                     f"{(sent - size) / (2 * MIB):.1f} |")
-    # aria2c: killed at half its own full-run time, then resumed with -c.
+        e = extra()
+        lines.append(f"| blobfetch (8 connections), {how} | {at / size:.0%} recorded | {e} | {e / (2 * MIB):.1f} |")
+    # aria2c: stopped at half its own full-run time, then resumed (curl, one
+    # connection at 1 MiB/s, would take minutes; it resumes from the file size
+    # with -C - and checks nothing).
+    url = nginx.url("d/k.zip", slow=True)
     o = os.path.join(work, "out-d")
-    url = nginx.url("d/k.zip")
-    argv = ["aria2c", "-q", "-x16", "-s16", "-k2M", "--allow-overwrite=true", "--auto-file-renaming=false",
-            "-d", work, "-o", "out-d", url]
-    rm(o)
-    t0 = time.monotonic()
-    subprocess.run(argv, check=True)
-    full = time.monotonic() - t0
-    rm(o)
-    rm(o + ".aria2")
-    nginx.clear_log()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(full / 2)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
-    subprocess.run(argv[:-1] + ["-c", url], check=True)
-    same(o, src)
-    time.sleep(1)
-    sent, _ = nginx.body_bytes("/d/k.zip")
-    lines.append(f"| aria2c -x16 -k2M, SIGKILL at {full / 2:.2f} s, then -c | - | {sent - size} | "
-                 f"{(sent - size) / (2 * MIB):.1f} |")
+    peers = [("aria2c -x16 -k2M, then -c",
+              ["aria2c", "-q", "-x16", "-s16", "-k2M", "--allow-overwrite=true", "--auto-file-renaming=false",
+               "-d", work, "-o", "out-d", url], ["-c"])]
+    for name, argv, resume in peers:
+        rm(o)
+        rm(o + ".aria2")
+        t0 = time.monotonic()
+        subprocess.run(argv, check=True)
+        full = time.monotonic() - t0
+        rm(o)
+        rm(o + ".aria2")
+        nginx.clear_log()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(full / 2)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        subprocess.run(argv[:1] + resume + argv[1:], check=True)
+        same(o, src)
+        e = extra()
+        lines.append(f"| {name}, SIGKILL | {full / 2:.1f} s of {full:.1f} s | {e} | {e / (2 * MIB):.1f} |")
     out.append("\n".join(lines))
     rm(cache)
     rm(o)
