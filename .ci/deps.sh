@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libcurl4-openssl-dev zlib1g-dev libssl-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nginx curl aria2 binutils python3 time
+  nginx curl aria2 binutils python3 time openssl
 )
 
 missing=()

@@ -1,6 +1,8 @@
 #include "base/path_safety.h"
 
+#include <algorithm>
 #include <cctype>
+#include <system_error>
 
 namespace blobfetch {
 
@@ -25,6 +27,33 @@ Status check_relative_path(std::string_view path) {
         if (part == ".") return refuse("has a '.' component");
         if (part == "..") return refuse("escapes the cache directory with '..'");
         start = end + 1;
+    }
+    return Status::success();
+}
+
+Status check_inside_cache(const std::filesystem::path &cache_dir, std::string_view relative) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path root = fs::weakly_canonical(cache_dir, ec);
+    if (ec) return Status(Errc::io, "cannot resolve the cache directory '" + cache_dir.string() + "': " + ec.message());
+    // Walk the existing directories of the path; the first link that leaves
+    // the cache is named in the message.
+    fs::path walked = cache_dir;
+    const fs::path rel(relative);
+    for (auto it = rel.begin(); it != rel.end(); ++it) {
+        if (std::next(it) == rel.end()) break;  // the file itself: replaced by rename, never followed
+        walked /= *it;
+        const fs::file_status st = fs::symlink_status(walked, ec);
+        if (ec || !fs::exists(st)) break;  // the rest does not exist yet: created inside
+        if (!fs::is_symlink(st)) continue;
+        const fs::path target = fs::weakly_canonical(walked, ec);
+        if (ec) return Status(Errc::io, "cannot resolve '" + walked.string() + "': " + ec.message());
+        auto mismatch = std::mismatch(root.begin(), root.end(), target.begin(), target.end());
+        if (mismatch.first != root.end())
+            return Status(Errc::unsafe_path, "destination path '" + std::string(relative) + "' leads outside the cache "
+                                             "directory '" + cache_dir.string() + "' through the symbolic link '" +
+                                             walked.string() + "' -> '" + target.string() +
+                                             "'; remove the link or use a cache directory without it");
     }
     return Status::success();
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Confinement of destination paths to the cache directory.
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,13 @@ namespace blobfetch {
 // drive letter. Returns Errc::unsafe_path with a message naming the path
 // otherwise. Pure; no file-system access.
 Status check_relative_path(std::string_view path);
+
+// Checks, on the file system, that the directory that will hold `relative`
+// (already accepted by check_relative_path) lies inside `cache_dir` once
+// symbolic links are resolved: a link inside the cache that points outside is
+// refused (Errc::unsafe_path, naming the link and its target). The cache
+// directory itself may be a link. Components that do not exist yet are fine.
+Status check_inside_cache(const std::filesystem::path &cache_dir, std::string_view relative);
 
 // Removes the query string and fragment from a URL and any user:password@
 // part, so it can be logged or shown. "https://u:p@h/a?sig=x" -> "https://h/a".

@@ -67,7 +67,7 @@ Expected<ProviderOptions> parse_provider_options(const nlohmann::json &object, s
                                         ": expected an object of options, got " + describe_json(object));
     static const char *known =
         "concurrency, chunk_size, retries, connect_timeout_ms, stall_timeout_ms, stall_min_speed, "
-        "verify_cached_hash, durability, locking, lock_timeout_ms, fail_fast, ca_file, user_agent";
+        "verify_cached_hash, durability, locking, lock_timeout_ms, fail_fast, max_blob_size, ca_file, user_agent";
     for (const auto &[key, v] : object.items()) {
         Status s;
         if (key == "concurrency") s = read_int(v, where, pointer, {"concurrency", 1, 256}, o.concurrency);
@@ -80,6 +80,8 @@ Expected<ProviderOptions> parse_provider_options(const nlohmann::json &object, s
         else if (key == "stall_min_speed")
             s = read_int(v, where, pointer, {"stall_min_speed", 0, std::numeric_limits<std::int32_t>::max()},
                          o.stall_min_speed);
+        else if (key == "max_blob_size")
+            s = read_int(v, where, pointer, {"max_blob_size", 1, std::int64_t{1} << 62}, o.max_blob_size);
         else if (key == "lock_timeout_ms")
             s = read_int(v, where, pointer, {"lock_timeout_ms", 0, 86400000}, o.lock_timeout_ms);
         else if (key == "verify_cached_hash" || key == "locking" || key == "fail_fast") {
@@ -125,6 +127,7 @@ nlohmann::json to_json(const ProviderOptions &o) {
             {"locking", o.locking},
             {"lock_timeout_ms", o.lock_timeout_ms},
             {"fail_fast", o.fail_fast},
+            {"max_blob_size", o.max_blob_size},
             {"ca_file", o.ca_file},
             {"user_agent", o.user_agent}};
 }

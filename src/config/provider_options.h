@@ -16,6 +16,7 @@
 //                                            same bytes (false: private temporary files, no resume)
 //   lock_timeout_ms      integer  3600000    0..86400000  wait this long for another process's lock
 //   fail_fast            boolean  false      stop every other blob when one fails
+//   max_blob_size        integer  1 TiB      1..2^62  larger sizes (descriptor or server) are refused
 //   ca_file              string   ""         CA bundle path ("" = system store)
 //   user_agent           string   ""         "" = "blobfetch/<version>"
 
@@ -41,6 +42,7 @@ struct ProviderOptions {
     bool locking = true;
     std::int64_t lock_timeout_ms = 3600000;
     bool fail_fast = false;
+    std::int64_t max_blob_size = std::int64_t{1} << 40;
     std::string ca_file;
     std::string user_agent;
 };

@@ -61,6 +61,12 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
     const std::size_t hash_threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
     parallel_for(specs.size(), hash_threads, [&](std::size_t i) {
         const BlobSpec &spec = specs[i];
+        if (Status s = check_inside_cache(cache_dir, spec.path); !s.ok()) {
+            log.error(s.message());
+            result.blobs[i].status = s;
+            progress.set_state(i, BlobState::failed);
+            return;
+        }
         auto cached = is_cached(cache_dir / spec.path, spec, m_options.verify_cached_hash, token);
         if (cached.ok() && *cached) {
             std::int64_t sz = spec.size >= 0 ? spec.size : 0;
@@ -91,6 +97,7 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
     e.lock_timeout = std::chrono::milliseconds(m_options.lock_timeout_ms);
     e.fail_fast = m_options.fail_fast;
     e.verify_cached_hash = m_options.verify_cached_hash;
+    e.max_blob_size = m_options.max_blob_size;
     DownloadEngine(e, m_loop).run(cache_dir, specs, to_download, result.blobs, progress, token, log);
 }
 

@@ -23,7 +23,6 @@ namespace blobfetch {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::int64_t kNoLimit = std::numeric_limits<std::int64_t>::max();
 
 // The configured chunk size, grown (in 64 KiB steps) for a blob so large that
 // its record would exceed DownloadState::kMaxChunks chunks.
@@ -243,6 +242,7 @@ public:
         m_buffers.push_back(std::make_unique<char[]>(m_write_buffer));
         return m_buffers.back().get();
     }
+    std::int64_t max_blob_size() const { return m_options.max_blob_size; }
     std::size_t buffers_available() const { return m_free_buffers.size() + (m_max_buffers - m_buffers.size()); }
 
     // Queues `len` bytes of `buf` to be written at `offset` of the blob's
@@ -342,6 +342,10 @@ private:
             Job &j = *m_jobs[m_next_job++];
             if (m_cancel_seen) {
                 finish(j, Status(Errc::cancelled, stop_message("before '" + j.spec->path + "' started")));
+                continue;
+            }
+            if (j.spec->size > m_options.max_blob_size) {
+                finish(j, too_large(j, j.spec->size, "its descriptor says"));
                 continue;
             }
             j.counted = true;
@@ -532,8 +536,15 @@ private:
         maybe_finish(j);
     }
 
+    Status too_large(const Job &j, std::int64_t size, const char *who) const {
+        return Status(Errc::verify, "blob '" + j.spec->path + "' is too large: " + who + " " + std::to_string(size) +
+                                        " bytes, more than max_blob_size (" + std::to_string(m_options.max_blob_size) +
+                                        "); nothing was written (raise max_blob_size if it is right)");
+    }
+
     // Called once the size of a blob of unknown size is known.
     Status learn_size(Job &j, std::int64_t total) {
+        if (total > m_options.max_blob_size) return too_large(j, total, (j.shown_url + " announces").c_str());
         j.size = total;
         if (j.mode == TransferMode::single || total <= j.chunk_size)
             return Status::success();  // one request covers it all
@@ -887,7 +898,7 @@ void ChunkTransfer::flush() {
 }
 
 std::int64_t ChunkTransfer::limit() const {
-    return piece.end >= 0 ? piece.end : (job.size >= 0 ? job.size : kNoLimit);
+    return piece.end >= 0 ? piece.end : (job.size >= 0 ? job.size : m_run.max_blob_size());
 }
 
 std::int64_t ChunkTransfer::boundary(std::int64_t pos, std::int64_t lim) const {

@@ -60,6 +60,7 @@ struct EngineOptions {
     std::chrono::milliseconds lock_timeout{3'600'000};    // how long a blob waits for another process's lock
     bool fail_fast = false;                               // one failed blob stops all the others
     bool verify_cached_hash = true;                       // the re-check after locking hashes, not just sizes
+    std::int64_t max_blob_size = std::int64_t{1} << 40;   // larger sizes (descriptor or server) are refused
 };
 
 // Runs one set of downloads. Not thread-safe: one run() at a time.

@@ -160,9 +160,13 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
     }
 
     const std::int64_t size = out.state ? out.state->blob_size : spec.size;
-    if (size >= 0) {
-        if (Status s = out.file->preallocate(size); !s.ok()) return s;
-    } else if (Status s = out.file->preallocate(0); !s.ok()) {  // unknown size: written from 0 up
+    // Unknown size: written from 0 up.
+    if (Status s = out.file->preallocate(size >= 0 ? size : 0); !s.ok()) {
+        // A fresh start leaves nothing behind; a resumed one keeps its chunks.
+        if (!resumed) {
+            out.file.reset();
+            discard_partial(paths);
+        }
         return s;
     }
     return out;
@@ -217,6 +221,7 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
                                             "nothing was published");
         }
     }
+    if (Status s = file->make_public(); !s.ok()) return s;
     if (durable) {
         if (Status s = file->sync(); !s.ok()) return s;
     }

@@ -3,6 +3,7 @@
 #include "io/positional_writer.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #ifndef _WIN32
@@ -111,7 +112,30 @@ public:
 
     const std::string &name() const override { return m_name; }
 
+    Status make_public() override {
+        if (::fchmod(m_fd.get(), 0666 & ~process_umask()) != 0)
+            return Status(Errc::io, "cannot set the permissions of '" + m_name + "': " + std::strerror(errno));
+        return Status::success();
+    }
+
 private:
+    // The umask, read without changing it (umask(2) would, process-wide).
+    static mode_t process_umask() {
+        FILE *f = std::fopen("/proc/self/status", "re");
+        mode_t mask = 022;
+        if (!f) return mask;
+        char line[256];
+        while (std::fgets(line, sizeof line, f)) {
+            unsigned value = 0;
+            if (std::sscanf(line, "Umask: %o", &value) == 1) {
+                mask = static_cast<mode_t>(value);
+                break;
+            }
+        }
+        std::fclose(f);
+        return mask;
+    }
+
     Status no_space(std::int64_t size, int e, std::int64_t avail = -1) const {
         std::string free_text;
         if (avail < 0) {
@@ -134,7 +158,7 @@ private:
 
 Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path,
                                                                     AllocateFn allocate) {
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd) {
         const int e = errno;
         std::string hint = e == ELOOP ? "; it is a symbolic link, which blobfetch never follows in the cache"

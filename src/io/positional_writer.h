@@ -36,9 +36,13 @@ public:
     virtual Status preallocate(std::int64_t size) = 0;
     // The file's path as shown in messages.
     virtual const std::string &name() const = 0;
+    // Files are created readable by their owner only (0600) while they are
+    // partial; this opens them to the others as a new file would be
+    // (0666 minus the process's umask), just before publishing.
+    virtual Status make_public() { return Status::success(); }
 };
 
-// Opens (creating it 0644 when missing, never following a symlink) the file
+// Opens (creating it 0600 when missing, never following a symlink) the file
 // at `path` for positional I/O. Errors name the file and say what to do.
 Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path);
 

@@ -11,6 +11,8 @@
 #include "state/download_state.h"
 
 int blobfetch_fuzz_dlstate(const std::uint8_t *data, std::size_t size);
+int blobfetch_fuzz_manifest(const std::uint8_t *data, std::size_t size);
+int blobfetch_fuzz_headers(const std::uint8_t *data, std::size_t size);
 
 namespace {
 
@@ -21,18 +23,32 @@ std::vector<std::uint8_t> slurp(const fs::path &p) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-const fs::path kCorpus = fs::path(BLOBFETCH_SOURCE_DIR) / "tests/fuzz/corpus/dlstate";
+const fs::path kCorpusRoot = fs::path(BLOBFETCH_SOURCE_DIR) / "tests/fuzz/corpus";
+const fs::path kCorpus = kCorpusRoot / "dlstate";
 
-TEST(DlstateCorpus, EverySeedAndRegressionRunsCleanly) {
+struct Target {
+    const char *name;
+    int (*fn)(const std::uint8_t *, std::size_t);
+};
+
+class Corpus : public ::testing::TestWithParam<Target> {};
+
+TEST_P(Corpus, EverySeedAndSavedCrashRunsCleanly) {
     std::size_t n = 0;
-    for (const auto &e : fs::directory_iterator(kCorpus)) {
+    for (const auto &e : fs::directory_iterator(kCorpusRoot / GetParam().name)) {
         auto bytes = slurp(e.path());
         SCOPED_TRACE(e.path().string());
-        EXPECT_EQ(blobfetch_fuzz_dlstate(bytes.data(), bytes.size()), 0);
+        EXPECT_EQ(GetParam().fn(bytes.data(), bytes.size()), 0);
         ++n;
     }
-    EXPECT_GE(n, 5u);
+    EXPECT_GE(n, 5u) << "the seed corpus of " << GetParam().name;
 }
+
+INSTANTIATE_TEST_SUITE_P(FuzzTargets, Corpus,
+                         ::testing::Values(Target{"dlstate", blobfetch_fuzz_dlstate},
+                                           Target{"manifest", blobfetch_fuzz_manifest},
+                                           Target{"headers", blobfetch_fuzz_headers}),
+                         [](const auto &info) { return std::string(info.param.name); });
 
 // The seeds were written by a script from the byte layout documented in
 // src/state/download_state.h, not by the encoder: they decode, so the
