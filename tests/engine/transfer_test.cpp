@@ -252,7 +252,9 @@ TEST_F(EngineTest, HugeAnnouncedSize_FailsBeforeTransferringMoreWithADiskSpaceMe
     // size, preallocation fails, and nothing more is requested.
     BlobSpec b = blob("huge", 60, std::int64_t{1} << 50, /*with_sha=*/false);
     b.size = -1;
-    FetchResult r = fetch({b});
+    auto o = options();
+    o.max_blob_size = std::int64_t{1} << 62;  // the disk, not the limit, refuses it here
+    FetchResult r = fetch({b}, o);
     ASSERT_EQ(r.blobs[0].status.code(), Errc::io) << r.blobs[0].status.message();
     EXPECT_NE(r.blobs[0].status.message().find("not enough disk space"), std::string::npos)
         << r.blobs[0].status.message();
