@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev zlib1g-dev libssl-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nginx curl aria2 binutils python3 time openssl
+  clang libclang-rt-14-dev
 )
 
 missing=()

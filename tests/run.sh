@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds, and
 # runs the whole suite twice: a normal build, then under ASan+UBSan; then the
-# concurrency-heavy tests (unit, engine) under TSan.
+# concurrency-heavy tests (unit, engine) under TSan; then each fuzz target for
+# a CI-sized run (clang, libFuzzer).
 #   bash tests/run.sh            # everything
 #   BLOBFETCH_SKIP_SANITIZERS=1 bash tests/run.sh   # normal build only
 set -euo pipefail
@@ -33,5 +34,14 @@ if [ "${BLOBFETCH_SKIP_SANITIZERS:-0}" != "1" ]; then
   run_suite "asan+ubsan" build-asan "" -DBLOBFETCH_ASAN=ON -DBLOBFETCH_BUILD_BENCH=OFF
   export TSAN_OPTIONS=halt_on_error=1
   run_suite "tsan" build-tsan "unit|engine" -DBLOBFETCH_TSAN=ON -DBLOBFETCH_BUILD_BENCH=OFF
+  # libFuzzer (clang): every target for BLOBFETCH_FUZZ_SECONDS (20) over its
+  # seed corpus. Long runs: bash tests/fuzz/run.sh [SECONDS].
+  echo "=== fuzz: configure + build (build-fuzz, clang)"
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DBLOBFETCH_FUZZ=ON -DBLOBFETCH_BUILD_TESTS=OFF -DBLOBFETCH_BUILD_BENCH=OFF \
+    -DBLOBFETCH_WERROR=ON -DBLOBFETCH_FUZZ_SECONDS="${BLOBFETCH_FUZZ_SECONDS:-20}" >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target blobfetch-fuzz
+  echo "=== fuzz: ctest -L fuzz"
+  ctest --test-dir build-fuzz --output-on-failure -L fuzz
 fi
 echo "=== all test suites passed"

@@ -190,7 +190,25 @@ Expected<std::string> expand_env(std::string_view text, const EnvLookup &env, st
     return out;
 }
 
+namespace {
+Expected<Manifest> parse_manifest_document(std::string_view text, const fs::path &file);
+}
+
 Expected<Manifest> parse_manifest(std::string_view text, const fs::path &file) {
+    try {
+        return parse_manifest_document(text, file);
+    } catch (const nlohmann::json::exception &e) {
+        // e.g. a number too large for any type (out_of_range while parsing).
+        std::string what = e.what();
+        auto cut = what.find("] ");  // drop nlohmann's "[json.exception...]" prefix
+        return Status(Errc::config, file.string() + ": invalid JSON: " +
+                                        (cut == std::string::npos ? what : what.substr(cut + 2)));
+    }
+}
+
+namespace {
+
+Expected<Manifest> parse_manifest_document(std::string_view text, const fs::path &file) {
     Ctx ctx{file.string()};
     nlohmann::json root;
     try {
@@ -257,6 +275,8 @@ Expected<Manifest> parse_manifest(std::string_view text, const fs::path &file) {
     }
     return m;
 }
+
+}  // namespace
 
 Expected<Manifest> load_manifest(const fs::path &file) {
     std::ifstream in(file, std::ios::binary);

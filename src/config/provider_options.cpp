@@ -112,6 +112,8 @@ Expected<ProviderOptions> parse_provider_options_text(std::string_view json_text
         auto [line, col] = line_column(json_text, e.byte > 0 ? e.byte - 1 : 0);
         return Status(Errc::config, std::string(where) + ":" + std::to_string(line) + ":" + std::to_string(col) +
                                         ": invalid JSON: " + e.what());
+    } catch (const nlohmann::json::exception &e) {  // e.g. a number too large for any type
+        return Status(Errc::config, std::string(where) + ": invalid JSON: " + e.what());
     }
 }
 
