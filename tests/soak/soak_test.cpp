@@ -6,8 +6,9 @@
 // count of corrupt files must be 0.
 //
 //   BLOBFETCH_SOAK_SECONDS=600 ./build/bin/blobfetch_soak_tests   # a long run
-// (default: 90 s; CI runs the default). Counts are printed at the end and
-// recorded in tests/RELIABILITY.md.
+// (default: 90 s; CI runs the default); BLOBFETCH_SOAK_SEED=<n> replays the
+// random choices of a run (timing still varies). Counts are printed at the
+// end and recorded in tests/RELIABILITY.md.
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -38,7 +39,9 @@ struct Blob {
 TEST(Soak, RandomFaultsKillsAndConcurrentProcesses_NeverPublishACorruptFile) {
     const char *env = std::getenv("BLOBFETCH_SOAK_SECONDS");
     const int seconds = env ? std::atoi(env) : 90;
-    const unsigned seed = static_cast<unsigned>(std::random_device{}());
+    const char *seed_env = std::getenv("BLOBFETCH_SOAK_SEED");  // replays a run's choices
+    const unsigned seed = seed_env ? static_cast<unsigned>(std::strtoul(seed_env, nullptr, 10))
+                                   : static_cast<unsigned>(std::random_device{}());
     std::mt19937 rng(seed);
     RecordProperty("seed", static_cast<int>(seed));
     auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
