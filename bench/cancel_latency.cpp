@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
             server.add_blob("/b", 1, 16 * kChunk);
             server.add_rule(rule(-1, FaultKind::stall));
             TempDir dir;
-            BlobSpec spec{server.base_url() + "/b", "b", 16 * kChunk, "", ""};
+            BlobSpec spec{server.base_url() + "/b", "b", 16 * kChunk, "", "", ""};
             std::atomic<bool> stop{false};
             Clock::time_point asked{};
             BlobSetFetcher fetcher(o);
@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
             server.add_rule(rule(16 * kChunk, FaultKind::status, 403));
             server.add_rule(rule(-1, FaultKind::stall));
             TempDir dir;
-            BlobSpec spec{server.base_url() + "/b", "b", 17 * kChunk, "", ""};
+            BlobSpec spec{server.base_url() + "/b", "b", 17 * kChunk, "", "", ""};
             BlobSetFetcher fetcher(o);
             const auto t0 = Clock::now();
             fetcher.fetch(dir.path(), {spec}, {}, Logger());

@@ -96,6 +96,11 @@ blobfetch::Expected<blobfetch::BlobSpec> to_spec(const bf_blob &b, uint32_t inde
         spec.sha256 = blobfetch::lower_hex(b.sha256);
     }
     if (BF_HAS(&b, bf_blob, headers) && b.headers) spec.headers = b.headers;
+    if (BF_HAS(&b, bf_blob, sha512) && b.sha512 && *b.sha512) {
+        if (!blobfetch::is_sha512_hex(b.sha512))
+            return Status(Errc::invalid_argument, where + " ('" + spec.path + "'): sha512 must be 128 hex digits");
+        spec.sha512 = blobfetch::lower_hex(b.sha512);
+    }
     return spec;
 }
 

@@ -96,6 +96,10 @@ typedef struct bf_blob {
     /** Extra request headers, "Name: value" lines separated by '\n', or NULL.
      *  Treated as secret: never logged or echoed in messages. */
     const char *headers;
+    /** Appended in blobfetch 0.2 (ABI 1; read only when struct_size covers it):
+     *  expected SHA-512 as 128 hex digits (either case), or NULL. Checked like
+     *  sha256 (both when both are given); vcpkg's asset caching speaks SHA-512. */
+    const char *sha512;
 } bf_blob;
 
 /**

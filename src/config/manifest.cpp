@@ -221,7 +221,9 @@ Expected<Manifest> parse_manifest_document(std::string_view text, const fs::path
                                         ": invalid JSON: " + (cut == std::string::npos ? what : what.substr(cut)));
     }
     if (!root.is_object()) return ctx.error("", "expected a manifest object, got " + describe_json(root));
-    if (Status s = check_keys(root, "", {"$schema", "version", "cache_dir", "cache_path", "sources", "options", "artifacts"}, ctx); !s.ok())
+    if (Status s = check_keys(root, "", {"$schema", "version", "cache_dir", "cache_path", "sources", "binary_sources",
+                                         "options", "artifacts"}, ctx);
+        !s.ok())
         return s;
     Manifest m;
     m.file = file;
@@ -238,13 +240,35 @@ Expected<Manifest> parse_manifest_document(std::string_view text, const fs::path
     if (Status s = get_string(root, "", "cache_path", false, m.cache_path_template, ctx); !s.ok()) return s;
 
     auto sources = root.find("sources");
-    if (sources == root.end()) return ctx.error("/sources", "missing required field \"sources\" (an array of sources)");
-    if (!sources->is_array() || sources->empty())
-        return ctx.error("/sources", "expected a non-empty array of sources, got " + describe_json(*sources));
-    for (std::size_t i = 0; i < sources->size(); ++i) {
-        auto src = parse_source((*sources)[i], "/sources/" + std::to_string(i), ctx);
-        if (!src) return src.status();
-        m.sources.push_back(std::move(*src));
+    auto binary = root.find("binary_sources");
+    if (sources == root.end() && binary == root.end())
+        return ctx.error("/sources", "missing required field \"sources\" (an array of sources) or \"binary_sources\" "
+                                     "(a vcpkg source string)");
+    if (sources != root.end()) {
+        if (!sources->is_array() || sources->empty())
+            return ctx.error("/sources", "expected a non-empty array of sources, got " + describe_json(*sources));
+        for (std::size_t i = 0; i < sources->size(); ++i) {
+            auto src = parse_source((*sources)[i], "/sources/" + std::to_string(i), ctx);
+            if (!src) return src.status();
+            BinarySource bs;
+            bs.kind = SourceKind::http;
+            bs.location = src->url_template;
+            bs.headers = src->headers;
+            bs.shown = (src->name.empty() ? "source " + std::to_string(i) : src->name) + " (" +
+                       redact_url(src->url_template) + ")";
+            bs.pointer = "/sources/" + std::to_string(i);
+            m.source_list.push_back(std::move(bs));
+            m.sources.push_back(std::move(*src));
+        }
+    }
+    if (binary != root.end()) {
+        if (!binary->is_string())
+            return ctx.error("/binary_sources", "expected a vcpkg binary source string, got " + describe_json(*binary));
+        auto parsed = parse_binary_sources(binary->get<std::string>(), ctx.file + ": /binary_sources",
+                                           std::move(m.source_list));
+        if (!parsed) return parsed.status();
+        m.source_list = std::move(parsed->sources);
+        m.source_warnings = std::move(parsed->warnings);
     }
     if (auto it = root.find("options"); it != root.end()) {
         auto opts = parse_provider_options(*it, ctx.file, "/options");
@@ -269,9 +293,11 @@ Expected<Manifest> parse_manifest_document(std::string_view text, const fs::path
         if (!path) return path.status();
         if (Status s = check_relative_path(*path); !s.ok())
             return ctx.error(ap, "artifact '" + a.name + "': " + s.message(), Errc::unsafe_path);
-        auto url = expand_template(a.url_override.empty() ? m.sources[0].url_template : a.url_override, a,
-                                   ctx.file + ": " + (a.url_override.empty() ? "/sources/0/url" : ap + "/url"));
-        if (!url) return url.status();
+        if (!a.url_override.empty()) {
+            if (auto url = expand_template(a.url_override, a, ctx.file + ": " + ap + "/url"); !url) return url.status();
+        }
+        for (const auto &src : m.source_list)
+            if (auto url = src.url_for(a); !url) return Status(url.status().code(), ctx.file + ": " + url.message());
     }
     return m;
 }
@@ -290,20 +316,32 @@ Expected<Manifest> load_manifest(const fs::path &file) {
     return parse_manifest(ss.str(), file);
 }
 
-Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const EnvLookup &env) {
+Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const EnvLookup &env,
+                                                     const std::vector<BinarySource> *sources) {
+    const std::vector<BinarySource> &list = sources ? *sources : m.source_list;
     std::vector<ResolvedBlob> out;
     std::set<std::string> seen;
     const std::string file = m.file.string();
-    const Source &src = m.sources.at(0);
-    std::string headers;
-    for (std::size_t h = 0; h < src.headers.size(); ++h) {
-        auto line = expand_env(src.headers[h], env, file + ": /sources/0/headers/" + std::to_string(h));
-        if (!line) return line.status();
-        if (line->find_first_of("\r\n") != std::string::npos)
-            return Status(Errc::config, file + ": /sources/0/headers/" + std::to_string(h) +
-                                            ": the expanded header contains a line break");
-        headers += (headers.empty() ? "" : "\n") + *line;
+    // Each readable source's headers, expanded once.
+    std::vector<std::pair<const BinarySource *, std::string>> readable;
+    for (const auto &src : list) {
+        if (!src.read) continue;
+        std::string headers;
+        for (std::size_t h = 0; h < src.headers.size(); ++h) {
+            auto line = expand_env(src.headers[h], env,
+                                   file + ": " + (src.pointer.empty() ? "headers of source " + src.shown
+                                                                      : src.pointer + "/headers/" + std::to_string(h)));
+            if (!line) return line.status();
+            if (line->find_first_of("\r\n") != std::string::npos)
+                return Status(Errc::config, file + ": a header of source " + src.shown +
+                                                " contains a line break once expanded");
+            headers += (headers.empty() ? "" : "\n") + *line;
+        }
+        readable.emplace_back(&src, std::move(headers));
     }
+    if (readable.empty())
+        return Status(Errc::config, file + ": no source to read from: add \"sources\" or \"binary_sources\" to "
+                                           "the manifest, or set VCPKG_BINARY_SOURCES");
     for (std::size_t i = 0; i < m.artifacts.size(); ++i) {
         const Artifact &a = m.artifacts[i];
         const std::string ap = "/artifacts/" + std::to_string(i);
@@ -311,7 +349,6 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
         b.name = a.name;
         b.size = a.size;
         b.sha256 = a.sha256;
-        b.headers = headers;
         auto path = expand_template(a.path_override.empty() ? m.cache_path_template : a.path_override, a, file + ": " + ap);
         if (!path) return path.status();
         if (Status s = check_relative_path(*path); !s.ok())
@@ -320,11 +357,24 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
             return Status(Errc::config, file + ": " + ap + ": artifact '" + a.name + "' resolves to cache path '" +
                                             *path + "', which another artifact already uses");
         b.path = *path;
-        auto url = expand_template(a.url_override.empty() ? src.url_template : a.url_override, a, file + ": " + ap);
-        if (!url) return url.status();
-        auto full = expand_env(*url, env, file + ": " + (a.url_override.empty() ? "/sources/0/url" : ap + "/url"));
-        if (!full) return full.status();
-        b.url = std::move(*full);
+        if (!a.url_override.empty()) {
+            auto url = expand_template(a.url_override, a, file + ": " + ap);
+            if (!url) return url.status();
+            auto full = expand_env(*url, env, file + ": " + ap + "/url");
+            if (!full) return full.status();
+            b.candidates.push_back({"the artifact's url", std::move(*full), readable[0].second});
+        } else {
+            for (const auto &[src, headers] : readable) {
+                auto url = src->url_for(a);
+                if (!url) return Status(url.status().code(), file + ": " + url.message());
+                auto full = expand_env(*url, env, file + ": " + (src->pointer.empty() ? "source " + src->shown
+                                                                                     : src->pointer + "/url"));
+                if (!full) return full.status();
+                b.candidates.push_back({src->shown, std::move(*full), headers});
+            }
+        }
+        b.url = b.candidates[0].url;
+        b.headers = b.candidates[0].headers;
         out.push_back(std::move(b));
     }
     return out;

@@ -39,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
+#include "config/binary_sources.h"
 #include "config/provider_options.h"
 
 namespace blobfetch::config {
@@ -61,18 +62,30 @@ struct Manifest {
     std::filesystem::path cache_dir;  // resolved against the manifest's directory
     std::string cache_path_template = "{name}/{sha}.zip";
     std::vector<Source> sources;
+    // Every source in order: "sources" (as http sources), then those of
+    // "binary_sources" (vcpkg's syntax; `clear` drops the ones before it).
+    std::vector<BinarySource> source_list;
+    std::vector<std::string> source_warnings;
     nlohmann::json options = nlohmann::json::object();
     ProviderOptions provider_options;
     std::vector<Artifact> artifacts;
 };
 
+// One place a blob can be fetched from.
+struct Candidate {
+    std::string source;   // the source as shown in messages (no secrets)
+    std::string url;
+    std::string headers;  // "Name: value" lines joined by '\n' (secrets expanded)
+};
+
 struct ResolvedBlob {
     std::string name;     // the artifact's name
-    std::string url;
+    std::string url;      // = candidates[0].url
     std::string path;     // relative to cache_dir, checked safe
     std::int64_t size = -1;
     std::string sha256;
-    std::string headers;  // "Name: value" lines joined by '\n' (secrets expanded)
+    std::string headers;  // = candidates[0].headers
+    std::vector<Candidate> candidates;  // every readable source, in order: tried one after the other
 };
 
 using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
@@ -81,8 +94,11 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 Expected<Manifest> load_manifest(const std::filesystem::path &file);
 // Parses manifest text; `file` is used for messages and to resolve cache_dir.
 Expected<Manifest> parse_manifest(std::string_view text, const std::filesystem::path &file);
-// Builds one blob per artifact from the first source. `env` defaults to getenv.
-Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &manifest, const EnvLookup &env = {});
+// Builds one blob per artifact, with a candidate URL per readable source of
+// `sources` (default: the manifest's source_list). `env` defaults to getenv.
+// An artifact's own "url" is its only candidate.
+Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &manifest, const EnvLookup &env = {},
+                                                     const std::vector<BinarySource> *sources = nullptr);
 // Expands {name}/{version}/{sha}/{triplet} for one artifact. Pure.
 Expected<std::string> expand_template(std::string_view tmpl, const Artifact &artifact, std::string_view where);
 // Expands ${env:NAME}. Pure given `env`.

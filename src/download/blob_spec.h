@@ -13,6 +13,7 @@ struct BlobSpec {
     std::string path;          // relative to the cache directory, already checked safe
     std::int64_t size = -1;    // expected size, -1 unknown
     std::string sha256;        // lower-case hex, "" unknown
+    std::string sha512;        // lower-case hex, "" unknown (vcpkg's asset caching speaks SHA-512)
     std::string headers;       // secret request headers, "Name: value\n..."
 };
 

@@ -18,10 +18,11 @@ Expected<bool> is_cached(const std::filesystem::path &file, const BlobSpec &spec
     }
     if (!S_ISREG(st.st_mode)) return false;  // a directory or link is never a finished blob
     if (spec.size >= 0 && st.st_size != spec.size) return false;
-    if (spec.sha256.empty() || !verify_hash) return true;
-    auto actual = sha256_file(file, cancel);
+    if (!verify_hash || (spec.sha256.empty() && spec.sha512.empty())) return true;
+    const bool use256 = !spec.sha256.empty();
+    auto actual = hash_file(file, use256 ? Digest::Algorithm::sha256 : Digest::Algorithm::sha512, cancel);
     if (!actual) return actual.status();
-    return *actual == spec.sha256;
+    return *actual == (use256 ? spec.sha256 : spec.sha512);
 }
 
 }  // namespace blobfetch

@@ -81,7 +81,7 @@ struct Job {
     Clock::time_point last_checkpoint;
     bool checkpointing = false;
 
-    std::unique_ptr<Sha256> sha;
+    std::unique_ptr<BlobHashes> sha;
     std::int64_t hashed = 0;
     bool hashing = false;
     bool sha_stale = false;  // restart while hashing: reset the hash when the task ends
@@ -485,10 +485,9 @@ private:
         j.owns_path = true;
         m_busy_paths.insert(j.paths.final_path);
         j.phase = Phase::preparing;
-        const bool hash = !j.spec->sha256.empty();
         submit(
-            [this, &j, hash] {
-                return prepare_partial(*j.spec, j.paths, j.mode, j.chunk_size, hash, /*recheck=*/true,
+            [this, &j] {
+                return prepare_partial(*j.spec, j.paths, j.mode, j.chunk_size, /*recheck=*/true,
                                        m_options.verify_cached_hash, m_cancel, m_log);
             },
             [this, &j](Expected<Prepared> r) { on_prepared(j, std::move(r)); });
@@ -550,7 +549,7 @@ private:
             return Status::success();  // one request covers it all
         const std::int64_t probe = j.chunk_size;
         j.chunk_size = chunk_size_for(total, j.chunk_size);
-        j.state.emplace(total, j.chunk_size, url_identity_hash(j.spec->url), digest_from_hex(j.spec->sha256));
+        j.state.emplace(total, j.chunk_size, url_identity_hash(j.spec->url), expected_digest(*j.spec));
         j.state->identity = j.identity;
         // Chunk 0 is the probe in flight, unless a huge blob needed larger chunks.
         j.next_chunk = j.chunk_size == probe ? 1 : 0;
@@ -572,7 +571,7 @@ private:
                        j.hashed = *r;
                    } else {
                        // Stale or partly fed: start the hash over (publish re-reads).
-                       j.sha = std::make_unique<Sha256>();
+                       j.sha = BlobHashes::for_spec(*j.spec);
                        j.hashed = 0;
                        j.sha_stale = false;
                    }
@@ -738,7 +737,7 @@ private:
         m_progress.reset_bytes(j.index);
         if (j.sha) {
             if (j.hashing) j.sha_stale = true;
-            else j.sha = std::make_unique<Sha256>();
+            else j.sha = BlobHashes::for_spec(*j.spec);
             j.hashed = 0;
         }
         if (j.mode == TransferMode::single) {

@@ -33,7 +33,7 @@ std::string mismatch(const DownloadState &st, const BlobSpec &spec, std::int64_t
     if (st.url_hash != url_identity_hash(spec.url)) return "it was started for another URL";
     if (spec.size >= 0 && st.blob_size != spec.size)
         return "it records " + std::to_string(st.blob_size) + " bytes but the blob has " + std::to_string(spec.size);
-    if (st.expected_sha256 != digest_from_hex(spec.sha256)) return "it was started for another SHA-256";
+    if (st.expected_sha256 != expected_digest(spec)) return "it was started for another expected digest";
     if (data_size < 0) return "its data file is missing";
     if (data_size != st.blob_size)
         return "its data file has " + std::to_string(data_size) + " bytes instead of " + std::to_string(st.blob_size);
@@ -43,8 +43,9 @@ std::string mismatch(const DownloadState &st, const BlobSpec &spec, std::int64_t
 // Re-reads every chunk the record claims and keeps only those whose CRC-32
 // matches. While the claimed chunks form a prefix, they are also folded into
 // `sha`, so the final verification does not read them again.
-Status verify_claimed(IPositionalWriter &file, DownloadState &st, Prepared &out, bool hash,
+Status verify_claimed(const BlobSpec &spec, IPositionalWriter &file, DownloadState &st, Prepared &out,
                       const CancellationToken &cancel) {
+    const bool hash = out.sha != nullptr;
     DownloadState kept(st.blob_size, st.chunk_size, st.url_hash, st.expected_sha256);
     kept.identity = st.identity;
     bool prefix = hash;
@@ -74,7 +75,7 @@ Status verify_claimed(IPositionalWriter &file, DownloadState &st, Prepared &out,
             if (prefix) {
                 // The hash already took this chunk's bad bytes: start it over;
                 // the engine re-hashes the prefix once it is complete again.
-                out.sha = std::make_unique<Sha256>();
+                out.sha = BlobHashes::for_spec(spec);
                 out.hashed = 0;
                 prefix = false;
             }
@@ -87,6 +88,25 @@ Status verify_claimed(IPositionalWriter &file, DownloadState &st, Prepared &out,
 
 }  // namespace
 
+std::unique_ptr<BlobHashes> BlobHashes::for_spec(const BlobSpec &spec) {
+    if (spec.sha256.empty() && spec.sha512.empty()) return nullptr;
+    auto h = std::make_unique<BlobHashes>();
+    if (!spec.sha256.empty()) h->sha256 = std::make_unique<Sha256>();
+    if (!spec.sha512.empty()) h->sha512 = std::make_unique<Sha512>();
+    return h;
+}
+
+void BlobHashes::update(const void *data, std::size_t len) {
+    if (sha256) sha256->update(data, len);
+    if (sha512) sha512->update(data, len);
+}
+
+Digest32 expected_digest(const BlobSpec &spec) {
+    if (!spec.sha256.empty()) return digest_from_hex(spec.sha256);
+    if (!spec.sha512.empty()) return digest_from_hex(spec.sha512.substr(0, 64));
+    return Digest32{};
+}
+
 PartialPaths partial_paths(const std::filesystem::path &final_path, std::string_view unique) {
     PartialPaths p;
     p.final_path = final_path;
@@ -98,7 +118,7 @@ PartialPaths partial_paths(const std::filesystem::path &final_path, std::string_
 }
 
 Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &paths, TransferMode mode,
-                                   std::int64_t chunk_size, bool hash, bool recheck, bool verify_hash,
+                                   std::int64_t chunk_size, bool recheck, bool verify_hash,
                                    const CancellationToken &cancel, const Logger &log) {
     Prepared out;
     if (recheck) {
@@ -112,7 +132,7 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
         }
     }
     if (Status s = ensure_directory(paths.final_path.parent_path()); !s.ok()) return s;
-    out.sha = hash ? std::make_unique<Sha256>() : nullptr;
+    out.sha = BlobHashes::for_spec(spec);
 
     std::optional<DownloadState> resumed;
     if (mode == TransferMode::chunked) {
@@ -146,7 +166,7 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
 
     if (resumed) {
         const std::uint64_t claimed = resumed->chunks.completed();
-        if (Status s = verify_claimed(*out.file, *resumed, out, hash, cancel); !s.ok()) return s;
+        if (Status s = verify_claimed(spec, *out.file, *resumed, out, cancel); !s.ok()) return s;
         std::string msg = "resuming '" + spec.path + "': " + std::to_string(resumed->chunks.completed()) + " of " +
                           std::to_string(resumed->chunks.size()) + " chunks (" + mib(out.resumed_bytes) +
                           ") already downloaded and checked";
@@ -156,7 +176,7 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
         log.info(msg);
         out.state = std::move(resumed);
     } else if (mode == TransferMode::chunked && spec.size >= 0) {
-        out.state.emplace(spec.size, chunk_size, url_identity_hash(spec.url), digest_from_hex(spec.sha256));
+        out.state.emplace(spec.size, chunk_size, url_identity_hash(spec.url), expected_digest(spec));
     }
 
     const std::int64_t size = out.state ? out.state->blob_size : spec.size;
@@ -180,7 +200,7 @@ Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot
     return save_download_state(paths.state, snapshot, durable);
 }
 
-Expected<std::int64_t> hash_partial(IPositionalWriter &file, Sha256 &sha, std::int64_t from, std::int64_t to,
+Expected<std::int64_t> hash_partial(IPositionalWriter &file, BlobHashes &sha, std::int64_t from, std::int64_t to,
                                     const CancellationToken &cancel) {
     char *buf = read_buffer();
     while (from < to) {
@@ -196,7 +216,7 @@ Expected<std::int64_t> hash_partial(IPositionalWriter &file, Sha256 &sha, std::i
 }
 
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
-                       std::int64_t expected_size, Sha256 *sha, std::int64_t hashed, bool durable,
+                       std::int64_t expected_size, BlobHashes *sha, std::int64_t hashed, bool durable,
                        const CancellationToken &cancel) {
     auto size = file->size();
     if (!size) return size.status();
@@ -208,15 +228,19 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
                                         "' but " + std::to_string(expected_size) +
                                         " were expected; nothing was published");
     }
-    if (sha && !spec.sha256.empty()) {
+    if (sha) {
         auto done = hash_partial(*file, *sha, hashed, *size, cancel);
         if (!done) return done.status();
-        const std::string actual = sha->finish_hex();
-        if (actual != spec.sha256) {
+        const std::pair<const char *, std::pair<Digest *, const std::string *>> checks[] = {
+            {"SHA-256", {sha->sha256.get(), &spec.sha256}}, {"SHA-512", {sha->sha512.get(), &spec.sha512}}};
+        for (const auto &[name, check] : checks) {
+            if (!check.first) continue;
+            const std::string actual = check.first->finish_hex();
+            if (actual == *check.second) continue;
             file.reset();
             discard_partial(paths);
-            return Status(Errc::verify, "SHA-256 mismatch for blob '" + spec.path + "' from " + shown + ": expected " +
-                                            spec.sha256 + ", got " + actual +
+            return Status(Errc::verify, std::string(name) + " mismatch for blob '" + spec.path + "' from " + shown +
+                                            ": expected " + *check.second + ", got " + actual +
                                             "; the source holds different bytes than the descriptor says, "
                                             "nothing was published");
         }

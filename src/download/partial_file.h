@@ -36,13 +36,26 @@ enum class TransferMode {
     chunked,  // parallel Range requests with a sidecar (size known, or learned by a probe)
 };
 
+// The digests a blob is checked against, fed with its bytes in order.
+struct BlobHashes {
+    std::unique_ptr<Sha256> sha256;  // when the descriptor has a SHA-256
+    std::unique_ptr<Sha512> sha512;  // when it has a SHA-512
+    // nullptr when the descriptor has neither.
+    static std::unique_ptr<BlobHashes> for_spec(const BlobSpec &spec);
+    void update(const void *data, std::size_t len);
+};
+
+// What a sidecar records as the blob's expected digest: the descriptor's
+// SHA-256, else the first 32 bytes of its SHA-512, else zeros.
+Digest32 expected_digest(const BlobSpec &spec);
+
 struct Prepared {
     std::unique_ptr<IPositionalWriter> file;
     // The chunk record (chunked mode, size known); nullopt for single mode and
     // for a chunked blob of unknown size (the first response tells it).
     std::optional<DownloadState> state;
     // Prefix [0, hashed) of the data already folded into `sha` (resume).
-    std::unique_ptr<Sha256> sha;
+    std::unique_ptr<BlobHashes> sha;
     std::int64_t hashed = 0;
     std::int64_t resumed_bytes = 0;  // bytes of complete chunks kept from an earlier run
     std::uint64_t rejected_chunks = 0;  // claimed chunks whose CRC-32 did not match
@@ -62,7 +75,7 @@ struct Prepared {
 // transfer when the disk lacks the space. `chunk_size` applies to fresh
 // records (a resumed record keeps its own).
 Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &paths, TransferMode mode,
-                                   std::int64_t chunk_size, bool hash, bool recheck, bool verify_hash,
+                                   std::int64_t chunk_size, bool recheck, bool verify_hash,
                                    const CancellationToken &cancel, const Logger &log);
 
 // Makes `snapshot` durable: with `durable`, fdatasync of the data first (so
@@ -73,7 +86,7 @@ Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot
 
 // Folds bytes [from, to) of `file` into `sha`. Returns `to`, or an error
 // (Errc::cancelled when cancelled between 128 KiB pieces).
-Expected<std::int64_t> hash_partial(IPositionalWriter &file, Sha256 &sha, std::int64_t from, std::int64_t to,
+Expected<std::int64_t> hash_partial(IPositionalWriter &file, BlobHashes &sha, std::int64_t from, std::int64_t to,
                                     const CancellationToken &cancel);
 
 // Verifies and publishes (closing `file` before the rename): the size must be `expected_size` (when >= 0) and,
@@ -84,7 +97,7 @@ Expected<std::int64_t> hash_partial(IPositionalWriter &file, Sha256 &sha, std::i
 // that fails while the final path already holds the right blob (another
 // process won the race) counts as success.
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
-                       std::int64_t expected_size, Sha256 *sha, std::int64_t hashed, bool durable,
+                       std::int64_t expected_size, BlobHashes *sha, std::int64_t hashed, bool durable,
                        const CancellationToken &cancel);
 
 // Removes `.part`, the sidecar and a leftover temporary sidecar.

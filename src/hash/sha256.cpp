@@ -19,29 +19,37 @@ EVP_MD_CTX *ctx_of(void *p) { return static_cast<EVP_MD_CTX *>(p); }
 
 }  // namespace
 
-Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_of(m_ctx), EVP_sha256(), nullptr); }
+namespace {
+const EVP_MD *md_of(Digest::Algorithm a) { return a == Digest::Algorithm::sha512 ? EVP_sha512() : EVP_sha256(); }
+}  // namespace
 
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_of(m_ctx)); }
+Digest::Digest(Algorithm algorithm) : m_ctx(EVP_MD_CTX_new()), m_algorithm(algorithm) {
+    EVP_DigestInit_ex(ctx_of(m_ctx), md_of(m_algorithm), nullptr);
+}
 
-Sha256::Sha256(Sha256 &&other) noexcept : m_ctx(std::exchange(other.m_ctx, nullptr)) {}
+Digest::~Digest() { EVP_MD_CTX_free(ctx_of(m_ctx)); }
 
-Sha256 &Sha256::operator=(Sha256 &&other) noexcept {
+Digest::Digest(Digest &&other) noexcept
+    : m_ctx(std::exchange(other.m_ctx, nullptr)), m_algorithm(other.m_algorithm) {}
+
+Digest &Digest::operator=(Digest &&other) noexcept {
     if (this != &other) {
         EVP_MD_CTX_free(ctx_of(m_ctx));
         m_ctx = std::exchange(other.m_ctx, nullptr);
+        m_algorithm = other.m_algorithm;
     }
     return *this;
 }
 
-void Sha256::update(const void *data, std::size_t len) {
+void Digest::update(const void *data, std::size_t len) {
     if (len) EVP_DigestUpdate(ctx_of(m_ctx), data, len);
 }
 
-std::string Sha256::finish_hex() {
+std::string Digest::finish_hex() {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_DigestFinal_ex(ctx_of(m_ctx), md, &n);
-    EVP_DigestInit_ex(ctx_of(m_ctx), EVP_sha256(), nullptr);
+    EVP_DigestInit_ex(ctx_of(m_ctx), md_of(m_algorithm), nullptr);
     static const char digits[] = "0123456789abcdef";
     std::string hex;
     hex.reserve(2 * n);
@@ -52,12 +60,17 @@ std::string Sha256::finish_hex() {
     return hex;
 }
 
-bool is_sha256_hex(std::string_view hex) {
-    if (hex.size() != 64) return false;
+namespace {
+bool is_hex_of(std::string_view hex, std::size_t digits) {
+    if (hex.size() != digits) return false;
     for (char c : hex)
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
     return true;
 }
+}  // namespace
+
+bool is_sha256_hex(std::string_view hex) { return is_hex_of(hex, 64); }
+bool is_sha512_hex(std::string_view hex) { return is_hex_of(hex, 128); }
 
 std::string lower_hex(std::string_view hex) {
     std::string s(hex);
@@ -67,9 +80,14 @@ std::string lower_hex(std::string_view hex) {
 }
 
 Expected<std::string> sha256_file(const std::filesystem::path &path, const CancellationToken &cancel) {
+    return hash_file(path, Digest::Algorithm::sha256, cancel);
+}
+
+Expected<std::string> hash_file(const std::filesystem::path &path, Digest::Algorithm algorithm,
+                                const CancellationToken &cancel) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return Status(Errc::io, "cannot open '" + path.string() + "' to hash it: " + std::strerror(errno));
-    Sha256 hash;
+    Digest hash(algorithm);
     auto buf = std::make_unique<char[]>(1 << 20);
     for (;;) {
         if (cancel.cancelled()) return Status(Errc::cancelled, "cancelled while hashing '" + path.string() + "'");

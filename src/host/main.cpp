@@ -10,6 +10,8 @@
 //   130  cancelled (SIGINT / SIGTERM)
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -25,6 +27,8 @@
 
 #include "base/path_safety.h"
 #include "config/manifest.h"
+#include "hash/sha256.h"
+#include "host/cache_commands.h"
 #include "host/plugin_loader.h"
 #include "host/progress_display.h"
 
@@ -64,6 +68,7 @@ struct FetchArgs {
     bool quiet = false;
     bool no_progress = false;
     int verbose = 0;
+    std::vector<std::string> binary_sources;  // vcpkg source strings, after the manifest's and the environment's
 };
 
 const char *status_word(bf_status s) {
@@ -91,10 +96,33 @@ struct CallbackContext {
     bool quiet;
 };
 
+// Reads the sources: the manifest's, then VCPKG_BINARY_SOURCES, then each
+// --binary-sources (vcpkg's order: `clear` drops whatever came before it).
+Expected<std::vector<config::BinarySource>> sources_for(const config::Manifest &m, const FetchArgs &args,
+                                                      host::ProgressDisplay *say) {
+    std::vector<config::BinarySource> list = m.source_list;
+    std::vector<std::string> warnings = m.source_warnings;
+    std::vector<std::pair<std::string, std::string>> extra;
+    if (const char *env = std::getenv("VCPKG_BINARY_SOURCES"); env && *env) extra.emplace_back("VCPKG_BINARY_SOURCES", env);
+    for (const auto &s : args.binary_sources) extra.emplace_back("--binary-sources", s);
+    for (const auto &[where, text] : extra) {
+        auto parsed = config::parse_binary_sources(text, where, std::move(list));
+        if (!parsed) return parsed.status();
+        list = std::move(parsed->sources);
+        warnings.insert(warnings.end(), parsed->warnings.begin(), parsed->warnings.end());
+    }
+    if (say && !args.quiet)
+        for (const auto &w : warnings) say->print_line("blobfetch: warning: " + w);
+    return list;
+}
+
 int run_fetch(const FetchArgs &args) {
     auto manifest = config::load_manifest(args.manifest);
     if (!manifest) return fail_early(args, kExitBadInput, manifest.message());
-    auto blobs = config::resolve_manifest(*manifest);
+    host::ProgressDisplay notes(host::ProgressDisplay::Mode::none, {}, 0);
+    auto sources = sources_for(*manifest, args, &notes);
+    if (!sources) return fail_early(args, kExitBadInput, sources.message());
+    auto blobs = config::resolve_manifest(*manifest, {}, &*sources);
     if (!blobs) return fail_early(args, kExitBadInput, blobs.message());
     const std::string cache_dir = args.cache.empty() ? manifest->cache_dir.string() : args.cache;
 
@@ -109,25 +137,180 @@ int run_fetch(const FetchArgs &args) {
     if (p.session_create(options.c_str(), &session, err, sizeof err) != BF_OK || !session)
         return fail_early(args, kExitPlugin, std::string("the plugin refused the options: ") + err);
 
-    std::vector<bf_blob> descriptors(blobs->size());
-    std::vector<bf_blob_result> results(blobs->size());
-    std::vector<std::string> names;
-    for (std::size_t i = 0; i < blobs->size(); ++i) {
-        const auto &b = (*blobs)[i];
-        bf_blob &d = descriptors[i];
-        d.struct_size = sizeof(bf_blob);
-        d.url = b.url.c_str();
-        d.path = b.path.c_str();
-        d.size = b.size;
-        d.sha256 = b.sha256.empty() ? nullptr : b.sha256.c_str();
-        d.headers = b.headers.empty() ? nullptr : b.headers.c_str();
-        results[i].struct_size = sizeof(bf_blob_result);
-        names.push_back(b.name);
+    // Final outcome per blob; sources are tried one after the other: a blob
+    // a source could not serve goes to the next source in the next pass.
+    struct Outcome {
+        bf_status status = BF_E_INTERNAL;
+        bf_blob_state state = BF_BLOB_FAILED;
+        std::int64_t downloaded = 0, skipped = 0;
+        std::string message, source, url;
+        std::vector<std::string> misses;  // "<source>: <why>" of the sources that failed
+    };
+    std::vector<Outcome> outcome(blobs->size());
+    std::vector<std::size_t> pending(blobs->size());
+    for (std::size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+    bf_status rc = BF_OK;
+    install_signal_handlers();
+    for (std::size_t pass = 0; !pending.empty() && rc != BF_E_CANCELLED; ++pass) {
+        std::vector<bf_blob> descriptors(pending.size());
+        std::vector<bf_blob_result> results(pending.size());
+        std::vector<std::string> names;
+        for (std::size_t k = 0; k < pending.size(); ++k) {
+            const auto &b = (*blobs)[pending[k]];
+            const auto &c = b.candidates[pass];
+            bf_blob &d = descriptors[k];
+            d.struct_size = sizeof(bf_blob);
+            d.url = c.url.c_str();
+            d.path = b.path.c_str();
+            d.size = b.size;
+            d.sha256 = b.sha256.empty() ? nullptr : b.sha256.c_str();
+            d.headers = c.headers.empty() ? nullptr : c.headers.c_str();
+            results[k].struct_size = sizeof(bf_blob_result);
+            names.push_back(b.name);
+        }
+        using Mode = host::ProgressDisplay::Mode;
+        Mode mode = (args.quiet || args.no_progress) ? Mode::none : (isatty(STDERR_FILENO) ? Mode::bar : Mode::lines);
+        host::ProgressDisplay display(mode, names, args.verbose);
+        CallbackContext ctx{&display, args.verbose, args.quiet};
+        bf_callbacks cb{};
+        cb.struct_size = sizeof cb;
+        cb.user = &ctx;
+        cb.progress = [](void *user, const bf_progress *pr) -> int32_t {
+            static_cast<CallbackContext *>(user)->display->on_progress(*pr);
+            return g_interrupted.load() ? 1 : 0;
+        };
+        cb.log = [](void *user, int32_t level, const char *message) {
+            auto *c = static_cast<CallbackContext *>(user);
+            int allowed = c->quiet ? BF_LOG_ERROR : BF_LOG_WARN + c->verbosity;
+            if (level > allowed) return;
+            static const char *names[] = {"error", "warning", "info", "debug"};
+            c->display->print_line(std::string("blobfetch: ") + names[level >= 0 && level <= 3 ? level : 3] + ": " +
+                                   message);
+        };
+        bf_status pass_rc = p.fetch(session, cache_dir.c_str(), descriptors.data(),
+                                    static_cast<uint32_t>(descriptors.size()), &cb, results.data());
+        display.finish();
+        if (pass_rc != BF_OK && pass_rc != BF_E_PARTIAL && pass_rc != BF_E_CANCELLED)
+            std::fprintf(stderr, "blobfetch: error: %s\n", p.session_last_error(session));
+        if (pass_rc == BF_E_CANCELLED) rc = BF_E_CANCELLED;
+        std::vector<std::size_t> next;
+        for (std::size_t k = 0; k < pending.size(); ++k) {
+            const std::size_t i = pending[k];
+            const auto &r = results[k];
+            Outcome &o = outcome[i];
+            o.status = r.status;
+            o.state = r.state;
+            o.downloaded += r.bytes_downloaded;
+            o.skipped = r.bytes_skipped;
+            o.message = r.message ? r.message : "";
+            o.source = (*blobs)[i].candidates[pass].source;
+            o.url = (*blobs)[i].candidates[pass].url;
+            if (r.status == BF_OK || r.status == BF_E_CANCELLED || pass_rc == BF_E_CANCELLED) continue;
+            o.misses.push_back(o.source + ": " + o.message);
+            if (pass + 1 < (*blobs)[i].candidates.size()) {
+                next.push_back(i);
+                if (!args.quiet)
+                    notes.print_line("blobfetch: warning: '" + (*blobs)[i].name + "' could not be fetched from " +
+                                     o.source + " (" + status_word(r.status) + "); trying " +
+                                     (*blobs)[i].candidates[pass + 1].source);
+            } else if (o.misses.size() > 1) {
+                std::string all;
+                for (const auto &m : o.misses) all += (all.empty() ? "" : "; ") + m;
+                o.message = "no source could serve it: " + all;
+            }
+        }
+        pending = std::move(next);
     }
 
+    std::size_t ok = 0;
+    for (const auto &o : outcome) ok += o.status == BF_OK;
+    if (rc != BF_E_CANCELLED) rc = ok == outcome.size() ? BF_OK : BF_E_PARTIAL;
+    const int exit_code = rc == BF_OK ? kExitOk : rc == BF_E_CANCELLED ? kExitCancelled : kExitFailed;
+    std::int64_t downloaded = 0, skipped = 0;
+    nlohmann::json blob_docs = nlohmann::json::array();
+    for (std::size_t i = 0; i < outcome.size(); ++i) {
+        const auto &o = outcome[i];
+        const auto &b = (*blobs)[i];
+        downloaded += o.downloaded;
+        skipped += o.skipped;
+        std::string word = o.status != BF_OK ? status_word(o.status) : o.state == BF_BLOB_SKIPPED ? "skipped" : "ok";
+        if (args.json) {
+            nlohmann::json misses = nlohmann::json::array();
+            for (const auto &m : o.misses) misses.push_back(m);
+            blob_docs.push_back({{"name", b.name},
+                                 {"path", b.path},
+                                 {"url", redact_url(o.url)},
+                                 {"source", o.source},
+                                 {"size", b.size},
+                                 {"status", word},
+                                 {"status_code", o.status},
+                                 {"bytes_downloaded", o.downloaded},
+                                 {"bytes_skipped", o.skipped},
+                                 {"sources_tried", misses},
+                                 {"message", o.message}});
+        } else if (o.status != BF_OK || (args.verbose && !args.quiet)) {
+            std::printf("%-8s %s  %s  %s\n", o.status == BF_OK ? word.c_str() : "FAILED", b.name.c_str(),
+                        b.path.c_str(), o.message.c_str());
+        }
+    }
+    if (args.json) {
+        nlohmann::json doc{
+            {"status", rc == BF_OK ? "ok" : rc == BF_E_CANCELLED ? "cancelled" : "failed"},
+            {"exit_code", exit_code},
+            {"cache_dir", cache_dir},
+            {"blobs", blob_docs},
+            {"totals",
+             {{"blobs", outcome.size()},
+              {"ok", ok},
+              {"failed", outcome.size() - ok},
+              {"bytes_downloaded", downloaded},
+              {"bytes_skipped", skipped}}}};
+        std::cout << doc.dump(2) << std::endl;
+    } else if (!args.quiet) {
+        std::printf("%zu of %zu blobs in %s: %s downloaded, %s already cached%s\n", ok, outcome.size(),
+                    cache_dir.c_str(), host::human_bytes(downloaded).c_str(), host::human_bytes(skipped).c_str(),
+                    rc == BF_E_CANCELLED ? " (cancelled: run again to resume)" : "");
+    }
+    p.session_destroy(session);
+    return exit_code;
+}
+
+// vcpkg's asset caching: X_VCPKG_ASSET_SOURCES="x-script,blobfetch x-script
+// {url} {sha512} {dst}". Downloads `url` to `dst` through the engine
+// (resumable, verified against the SHA-512); exit 0 only when `dst` holds
+// exactly those bytes.
+int run_x_script(const FetchArgs &args, const std::string &url, const std::string &sha512, const std::string &dst) {
+    if (!is_sha512_hex(sha512)) return fail_early(args, kExitBadInput, "x-script: '" + sha512.substr(0, 140) +
+                                                                           "' is not a SHA-512 (128 hex digits)");
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0 && url.rfind("file://", 0) != 0)
+        return fail_early(args, kExitBadInput, "x-script: '" + redact_url(url) + "' is not an http, https or file URL");
+    std::error_code ec;
+    const std::filesystem::path target = std::filesystem::absolute(dst, ec);
+    if (ec || target.filename().empty())
+        return fail_early(args, kExitBadInput, "x-script: '" + dst + "' is not a file path");
+    const std::string path = host::plugin_path(args.plugin);
+    auto plugin = host::load_plugin(path);
+    if (!plugin) return fail_early(args, kExitPlugin, plugin.message());
+    const bf_provider &p = plugin->provider();
+    bf_session *session = nullptr;
+    char err[1024] = "";
+    const char *options = std::getenv("BLOBFETCH_OPTIONS");  // provider options as JSON, for scripted use
+    if (p.session_create(options ? options : "", &session, err, sizeof err) != BF_OK || !session)
+        return fail_early(args, kExitPlugin, std::string("the plugin refused the options: ") + err);
+    const std::string lower = lower_hex(sha512);
+    const std::string cache_dir = target.parent_path().string();
+    const std::string name = target.filename().string();
+    bf_blob d{};
+    d.struct_size = sizeof d;
+    d.url = url.c_str();
+    d.path = name.c_str();
+    d.size = -1;
+    d.sha512 = lower.c_str();
+    bf_blob_result r{};
+    r.struct_size = sizeof r;
     using Mode = host::ProgressDisplay::Mode;
-    Mode mode = (args.quiet || args.no_progress) ? Mode::none : (isatty(STDERR_FILENO) ? Mode::bar : Mode::lines);
-    host::ProgressDisplay display(mode, names, args.verbose);
+    host::ProgressDisplay display(args.quiet ? Mode::none : isatty(STDERR_FILENO) ? Mode::bar : Mode::lines, {name},
+                                  args.verbose);
     CallbackContext ctx{&display, args.verbose, args.quiet};
     bf_callbacks cb{};
     cb.struct_size = sizeof cb;
@@ -138,66 +321,15 @@ int run_fetch(const FetchArgs &args) {
     };
     cb.log = [](void *user, int32_t level, const char *message) {
         auto *c = static_cast<CallbackContext *>(user);
-        int allowed = c->quiet ? BF_LOG_ERROR : BF_LOG_WARN + c->verbosity;
-        if (level > allowed) return;
-        static const char *names[] = {"error", "warning", "info", "debug"};
-        c->display->print_line(std::string("blobfetch: ") + names[level >= 0 && level <= 3 ? level : 3] + ": " +
-                               message);
+        if (level > (c->quiet ? BF_LOG_ERROR : BF_LOG_WARN + c->verbosity)) return;
+        c->display->print_line(std::string("blobfetch: ") + message);
     };
-
     install_signal_handlers();
-    bf_status rc = p.fetch(session, cache_dir.c_str(), descriptors.data(), static_cast<uint32_t>(descriptors.size()),
-                           &cb, results.data());
+    const bf_status rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
     display.finish();
-
-    int exit_code = rc == BF_OK ? kExitOk : rc == BF_E_CANCELLED ? kExitCancelled : kExitFailed;
-    std::int64_t downloaded = 0, skipped = 0;
-    std::size_t ok = 0;
-    nlohmann::json blob_docs = nlohmann::json::array();
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        const auto &r = results[i];
-        const auto &b = (*blobs)[i];
-        downloaded += r.bytes_downloaded;
-        skipped += r.bytes_skipped;
-        ok += r.status == BF_OK;
-        std::string word = r.status != BF_OK ? status_word(r.status) : r.state == BF_BLOB_SKIPPED ? "skipped" : "ok";
-        if (args.json) {
-            blob_docs.push_back({{"name", b.name},
-                                 {"path", b.path},
-                                 {"url", redact_url(b.url)},
-                                 {"size", b.size},
-                                 {"status", word},
-                                 {"status_code", r.status},
-                                 {"bytes_downloaded", r.bytes_downloaded},
-                                 {"bytes_skipped", r.bytes_skipped},
-                                 {"message", r.message ? r.message : ""}});
-        } else if (r.status != BF_OK || (args.verbose && !args.quiet)) {
-            std::printf("%-8s %s  %s  %s\n", r.status == BF_OK ? word.c_str() : "FAILED", b.name.c_str(),
-                        b.path.c_str(), r.message ? r.message : "");
-        }
-    }
-    if (args.json) {
-        nlohmann::json doc{
-            {"status", rc == BF_OK ? "ok" : rc == BF_E_CANCELLED ? "cancelled" : "failed"},
-            {"exit_code", exit_code},
-            {"cache_dir", cache_dir},
-            {"blobs", blob_docs},
-            {"totals",
-             {{"blobs", results.size()},
-              {"ok", ok},
-              {"failed", results.size() - ok},
-              {"bytes_downloaded", downloaded},
-              {"bytes_skipped", skipped}}}};
-        std::cout << doc.dump(2) << std::endl;
-    } else if (!args.quiet) {
-        std::printf("%zu of %zu blobs in %s: %s downloaded, %s already cached%s\n", ok, results.size(),
-                    cache_dir.c_str(), host::human_bytes(downloaded).c_str(), host::human_bytes(skipped).c_str(),
-                    rc == BF_E_CANCELLED ? " (cancelled: run again to resume)" : "");
-    }
-    if (rc != BF_OK && rc != BF_E_PARTIAL && rc != BF_E_CANCELLED)
-        std::fprintf(stderr, "blobfetch: error: %s\n", p.session_last_error(session));
+    if (rc != BF_OK) std::fprintf(stderr, "blobfetch: x-script: %s\n", r.message ? r.message : p.session_last_error(session));
     p.session_destroy(session);
-    return exit_code;
+    return rc == BF_OK ? kExitOk : rc == BF_E_CANCELLED ? kExitCancelled : kExitFailed;
 }
 
 }  // namespace
@@ -220,7 +352,38 @@ int main(int argc, char **argv) {
     fetch->add_flag("-q,--quiet", args.quiet, "Only errors; no progress");
     fetch->add_flag("-v,--verbose", args.verbose, "More detail (-vv for debug logs)");
     fetch->add_flag("--no-progress", args.no_progress, "No progress output");
+    fetch->add_option("--binary-sources", args.binary_sources,
+                      "vcpkg binary source string(s) (http, files, x-azblob, default, clear; ';'-separated), read "
+                      "after the manifest's sources and $VCPKG_BINARY_SOURCES; sources are tried in order");
     fetch->footer(app.get_footer());
+
+    std::string cache;
+    bool json = false, all = false, dry_run = false;
+    CLI::App *status = app.add_subcommand("status", "List unfinished downloads in a cache: blob, percent done, "
+                                                    "remote identity, age, and who is fetching it");
+    status->add_option("cache", cache, "The cache directory")->required();
+    status->add_flag("--json", json, "Print one JSON document on stdout");
+    CLI::App *gc = app.add_subcommand(
+        "gc", "Remove leftovers of interrupted or abandoned downloads (directories in use are left alone)");
+    gc->add_option("cache", cache, "The cache directory")->required();
+    gc->add_flag("--all", all, "Also remove unfinished downloads that could still be resumed");
+    gc->add_flag("-n,--dry-run", dry_run, "Only say what would be removed");
+    gc->add_flag("--json", json, "Print one JSON document on stdout");
+    std::string xs_url, xs_sha512, xs_dst;
+    CLI::App *xscript = app.add_subcommand(
+        "x-script", "vcpkg asset caching: download URL to DST and verify its SHA-512 (exit 0 only on success). "
+                    "Use as X_VCPKG_ASSET_SOURCES=\"x-script,blobfetch x-script {url} {sha512} {dst}\"");
+    xscript->add_option("url", xs_url, "The URL to download")->required();
+    xscript->add_option("sha512", xs_sha512, "The expected SHA-512 (128 hex digits)")->required();
+    xscript->add_option("dst", xs_dst, "The file to write")->required();
+    xscript->add_option("--plugin", args.plugin, "Plugin module to load");
+    xscript->add_flag("-q,--quiet", args.quiet, "Only errors");
+    xscript->add_flag("-v,--verbose", args.verbose, "More detail");
+    CLI::App *verify = app.add_subcommand("verify", "Re-hash a manifest's blobs in the cache (exit 1 when any is "
+                                                    "missing, of the wrong size or corrupt)");
+    verify->add_option("manifest", args.manifest, "The manifest (JSON)")->required();
+    verify->add_option("--cache", args.cache, "Cache directory (overrides the manifest's cache_dir)");
+    verify->add_flag("--json", json, "Print one JSON document on stdout");
 
     try {
         app.parse(argc, argv);
@@ -229,6 +392,10 @@ int main(int argc, char **argv) {
         return rc == 0 ? 0 : kExitBadInput;
     }
     try {
+        if (status->parsed()) return host::run_status(cache, json, std::cout);
+        if (gc->parsed()) return host::run_gc(cache, all, dry_run, json, std::cout);
+        if (verify->parsed()) return host::run_verify(args.manifest, args.cache, json, std::cout);
+        if (xscript->parsed()) return run_x_script(args, xs_url, xs_sha512, xs_dst);
         return run_fetch(args);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "blobfetch: internal error: %s\n", e.what());

@@ -13,7 +13,8 @@
 //    24     8  chunk_size         bytes per chunk, > 0; the last chunk may be short
 //    32     8  chunk_count        = ceil(blob_size / chunk_size), at most kMaxChunks
 //    40    32  url_hash           SHA-256 of the URL without credentials, query and fragment
-//    72    32  expected_sha256    the descriptor's SHA-256, all zero when it had none
+//    72    32  expected_sha256    the descriptor's SHA-256 (else the first 32 bytes of its
+//                                 SHA-512), all zero when it had neither
 //   104     8  completed          number of complete chunks (= popcount of the bitmap)
 //   112     8  bitmap_start       chunks [0, 8 * bitmap_start) are complete (implied)
 //   120     4  bitmap_len         bytes of bitmap stored below

@@ -13,6 +13,7 @@
 int blobfetch_fuzz_dlstate(const std::uint8_t *data, std::size_t size);
 int blobfetch_fuzz_manifest(const std::uint8_t *data, std::size_t size);
 int blobfetch_fuzz_headers(const std::uint8_t *data, std::size_t size);
+int blobfetch_fuzz_sources(const std::uint8_t *data, std::size_t size);
 
 namespace {
 
@@ -47,7 +48,8 @@ TEST_P(Corpus, EverySeedAndSavedCrashRunsCleanly) {
 INSTANTIATE_TEST_SUITE_P(FuzzTargets, Corpus,
                          ::testing::Values(Target{"dlstate", blobfetch_fuzz_dlstate},
                                            Target{"manifest", blobfetch_fuzz_manifest},
-                                           Target{"headers", blobfetch_fuzz_headers}),
+                                           Target{"headers", blobfetch_fuzz_headers},
+                                           Target{"sources", blobfetch_fuzz_sources}),
                          [](const auto &info) { return std::string(info.param.name); });
 
 // The seeds were written by a script from the byte layout documented in

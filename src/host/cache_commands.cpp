@@ -1,0 +1,279 @@
+#include "host/cache_commands.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <regex>
+#include <vector>
+
+#include <csignal>
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+
+#include "config/manifest.h"
+#include "hash/sha256.h"
+#include "host/progress_display.h"
+#include "lock/dir_lock.h"
+#include "state/download_state.h"
+
+namespace blobfetch::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitBadInput = 2;
+
+bool ends_with(const std::string &s, const std::string &suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string strip(const std::string &s, const std::string &suffix) { return s.substr(0, s.size() - suffix.size()); }
+
+// "<final>.<pid>-<n>": the private temporary name of a process that did not
+// lock (see download_engine.cpp); returns the pid.
+std::optional<long> private_owner(const std::string &base) {
+    static const std::regex re(R"(\.(\d+)-\d+$)");
+    std::smatch m;
+    if (!std::regex_search(base, m, re)) return std::nullopt;
+    return std::stol(m[1].str());
+}
+
+bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+std::string age_text(fs::file_time_type when) {
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(fs::file_time_type::clock::now() - when).count();
+    char buf[32];
+    if (secs < 120) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(secs));
+    else if (secs < 7200) std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(secs / 60));
+    else if (secs < 172800) std::snprintf(buf, sizeof buf, "%lldh", static_cast<long long>(secs / 3600));
+    else std::snprintf(buf, sizeof buf, "%lldd", static_cast<long long>(secs / 86400));
+    return buf;
+}
+
+// The blobfetch files of a cache, by directory.
+struct Found {
+    std::map<fs::path, std::vector<fs::path>> by_dir;
+    std::string error;
+};
+
+Found scan(const fs::path &cache) {
+    Found f;
+    std::error_code ec;
+    if (!fs::is_directory(cache, ec)) {
+        f.error = "'" + cache.string() + "' is not a directory";
+        return f;
+    }
+    for (auto it = fs::recursive_directory_iterator(cache, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
+        const std::string name = it->path().filename().string();
+        if (ends_with(name, ".part") || ends_with(name, ".dlstate") || ends_with(name, ".dlstate.tmp"))
+            f.by_dir[it->path().parent_path()].push_back(it->path());
+    }
+    if (ec) f.error = "cannot read '" + cache.string() + "': " + ec.message();
+    return f;
+}
+
+std::string holder_of(const fs::path &dir) {
+    auto attempt = try_lock_directory(dir);
+    if (!attempt.ok()) return "unknown (" + attempt.message() + ")";
+    if (attempt->lock) return {};
+    return describe_holder(attempt->holder);
+}
+
+}  // namespace
+
+int run_status(const std::string &cache, bool json, std::ostream &out) {
+    Found found = scan(cache);
+    if (!found.error.empty()) {
+        std::fprintf(stderr, "blobfetch: error: %s\n", found.error.c_str());
+        return kExitBadInput;
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto &[dir, files] : found.by_dir) {
+        const std::string holder = holder_of(dir);
+        for (const auto &file : files) {
+            const std::string name = file.string();
+            nlohmann::json e;
+            std::error_code ec;
+            const auto mtime = fs::last_write_time(file, ec);
+            e["age"] = ec ? "?" : age_text(mtime);
+            e["in_progress_by"] = holder;
+            if (ends_with(name, ".dlstate")) {
+                const std::string base = strip(name, ".dlstate");
+                e["blob"] = fs::relative(base, cache, ec).string();
+                auto st = load_download_state(file);
+                if (!st) {
+                    e["state"] = "unreadable record: " + st.message();
+                } else {
+                    const bool data = fs::exists(base + ".part", ec);
+                    e["state"] = data ? "resumable" : "record without data";
+                    e["done_bytes"] = st->completed_bytes();
+                    e["total_bytes"] = st->blob_size;
+                    e["percent"] = st->blob_size > 0 ? st->completed_bytes() * 100 / st->blob_size : 100;
+                    e["chunks"] = std::to_string(st->chunks.completed()) + "/" + std::to_string(st->chunks.size());
+                    e["remote"] = !st->identity.etag.empty() ? "ETag " + st->identity.etag
+                                  : !st->identity.last_modified.empty() ? "Last-Modified " + st->identity.last_modified
+                                                                        : "no validators";
+                }
+            } else if (ends_with(name, ".part")) {
+                const std::string base = strip(name, ".part");
+                if (fs::exists(base + ".dlstate", ec)) continue;  // listed with its record
+                e["blob"] = fs::relative(base, cache, ec).string();
+                e["state"] = private_owner(base) ? "private partial file (not resumable)"
+                                                 : "partial file without a record (not resumable)";
+                e["done_bytes"] = static_cast<std::int64_t>(fs::file_size(file, ec));
+            } else {
+                e["blob"] = fs::relative(file, cache, ec).string();
+                e["state"] = "temporary of an interrupted save";
+            }
+            list.push_back(e);
+        }
+    }
+    if (json) {
+        out << nlohmann::json{{"cache_dir", cache}, {"unfinished", list}}.dump(2) << "\n";
+        return kExitOk;
+    }
+    if (list.empty()) {
+        out << "no unfinished downloads in " << cache << "\n";
+        return kExitOk;
+    }
+    for (const auto &e : list) {
+        std::string line = e.value("blob", "?") + "\n    ";
+        if (e.contains("percent"))
+            line += std::to_string(e["percent"].get<std::int64_t>()) + "% (" + human_bytes(e["done_bytes"].get<std::int64_t>()) + " of " +
+                    human_bytes(e["total_bytes"].get<std::int64_t>()) + ", chunks " + e["chunks"].get<std::string>() + "), " +
+                    e["remote"].get<std::string>() + ", ";
+        line += e["state"].get<std::string>() + ", updated " + e["age"].get<std::string>() + " ago";
+        if (!e["in_progress_by"].get<std::string>().empty())
+            line += ", being fetched by " + e["in_progress_by"].get<std::string>();
+        out << line << "\n";
+    }
+    return kExitOk;
+}
+
+int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ostream &out) {
+    Found found = scan(cache);
+    if (!found.error.empty()) {
+        std::fprintf(stderr, "blobfetch: error: %s\n", found.error.c_str());
+        return kExitBadInput;
+    }
+    nlohmann::json removed = nlohmann::json::array(), skipped = nlohmann::json::array();
+    std::int64_t freed = 0;
+    int errors = 0;
+    for (const auto &[dir, files] : found.by_dir) {
+        auto attempt = try_lock_directory(dir);
+        if (!attempt.ok() || !attempt->lock) {
+            skipped.push_back({{"dir", dir.string()},
+                               {"why", attempt.ok() ? "in use by " + describe_holder(attempt->holder)
+                                                    : attempt.message()}});
+            continue;
+        }
+        std::error_code ec;
+        auto drop = [&](const fs::path &p, const std::string &why) {
+            if (!fs::exists(p, ec)) return;
+            const auto size = static_cast<std::int64_t>(fs::file_size(p, ec));
+            if (!dry_run && !fs::remove(p, ec)) {
+                ++errors;
+                std::fprintf(stderr, "blobfetch: error: cannot remove '%s': %s\n", p.c_str(), ec.message().c_str());
+                return;
+            }
+            freed += size;
+            removed.push_back({{"path", p.string()}, {"bytes", size}, {"why", why}});
+        };
+        for (const auto &file : files) {
+            const std::string name = file.string();
+            if (ends_with(name, ".dlstate.tmp")) {
+                drop(file, "temporary of an interrupted save");
+                continue;
+            }
+            const bool is_record = ends_with(name, ".dlstate");
+            const std::string base = strip(name, is_record ? ".dlstate" : ".part");
+            if (auto pid = private_owner(base)) {
+                if (!process_alive(*pid)) drop(file, "private file of process " + std::to_string(*pid) + ", which is gone");
+                continue;
+            }
+            if (is_record) {
+                if (fs::is_regular_file(base, ec)) {
+                    drop(file, "the blob is already published");
+                    drop(base + ".part", "the blob is already published");
+                } else if (!fs::exists(base + ".part", ec)) {
+                    drop(file, "record without data");
+                } else if (auto st = load_download_state(file); !st) {
+                    drop(file, "unreadable record");
+                    drop(base + ".part", "its record is unreadable");
+                } else if (all) {
+                    drop(file, "unfinished download (--all)");
+                    drop(base + ".part", "unfinished download (--all)");
+                }
+            } else if (!fs::exists(base + ".dlstate", ec)) {
+                drop(file, fs::is_regular_file(base, ec) ? "the blob is already published"
+                                                         : "partial file without a record");
+            }
+        }
+    }
+    if (json) {
+        out << nlohmann::json{{"cache_dir", cache}, {"dry_run", dry_run}, {"removed", removed},
+                              {"bytes_freed", freed}, {"skipped", skipped}}
+                   .dump(2)
+            << "\n";
+    } else {
+        for (const auto &r : removed)
+            out << (dry_run ? "would remove " : "removed ") << r["path"].get<std::string>() << " ("
+                << r["why"].get<std::string>() << ", " << human_bytes(r["bytes"].get<std::int64_t>()) << ")\n";
+        for (const auto &s : skipped)
+            out << "left alone " << s["dir"].get<std::string>() << " (" << s["why"].get<std::string>() << ")\n";
+        out << (dry_run ? "would free " : "freed ") << human_bytes(freed) << " in " << removed.size() << " files\n";
+    }
+    return errors ? kExitFailed : kExitOk;
+}
+
+int run_verify(const std::string &manifest_path, const std::string &cache_override, bool json, std::ostream &out) {
+    auto manifest = config::load_manifest(manifest_path);
+    if (!manifest) {
+        std::fprintf(stderr, "blobfetch: error: %s\n", manifest.message().c_str());
+        return kExitBadInput;
+    }
+    // Secrets are not needed to look at the cache: unset variables are fine here.
+    auto blobs = config::resolve_manifest(*manifest, [](std::string_view) { return std::optional<std::string>(""); });
+    if (!blobs) {
+        std::fprintf(stderr, "blobfetch: error: %s\n", blobs.message().c_str());
+        return kExitBadInput;
+    }
+    const fs::path cache = cache_override.empty() ? manifest->cache_dir : fs::path(cache_override);
+    nlohmann::json list = nlohmann::json::array();
+    std::size_t bad = 0;
+    for (const auto &b : *blobs) {
+        const fs::path file = cache / b.path;
+        std::error_code ec;
+        std::string verdict = "ok";
+        const auto st = fs::symlink_status(file, ec);
+        if (ec || !fs::is_regular_file(st)) {
+            verdict = "missing";
+        } else if (b.size >= 0 && static_cast<std::int64_t>(fs::file_size(file, ec)) != b.size) {
+            verdict = "wrong size (" + std::to_string(fs::file_size(file, ec)) + " bytes, expected " +
+                      std::to_string(b.size) + ")";
+        } else if (!b.sha256.empty()) {
+            auto actual = sha256_file(file);
+            if (!actual) verdict = "unreadable: " + actual.message();
+            else if (*actual != b.sha256) verdict = "CORRUPT (SHA-256 " + *actual + ", expected " + b.sha256 + ")";
+        }
+        bad += verdict != "ok";
+        list.push_back({{"name", b.name}, {"path", b.path}, {"verdict", verdict}});
+        if (!json && verdict != "ok") out << verdict << "  " << b.name << "  " << file.string() << "\n";
+    }
+    if (json)
+        out << nlohmann::json{{"cache_dir", cache.string()}, {"blobs", list}, {"bad", bad}}.dump(2) << "\n";
+    else
+        out << (blobs->size() - bad) << " of " << blobs->size() << " blobs in " << cache.string() << " verified"
+            << (bad ? ", " + std::to_string(bad) + " missing or corrupt" : std::string()) << "\n";
+    return bad ? kExitFailed : kExitOk;
+}
+
+}  // namespace blobfetch::host

@@ -1,0 +1,155 @@
+// The host as a daily tool: `status` lists unfinished downloads from their
+// sidecars, `gc` removes leftovers (never what a running fetch uses),
+// `verify` re-hashes a manifest's blobs; every command has --help.
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/blob_content.h"
+#include "support/fault_server.h"
+#include "support/fixture.h"
+
+namespace blobfetch::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CacheCommands : public ::testing::Test {
+protected:
+    void SetUp() override {
+        m_artifacts = {{"big", abi_key("big"), 91, 16 * 65536, {}}, {"small", abi_key("small"), 92, 5000, {}}};
+        for (auto &a : m_artifacts) {
+            a.sha256 = sha256_hex(blob_content(a.seed, a.size));
+            m_server.add_blob("/" + a.relative_path(), a.seed, a.size);
+        }
+        write_file(manifest(), make_manifest(m_server.base_url(), cache(), m_artifacts,
+                                             {{"chunk_size", 65536}, {"retries", 0}, {"concurrency", 1}})
+                                   .dump());
+    }
+    std::string manifest() const { return m_dir / "m.json"; }
+    std::string cache() const { return m_dir / "cache"; }
+    std::string cached(std::size_t i) const { return cache() + "/" + m_artifacts[i].relative_path(); }
+    ProcessResult host(std::vector<std::string> args) {
+        args.insert(args.begin(), host_binary());
+        return run_process(args);
+    }
+    // The first fetch stops for good at chunk 10 of "big": 10 chunks are recorded.
+    void interrupt_big() {
+        FaultRule r;
+        r.path = "/" + m_artifacts[0].relative_path();
+        r.range_begin = 10 * 65536;
+        r.times = -1;
+        r.fault.kind = FaultKind::status;
+        r.fault.status = 500;
+        m_server.add_rule(r);
+        ASSERT_EQ(run_host_fetch(manifest()).process.exit_code, 1);
+        m_server.clear_rules();
+    }
+
+    FaultServer m_server;
+    TempDir m_dir;
+    std::vector<TestArtifact> m_artifacts;
+};
+
+TEST_F(CacheCommands, Status_ListsUnfinishedDownloadsWithPercentIdentityAndAge) {
+    interrupt_big();
+    ProcessResult r = host({"status", cache(), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto doc = nlohmann::json::parse(r.out);
+    ASSERT_EQ(doc["unfinished"].size(), 1u) << r.out;
+    const auto &e = doc["unfinished"][0];
+    EXPECT_EQ(e["blob"], m_artifacts[0].relative_path());
+    EXPECT_EQ(e["percent"], 62) << "10 of 16 chunks";
+    EXPECT_EQ(e["chunks"], "10/16");
+    EXPECT_EQ(e["state"], "resumable");
+    EXPECT_EQ(e["remote"], "ETag " + m_server.etag("/" + m_artifacts[0].relative_path()));
+    EXPECT_EQ(e["in_progress_by"], "");
+    ProcessResult text = host({"status", cache()});
+    EXPECT_NE(text.out.find("62% ("), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("updated "), std::string::npos) << text.out;
+
+    ASSERT_EQ(run_host_fetch(manifest()).process.exit_code, 0);
+    EXPECT_NE(host({"status", cache()}).out.find("no unfinished downloads"), std::string::npos);
+}
+
+TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirectoriesInUse) {
+    interrupt_big();
+    const std::string dir = fs::path(cached(1)).parent_path();
+    fs::create_directories(dir);
+    write_file(dir + "/orphan.zip.part", "no record");
+    write_file(dir + "/lonely.zip.dlstate", "no data");
+    write_file(dir + "/x.zip.dlstate.tmp", "half a save");
+    pid_t gone = fork();
+    if (gone == 0) _exit(0);
+    waitpid(gone, nullptr, 0);
+    write_file(dir + "/y.zip." + std::to_string(gone) + "-0.part", "private, owner gone");
+    write_file(dir + "/z.zip." + std::to_string(getpid()) + "-0.part", "private, owner alive");
+
+    ProcessResult dry = host({"gc", cache(), "--dry-run"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_NE(dry.out.find("would remove"), std::string::npos) << dry.out;
+    EXPECT_TRUE(fs::exists(dir + "/orphan.zip.part")) << "a dry run removes nothing";
+
+    ProcessResult gc = host({"gc", cache(), "--json"});
+    ASSERT_EQ(gc.exit_code, 0) << gc.err;
+    auto doc = nlohmann::json::parse(gc.out);
+    EXPECT_EQ(doc["removed"].size(), 4u) << gc.out;
+    for (const char *f : {"/orphan.zip.part", "/lonely.zip.dlstate", "/x.zip.dlstate.tmp"})
+        EXPECT_FALSE(fs::exists(dir + f)) << f;
+    EXPECT_FALSE(fs::exists(dir + "/y.zip." + std::to_string(gone) + "-0.part"));
+    EXPECT_TRUE(fs::exists(dir + "/z.zip." + std::to_string(getpid()) + "-0.part")) << "its process still runs";
+    EXPECT_TRUE(fs::exists(cached(0) + ".dlstate")) << "a resumable download is kept";
+    EXPECT_TRUE(fs::exists(cached(0) + ".part"));
+
+    // A directory whose lock a running process holds is left alone.
+    BackgroundProcess holder({bin_dir() + "/blobfetch-lockholder", fs::path(cached(0)).parent_path().string(),
+                              m_dir / "release"},
+                             {}, m_dir / "holder.out", m_dir / "holder.err");
+    for (int i = 0; i < 1000 && read_file(m_dir / "holder.out").empty(); ++i) usleep(5000);
+    ProcessResult busy = host({"gc", cache(), "--all"});
+    EXPECT_NE(busy.out.find("left alone"), std::string::npos) << busy.out;
+    EXPECT_TRUE(fs::exists(cached(0) + ".dlstate"));
+    write_file(m_dir / "release", "");
+    holder.wait();
+    ProcessResult all = host({"gc", cache(), "--all"});
+    EXPECT_FALSE(fs::exists(cached(0) + ".dlstate")) << all.out;
+    EXPECT_FALSE(fs::exists(cached(0) + ".part"));
+}
+
+TEST_F(CacheCommands, Verify_ReportsMissingAndCorruptBlobs) {
+    ASSERT_EQ(run_host_fetch(manifest()).process.exit_code, 0);
+    ProcessResult ok = host({"verify", manifest()});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_NE(ok.out.find("2 of 2 blobs"), std::string::npos) << ok.out;
+    {
+        std::fstream f(cached(0), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(7);
+        f.write("X", 1);
+    }
+    fs::remove(cached(1));
+    ProcessResult bad = host({"verify", manifest(), "--json"});
+    EXPECT_EQ(bad.exit_code, 1);
+    auto doc = nlohmann::json::parse(bad.out);
+    EXPECT_EQ(doc["bad"], 2);
+    EXPECT_EQ(doc["blobs"][0]["verdict"].get<std::string>().rfind("CORRUPT", 0), 0u) << bad.out;
+    EXPECT_EQ(doc["blobs"][1]["verdict"], "missing");
+}
+
+TEST_F(CacheCommands, EveryCommandHasHelp) {
+    for (const char *cmd : {"fetch", "status", "gc", "verify"}) {
+        ProcessResult r = host({cmd, "--help"});
+        EXPECT_EQ(r.exit_code, 0) << cmd;
+        EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;
+    }
+    ProcessResult top = host({"--help"});
+    for (const char *cmd : {"fetch", "status", "gc", "verify"}) EXPECT_NE(top.out.find(cmd), std::string::npos);
+}
+
+}  // namespace
+}  // namespace blobfetch::test

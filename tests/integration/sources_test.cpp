@@ -1,0 +1,149 @@
+// vcpkg's language, end to end: binary source strings in the manifest, in
+// VCPKG_BINARY_SOURCES and on the command line, tried in order (a miss or an
+// error falls through to the next source and is reported); the files
+// provider's layout; `blobfetch x-script` as vcpkg's asset-caching script.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include "support/blob_content.h"
+#include "support/fault_server.h"
+#include "support/fixture.h"
+
+namespace blobfetch::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string sha512_hex(const std::string &data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_Digest(data.data(), data.size(), md, &n, EVP_sha512(), nullptr);
+    static const char *d = "0123456789abcdef";
+    std::string hex;
+    for (unsigned i = 0; i < n; ++i) hex += {d[md[i] >> 4], d[md[i] & 15]};
+    return hex;
+}
+
+FaultRule always(const std::string &path, int status) {
+    FaultRule r;
+    r.path = path;
+    r.times = -1;
+    r.fault.kind = FaultKind::status;
+    r.fault.status = status;
+    return r;
+}
+
+class Sources : public ::testing::Test {
+protected:
+    void SetUp() override {
+        m_artifacts = {{"one", abi_key("one"), 31, 200000, {}},
+                       {"two", abi_key("two"), 32, 5000, {}},
+                       {"three", abi_key("three"), 33, 70000, {}}};
+        for (auto &a : m_artifacts) {
+            a.sha256 = sha256_hex(blob_content(a.seed, a.size));
+            m_a.add_blob("/" + a.relative_path(), a.seed, a.size);
+            m_b.add_blob("/" + a.relative_path(), a.seed, a.size);
+        }
+    }
+    std::string write_manifest(const std::string &binary_sources, const nlohmann::json &options = {{"retries", 1}}) {
+        nlohmann::json m = make_manifest("http://unused", m_dir / "cache", m_artifacts, options);
+        m.erase("sources");
+        m["binary_sources"] = binary_sources;
+        write_file(m_dir / "m.json", m.dump());
+        return m_dir / "m.json";
+    }
+    std::string source(const FaultServer &s) const { return "http," + s.base_url() + "/{name}/{sha}.zip"; }
+    std::string cached(std::size_t i) const { return m_dir / ("cache/" + m_artifacts[i].relative_path()); }
+
+    FaultServer m_a, m_b;
+    TempDir m_dir;
+    std::vector<TestArtifact> m_artifacts;
+};
+
+TEST_F(Sources, AMissOrAnErrorFallsThroughToTheNextSource_AndIsReported) {
+    m_a.add_rule(always("/" + m_artifacts[0].relative_path(), 404));
+    m_a.add_rule(always("/" + m_artifacts[1].relative_path(), 503));
+    HostRun run = run_host_fetch(write_manifest(source(m_a) + ";" + source(m_b)));
+    ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(sha256_file_hex(cached(i)), m_artifacts[i].sha256);
+    const auto &blobs = run.json["blobs"];
+    EXPECT_NE(blobs[0]["source"].get<std::string>().find(std::to_string(m_b.port())), std::string::npos);
+    ASSERT_EQ(blobs[0]["sources_tried"].size(), 1u);
+    EXPECT_NE(blobs[0]["sources_tried"][0].get<std::string>().find("HTTP 404"), std::string::npos) << blobs[0];
+    EXPECT_NE(blobs[1]["sources_tried"][0].get<std::string>().find("HTTP 503"), std::string::npos) << blobs[1];
+    EXPECT_NE(blobs[2]["source"].get<std::string>().find(std::to_string(m_a.port())), std::string::npos)
+        << "the first source served what it had";
+    EXPECT_NE(run.process.err.find("trying http,"), std::string::npos) << run.process.err;
+}
+
+TEST_F(Sources, EverySourceFailing_ReportsEachOne) {
+    m_a.add_rule(always("", 404));
+    m_b.add_rule(always("", 403));
+    HostRun run = run_host_fetch(write_manifest(source(m_a) + ";" + source(m_b)));
+    EXPECT_EQ(run.process.exit_code, 1);
+    const std::string msg = run.json["blobs"][0]["message"];
+    EXPECT_NE(msg.find("no source could serve it"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("HTTP 404"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("HTTP 403"), std::string::npos) << msg;
+    EXPECT_FALSE(fs::exists(cached(0)));
+}
+
+TEST_F(Sources, FilesProvider_ReadsTheVcpkgArchiveLayout) {
+    const std::string dir = m_dir / "archives";
+    for (const auto &a : m_artifacts)
+        write_blob(dir + "/" + a.abi.substr(0, 2) + "/" + a.abi + ".zip", a.seed, a.size);
+    HostRun run = run_host_fetch(write_manifest("files," + dir + ",read"));
+    ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(sha256_file_hex(cached(i)), m_artifacts[i].sha256);
+    EXPECT_TRUE(m_a.requests().empty());
+}
+
+TEST_F(Sources, EnvironmentAndCommandLineSources_ComeAfterTheManifestsAndClearDropsThem) {
+    m_a.add_rule(always("", 500));
+    ProcessOptions env;
+    env.env["VCPKG_BINARY_SOURCES"] = "clear;" + source(m_b);
+    HostRun run = run_host_fetch(write_manifest(source(m_a)), {}, env);
+    ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
+    EXPECT_TRUE(m_a.requests().empty()) << "clear in the environment dropped the manifest's source";
+    EXPECT_FALSE(m_b.requests().empty());
+
+    fs::remove_all(m_dir / "cache");
+    HostRun cli = run_host_fetch(write_manifest(source(m_a)), {"--binary-sources", "clear;" + source(m_b)});
+    ASSERT_EQ(cli.process.exit_code, 0) << cli.process.err;
+
+    HostRun bad = run_host_fetch(write_manifest(source(m_a)), {"--binary-sources", "bogus,x"});
+    EXPECT_EQ(bad.process.exit_code, 2);
+    EXPECT_NE(bad.process.err.find("unknown kind 'bogus'"), std::string::npos) << bad.process.err;
+}
+
+TEST_F(Sources, XScript_DownloadsVerifiesSha512_AndFailsWithoutTouchingDst) {
+    const std::string content = blob_content(m_artifacts[0].seed, m_artifacts[0].size);
+    const std::string url = m_a.base_url() + "/" + m_artifacts[0].relative_path();
+    const std::string dst = m_dir / "downloads/asset.tar.gz";
+    fs::create_directories(m_dir / "downloads");
+    ProcessResult ok = run_process({host_binary(), "x-script", url, sha512_hex(content), dst});
+    ASSERT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_TRUE(read_file(dst) == content);
+    for (const auto &e : fs::directory_iterator(m_dir / "downloads")) {
+        const std::string n = e.path().filename().string();
+        EXPECT_TRUE(n == "asset.tar.gz" || n == ".download.lock") << "left behind: " << n;
+    }
+
+    const std::string other = m_dir / "downloads/other.tar.gz";
+    ProcessResult wrong = run_process({host_binary(), "x-script", url, std::string(128, 'a'), other});
+    EXPECT_EQ(wrong.exit_code, 1);
+    EXPECT_NE(wrong.err.find("SHA-512 mismatch"), std::string::npos) << wrong.err;
+    EXPECT_FALSE(fs::exists(other));
+
+    ProcessResult bad = run_process({host_binary(), "x-script", url, "not-a-hash", other});
+    EXPECT_EQ(bad.exit_code, 2);
+    ProcessResult missing = run_process({host_binary(), "x-script", m_a.base_url() + "/nothing", std::string(128, 'a'), other});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.err.find("HTTP 404"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace blobfetch::test
