@@ -32,7 +32,13 @@ std::string plugin_path(const std::string &explicit_path) {
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (ec) return "libblobfetch_plugin.so";
-    return (exe.parent_path() / "libblobfetch_plugin.so").string();
+    const auto beside = exe.parent_path() / "libblobfetch_plugin.so";  // the build tree
+#ifdef BLOBFETCH_PLUGIN_RELDIR
+    // An installed tree: <prefix>/bin/blobfetch and <prefix>/<libdir>/blobfetch/.
+    const auto installed = (exe.parent_path() / BLOBFETCH_PLUGIN_RELDIR / "libblobfetch_plugin.so").lexically_normal();
+    if (!std::filesystem::exists(beside, ec) && std::filesystem::exists(installed, ec)) return installed.string();
+#endif
+    return beside.string();
 }
 
 Expected<LoadedPlugin> load_plugin(const std::string &path) {
