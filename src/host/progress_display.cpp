@@ -1,6 +1,7 @@
 #include "host/progress_display.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace blobfetch::host {
 
@@ -18,7 +19,11 @@ std::string human_bytes(std::int64_t bytes) {
 }
 
 ProgressDisplay::ProgressDisplay(Mode mode, std::vector<std::string> blob_names, int verbosity)
-    : m_mode(mode), m_names(std::move(blob_names)), m_verbosity(verbosity), m_states(m_names.size(), BF_BLOB_QUEUED) {}
+    : m_mode(mode), m_names(std::move(blob_names)), m_verbosity(verbosity), m_states(m_names.size(), BF_BLOB_QUEUED) {
+    const char *term = std::getenv("TERM");
+    const char *no_color = std::getenv("NO_COLOR");  // https://no-color.org: set and not empty
+    m_color = m_mode == Mode::bar && !(no_color && *no_color) && !(term && std::string(term) == "dumb");
+}
 
 void ProgressDisplay::on_progress(const bf_progress &p) {
     std::lock_guard lock(m_mutex);
@@ -88,7 +93,8 @@ void ProgressDisplay::draw(bool final) {
     if (m_mode == Mode::bar) {
         constexpr int width = 24;
         int filled = percent * width / 100;
-        std::string bar = "[" + std::string(static_cast<std::size_t>(filled), '#') +
+        const std::string done(static_cast<std::size_t>(filled), '#');
+        std::string bar = "[" + (m_color ? "\x1b[32m" + done + "\x1b[0m" : done) +
                           std::string(static_cast<std::size_t>(width - filled), '-') + "] ";
         std::fprintf(stderr, "\r\x1b[K%s%s", bar.c_str(), line.c_str());
         std::fflush(stderr);

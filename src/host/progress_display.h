@@ -32,6 +32,7 @@ private:
     void draw(bool final);  // precondition: m_mutex held
 
     Mode m_mode;
+    bool m_color = false;  // a terminal, NO_COLOR unset, TERM not dumb
     std::vector<std::string> m_names;
     int m_verbosity;
     std::mutex m_mutex;
