@@ -23,3 +23,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The nginx package may start a system-wide server; the tests run their own.
+# Azurite (the Azure Storage emulator) for the x-azblob tests, from the npm
+# registry, into .ci/node/ (ignored by git). Tests skip, saying why, without it.
+if command -v npm >/dev/null && [ ! -x .ci/node/node_modules/.bin/azurite-blob ]; then
+  echo "deps: installing azurite (npm)"
+  npm install --prefix .ci/node --no-audit --no-fund --loglevel=error azurite@3 >/dev/null || \
+    echo "deps: azurite could not be installed; the Azure Blob tests will be skipped"
+fi
