@@ -96,6 +96,26 @@ struct CallbackContext {
     bool quiet;
 };
 
+// Progress to the display (Ctrl-C cancels through it); logs by verbosity.
+bf_callbacks callbacks_for(CallbackContext &ctx) {
+    bf_callbacks cb{};
+    cb.struct_size = sizeof cb;
+    cb.user = &ctx;
+    cb.progress = [](void *user, const bf_progress *pr) -> int32_t {
+        static_cast<CallbackContext *>(user)->display->on_progress(*pr);
+        return g_interrupted.load() ? 1 : 0;
+    };
+    cb.log = [](void *user, int32_t level, const char *message) {
+        auto *c = static_cast<CallbackContext *>(user);
+        int allowed = c->quiet ? BF_LOG_ERROR : BF_LOG_WARN + c->verbosity;
+        if (level > allowed) return;
+        static const char *names[] = {"error", "warning", "info", "debug"};
+        c->display->print_line(std::string("blobfetch: ") + names[level >= 0 && level <= 3 ? level : 3] + ": " +
+                               message);
+    };
+    return cb;
+}
+
 // Reads the sources: the manifest's, then VCPKG_BINARY_SOURCES, then each
 // --binary-sources (vcpkg's order: `clear` drops whatever came before it).
 Expected<std::vector<config::BinarySource>> sources_for(const config::Manifest &m, const FetchArgs &args,
@@ -172,21 +192,7 @@ int run_fetch(const FetchArgs &args) {
         Mode mode = (args.quiet || args.no_progress) ? Mode::none : (isatty(STDERR_FILENO) ? Mode::bar : Mode::lines);
         host::ProgressDisplay display(mode, names, args.verbose);
         CallbackContext ctx{&display, args.verbose, args.quiet};
-        bf_callbacks cb{};
-        cb.struct_size = sizeof cb;
-        cb.user = &ctx;
-        cb.progress = [](void *user, const bf_progress *pr) -> int32_t {
-            static_cast<CallbackContext *>(user)->display->on_progress(*pr);
-            return g_interrupted.load() ? 1 : 0;
-        };
-        cb.log = [](void *user, int32_t level, const char *message) {
-            auto *c = static_cast<CallbackContext *>(user);
-            int allowed = c->quiet ? BF_LOG_ERROR : BF_LOG_WARN + c->verbosity;
-            if (level > allowed) return;
-            static const char *names[] = {"error", "warning", "info", "debug"};
-            c->display->print_line(std::string("blobfetch: ") + names[level >= 0 && level <= 3 ? level : 3] + ": " +
-                                   message);
-        };
+        const bf_callbacks cb = callbacks_for(ctx);
         bf_status pass_rc = p.fetch(session, cache_dir.c_str(), descriptors.data(),
                                     static_cast<uint32_t>(descriptors.size()), &cb, results.data());
         display.finish();
@@ -312,18 +318,7 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     host::ProgressDisplay display(args.quiet ? Mode::none : isatty(STDERR_FILENO) ? Mode::bar : Mode::lines, {name},
                                   args.verbose);
     CallbackContext ctx{&display, args.verbose, args.quiet};
-    bf_callbacks cb{};
-    cb.struct_size = sizeof cb;
-    cb.user = &ctx;
-    cb.progress = [](void *user, const bf_progress *pr) -> int32_t {
-        static_cast<CallbackContext *>(user)->display->on_progress(*pr);
-        return g_interrupted.load() ? 1 : 0;
-    };
-    cb.log = [](void *user, int32_t level, const char *message) {
-        auto *c = static_cast<CallbackContext *>(user);
-        if (level > (c->quiet ? BF_LOG_ERROR : BF_LOG_WARN + c->verbosity)) return;
-        c->display->print_line(std::string("blobfetch: ") + message);
-    };
+    const bf_callbacks cb = callbacks_for(ctx);
     install_signal_handlers();
     const bf_status rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
     display.finish();

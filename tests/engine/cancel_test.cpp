@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "support/wait.h"
 #include "engine_fixture.h"
 
 namespace blobfetch::test {
@@ -14,16 +15,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Polls (bounded) until `pred` holds.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds limit = std::chrono::seconds(10)) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return pred();
-}
-
 class CancelTest : public EngineTest {
 protected:
     config::ProviderOptions sixteen() const {

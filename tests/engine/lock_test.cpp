@@ -5,6 +5,7 @@
 #include <csignal>
 #include <thread>
 
+#include "support/wait.h"
 #include "engine_fixture.h"
 #include "lock/dir_lock.h"
 
@@ -13,16 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds limit = 10s) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return pred();
-}
 
 class LockTest : public EngineTest {
 protected:

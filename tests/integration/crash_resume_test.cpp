@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "state/download_state.h"
+#include "support/wait.h"
 #include "support/blob_content.h"
 #include "support/fixture.h"
 #include "support/nginx.h"
@@ -22,16 +23,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::int64_t kSize = 256ll << 20;
 constexpr std::int64_t kChunk = 2ll << 20;  // the default chunk size
 constexpr int kConnections = 16;
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return pred();
-}
 
 class CrashResume : public ::testing::Test {
 protected:

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "state/download_state.h"
+#include "support/wait.h"
 #include "support/blob_content.h"
 #include "support/fixture.h"
 #include "support/nginx.h"
@@ -21,16 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds limit = 60s) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return pred();
-}
 
 class MultiProcess : public ::testing::Test {
 protected:
@@ -118,9 +109,10 @@ TEST_F(MultiProcess, HolderKilledMidDownload_TheWaitingProcessTakesOverFromTheSi
         return st.ok() ? st->completed_bytes() : std::int64_t{0};
     };
     auto first = start(manifest("first"), "first");
-    ASSERT_TRUE(eventually([&] { return recorded() >= size / 4; })) << read_file(m_dir / "first.err");
+    ASSERT_TRUE(eventually([&] { return recorded() >= size / 4; }, 60s)) << read_file(m_dir / "first.err");
     auto second = start(manifest("second"), "second", {"-v"});
-    ASSERT_TRUE(eventually([&] { return read_file(m_dir / "second.err").find("waiting for the lock") != std::string::npos; }))
+    ASSERT_TRUE(eventually(
+        [&] { return read_file(m_dir / "second.err").find("waiting for the lock") != std::string::npos; }, 60s))
         << read_file(m_dir / "second.err");
     first->signal(SIGKILL);
     first->wait();

@@ -7,9 +7,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -51,17 +48,6 @@ std::string url_encode(const std::string &s) {
     return out;
 }
 
-bool can_connect(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
-    close(fd);
-    return ok;
-}
-
 }  // namespace
 
 std::string AzuriteServer::binary() {
@@ -77,7 +63,7 @@ AzuriteServer::AzuriteServer() {
                                  m_dir / "data", "--silent", "--skipApiVersionCheck"},
         ProcessOptions{}, m_dir / "out.log", m_dir / "err.log");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!can_connect(m_port)) {
+    while (!port_accepts(m_port)) {
         if (std::chrono::steady_clock::now() > deadline || !m_process->running())
             throw std::runtime_error("azurite did not start: " + read_file(m_dir / "err.log"));
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -23,7 +23,9 @@ std::string nginx_binary() {
     return "nginx";
 }
 
-bool can_connect(int port) {
+}  // namespace
+
+bool port_accepts(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
     sockaddr_in addr{};
@@ -34,8 +36,6 @@ bool can_connect(int port) {
     close(fd);
     return ok;
 }
-
-}  // namespace
 
 int pick_free_port() {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -97,7 +97,7 @@ NginxServer::NginxServer(NginxOptions options) : m_options(std::move(options)) {
         // (e.g. the port was taken in between; then try another one).
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         while (std::chrono::steady_clock::now() < deadline) {
-            if (can_connect(m_port)) return;
+            if (port_accepts(m_port)) return;
             if (!m_process->running()) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }

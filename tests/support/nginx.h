@@ -57,6 +57,8 @@ private:
 
 // Finds a TCP port on 127.0.0.1 that was free a moment ago.
 int pick_free_port();
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool port_accepts(int port);
 
 // True if `nginx` can be run (tests that need it skip with a clear reason otherwise).
 bool nginx_available();

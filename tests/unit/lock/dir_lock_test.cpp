@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/wait.h"
 #include "support/process.h"
 
 namespace blobfetch {
@@ -16,16 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds limit = 10s) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return pred();
-}
+using test::eventually;
 
 // Another process holding the lock on `dir` until `release` exists or it is killed.
 class Holder {
