@@ -9,7 +9,7 @@
 //   retries              integer  4          0..100   retries per request
 //   connect_timeout_ms   integer  15000      1..600000
 //   stall_timeout_ms     integer  30000      100..3600000  abort + retry when slower than
-//   stall_min_speed      integer  1          0..      bytes/s for this long (0 disables)
+//   stall_min_speed      integer  1024       0..      bytes/s for this long (0 disables)
 //   verify_cached_hash   boolean  true       hash cached files before trusting them
 //   durability           string   "strict"   "strict" | "relaxed" (no fdatasync of data)
 //   locking              boolean  true       take <dir>/.download.lock so processes never fetch the
@@ -36,7 +36,7 @@ struct ProviderOptions {
     int retries = 4;
     std::int64_t connect_timeout_ms = 15000;
     std::int64_t stall_timeout_ms = 30000;
-    std::int64_t stall_min_speed = 1;
+    std::int64_t stall_min_speed = 1024;
     bool verify_cached_hash = true;
     std::string durability = "strict";
     bool locking = true;

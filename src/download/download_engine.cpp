@@ -357,8 +357,11 @@ private:
             if (j->next_lock_try <= now) try_start(*j, now);
             if (j->phase == Phase::locking) wake = std::min(wake, j->next_lock_try);
         }
-        for (auto &jp : m_jobs) {
-            Job &j = *jp;
+        // Only admitted blobs can transfer: skip the finished head of the list
+        // (a set of 10,000 blobs must not cost 10,000 checks per event).
+        while (m_first_open < m_next_job && m_jobs[m_first_open]->phase == Phase::done) ++m_first_open;
+        for (std::size_t k = m_first_open; k < m_next_job; ++k) {
+            Job &j = *m_jobs[k];
             if (j.phase != Phase::transferring) continue;
             while (m_loop.active() < m_loop.capacity()) {
                 auto piece = next_piece(j, now, wake);
@@ -848,6 +851,7 @@ private:
     std::vector<std::unique_ptr<Job>> m_jobs;
     std::vector<BlobOutcome> *m_outcomes = nullptr;
     std::size_t m_next_job = 0;
+    std::size_t m_first_open = 0;  // jobs before it are all done
     std::size_t m_active = 0;
     std::size_t m_max_active = 0;
     std::size_t m_done = 0;

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <regex>
 #include <vector>
 
 #include <csignal>
@@ -38,10 +37,16 @@ std::string strip(const std::string &s, const std::string &suffix) { return s.su
 // "<final>.<pid>-<n>": the private temporary name of a process that did not
 // lock (see download_engine.cpp); returns the pid.
 std::optional<long> private_owner(const std::string &base) {
-    static const std::regex re(R"(\.(\d+)-\d+$)");
-    std::smatch m;
-    if (!std::regex_search(base, m, re)) return std::nullopt;
-    return std::stol(m[1].str());
+    const auto dot = base.rfind('.');
+    if (dot == std::string::npos) return std::nullopt;
+    const std::string tail = base.substr(dot + 1);
+    const auto dash = tail.find('-');
+    auto digits = [](const std::string &t) {
+        return !t.empty() && t.size() < 12 && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (dash == std::string::npos || !digits(tail.substr(0, dash)) || !digits(tail.substr(dash + 1)))
+        return std::nullopt;
+    return std::stol(tail.substr(0, dash));
 }
 
 bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }

@@ -64,7 +64,7 @@ public:
 struct TransportOptions {
     std::chrono::milliseconds connect_timeout{15'000};
     std::chrono::milliseconds stall_timeout{30'000};  // abort (retryable) when slower than stall_min_speed this long
-    std::int64_t stall_min_speed = 1;                 // bytes/s; 0 disables stall detection
+    std::int64_t stall_min_speed = 1024;              // bytes/s; 0 disables stall detection
     std::string ca_file;                              // "" = system CA store
     std::string user_agent;                           // "" = "blobfetch/<version>"
     int max_redirects = 5;
