@@ -1003,6 +1003,7 @@ DownloadEngine::DownloadEngine(EngineOptions options, TransferLoop &loop)
 void DownloadEngine::run(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
                          const std::vector<std::size_t> &which, std::vector<BlobOutcome> &outcomes,
                          FetchProgress &progress, const CancellationToken &cancel, const Logger &log) {
+    if (which.empty()) return;  // everything was cached: no threads to start
     Run run(m_options, m_loop, progress, cancel, log);
     run.execute(cache_dir, specs, which, outcomes);
 }
