@@ -174,6 +174,22 @@ TEST_F(ResumeTest, SidecarOfAnotherUrlOrMissingData_IsNotTrusted) {
     EXPECT_EQ(ranges_requested(c).size(), 4u);
 }
 
+// PEERS.md #2: a partial file whose state was lost, or a truncated file at
+// the final path, never passes for a finished blob nor blocks the next run.
+TEST_F(ResumeTest, PartialDataWithoutItsSidecar_OrATruncatedFinalFile_StartsAfresh) {
+    BlobSpec b = interrupted_run(4, 3);
+    fs::remove(partial(b).state);
+    {
+        const std::string head = blob_content(21, 4 * kChunk).substr(0, 3 * kChunk);  // a peer's leftover
+        std::ofstream(final_path(b), std::ios::binary).write(head.data(), static_cast<std::streamsize>(head.size()));
+    }
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(21, 4 * kChunk));
+    EXPECT_EQ(ranges_requested(b).size(), 4u) << "nothing unrecorded is trusted";
+    EXPECT_TRUE(leftovers().empty());
+}
+
 TEST_F(ResumeTest, ChangedChunkSizeOption_KeepsTheRecordedLayout) {
     BlobSpec b = interrupted_run(8, 6);
     auto o = options();

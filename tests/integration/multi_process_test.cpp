@@ -3,6 +3,7 @@
 // killed mid-download is taken over from its sidecar; without locks the
 // processes still publish only correct files.
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -47,11 +48,10 @@ protected:
     }
 
     std::unique_ptr<BackgroundProcess> start(const std::string &manifest_path, const std::string &name,
-                                             std::vector<std::string> extra = {}) {
+                                             std::vector<std::string> extra = {}, ProcessOptions po = {}) {
         std::vector<std::string> argv{host_binary(), "fetch", manifest_path, "--json"};
         argv.insert(argv.end(), extra.begin(), extra.end());
-        return std::make_unique<BackgroundProcess>(argv, ProcessOptions{}, m_dir / (name + ".out"),
-                                                   m_dir / (name + ".err"));
+        return std::make_unique<BackgroundProcess>(argv, po, m_dir / (name + ".out"), m_dir / (name + ".err"));
     }
 
     std::string cached(const TestArtifact &a) const { return m_dir / ("cache/" + a.relative_path()); }
@@ -141,6 +141,41 @@ TEST_F(MultiProcess, LockingDisabled_FourHostsStillPublishOnlyCorrectFiles) {
     for (const auto &e : fs::recursive_directory_iterator(m_dir / "cache")) {
         const std::string n = e.path().filename().string();
         EXPECT_FALSE(n.ends_with(".part") || n.ends_with(".dlstate") || n == ".download.lock") << e.path();
+    }
+}
+
+// PEERS.md #5: on a file system where flock() succeeds without locking
+// anything (some NFS/CIFS/Lustre mounts; here an LD_PRELOAD shim), every
+// process notices, says so, and downloads into private temporary files: no two
+// processes ever write the same file, and only correct files are published.
+TEST_F(MultiProcess, FlockThatLocksNothing_IsDetected_FourHostsUsePrivateFilesAndPublishOnlyCorrectFiles) {
+    serve(mixed_set());
+    ProcessOptions po;
+    po.env["LD_PRELOAD"] = bin_dir() + "/libblobfetch_noop_flock.so";
+    const char *asan = std::getenv("ASAN_OPTIONS");  // the shim comes before a sanitizer runtime
+    po.env["ASAN_OPTIONS"] = std::string(asan ? asan : "") + (asan && *asan ? ":" : "") + "verify_asan_link_order=0";
+    std::vector<std::unique_ptr<BackgroundProcess>> hosts;
+    for (int i = 0; i < 4; ++i) {
+        const std::string name = "nfs" + std::to_string(i);
+        hosts.push_back(start(manifest(name), name, {}, po));
+    }
+    for (int i = 0; i < 4; ++i) {
+        const std::string name = "nfs" + std::to_string(i);
+        const std::string err = read_file(m_dir / (name + ".err"));
+        EXPECT_EQ(hosts[static_cast<std::size_t>(i)]->wait(), 0) << err;
+    }
+    int warned = 0;
+    std::string all_err;
+    for (int i = 0; i < 4; ++i) {
+        const std::string err = read_file(m_dir / ("nfs" + std::to_string(i) + ".err"));
+        if (err.find("file locks are not enforced") != std::string::npos) ++warned;
+        all_err += err;
+    }
+    EXPECT_GE(warned, 1) << "a process that downloads says that its lock protects nothing\n" << all_err;
+    for (const auto &a : m_artifacts) EXPECT_EQ(sha256_file_hex(cached(a)), a.sha256) << a.name;
+    for (const auto &e : fs::recursive_directory_iterator(m_dir / "cache")) {
+        const std::string n = e.path().filename().string();
+        EXPECT_FALSE(n.ends_with(".part") || n.ends_with(".dlstate")) << e.path();
     }
 }
 
