@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -85,8 +86,11 @@ Expected<std::string> sha256_file(const std::filesystem::path &path, const Cance
 
 Expected<std::string> hash_file(const std::filesystem::path &path, Digest::Algorithm algorithm,
                                 const CancellationToken &cancel) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));  // a FIFO must not hang
     if (!fd) return Status(Errc::io, "cannot open '" + path.string() + "' to hash it: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return Status(Errc::io, "cannot hash '" + path.string() + "': not a regular file");
     Digest hash(algorithm);
     auto buf = std::make_unique<char[]>(1 << 20);
     for (;;) {

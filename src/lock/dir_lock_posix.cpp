@@ -70,7 +70,7 @@ Expected<TryLock> try_lock_directory(const std::filesystem::path &dir) {
         if (!fd && errno == EACCES) {
             // Another user's lock file in a shared cache: flock works on a
             // read-only descriptor too; only the diagnosis line is not ours.
-            fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
             writable = false;
         }
         if (!fd) {
@@ -92,12 +92,14 @@ Expected<TryLock> try_lock_directory(const std::filesystem::path &dir) {
         struct stat locked {}, current {};
         if (::fstat(fd.get(), &locked) != 0)
             return Status(Errc::io, "cannot inspect the lock file '" + path.string() + "': " + std::strerror(errno));
+        if (!S_ISREG(locked.st_mode))
+            return Status(Errc::io, "the lock file '" + path.string() + "' is not a regular file; remove it");
         if (::lstat(path.c_str(), &current) != 0 || current.st_dev != locked.st_dev ||
             current.st_ino != locked.st_ino)
             continue;  // try again with the file that is there now
         if (enforced) {
             // Self-test: a second open file description must not get the lock.
-            UniqueFd probe(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            UniqueFd probe(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
             if (probe && flock_retrying(probe.get(), LOCK_EX | LOCK_NB) == 0) enforced = false;
         }
         if (writable) {

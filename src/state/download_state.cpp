@@ -228,7 +228,8 @@ Status save_download_state(const std::filesystem::path &path, const DownloadStat
 }
 
 Expected<DownloadState> load_download_state(const std::filesystem::path &path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    // O_NONBLOCK: a FIFO put in its place must not hang the run (refused below).
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd) {
         if (errno == ENOENT) return Status(Errc::not_found, "no download state at '" + path.string() + "'");
         return Status(Errc::io, "cannot open download state '" + path.string() + "': " + std::strerror(errno));

@@ -1,6 +1,7 @@
 // Paths and the file system: confinement to the cache directory (also
 // through symbolic links), restrictive permissions while partial, a read-only
-// cache, a missing parent, a path too long, a full disk, a size limit. Every
+// cache, a missing parent, a path too long, a full disk, a size limit, FIFOs
+// and directories where files belong. Every
 // failure is a clear error and loses no previously completed chunk.
 #include <cerrno>
 #include <cstring>
@@ -95,6 +96,40 @@ TEST_F(EngineTest, MissingParentsAreCreated_APathTooLongIsAClearError) {
     ASSERT_FALSE(r.blobs[0].status.ok());
     EXPECT_NE(r.blobs[0].status.message().find("too long"), std::string::npos) << r.blobs[0].status.message();
     EXPECT_TRUE(requests_for(longname).empty());
+}
+
+// Special files where blobfetch keeps its own regular files never hang a run
+// (opening a FIFO for reading blocks until a writer comes): a FIFO as the
+// sidecar or as a cached blob is not trusted and is replaced; a FIFO as the
+// partial file and a directory as the lock file are errors naming them.
+TEST_F(EngineTest, FifosAndDirectoriesInPlaceOfItsFiles_NeverHang_AreReplacedOrNamed) {
+    BlobSpec state = blob("odd/state.bin", 90, 3 * kChunk);
+    fs::create_directories(final_path(state).parent_path());
+    ASSERT_EQ(::mkfifo(partial(state).state.c_str(), 0600), 0) << std::strerror(errno);
+    BlobSpec empty = blob("odd/empty.bin", 91, 0);
+    ASSERT_EQ(::mkfifo(final_path(empty).c_str(), 0644), 0) << std::strerror(errno);
+    FetchResult r = fetch({state, empty});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(state) == blob_content(90, 3 * kChunk));
+    EXPECT_TRUE(fs::is_regular_file(final_path(empty)));
+    EXPECT_NE(logs().find("not a regular file"), std::string::npos) << logs();
+    EXPECT_TRUE(leftovers().empty());
+
+    BlobSpec part = blob("odd/part.bin", 92, 3 * kChunk);
+    ASSERT_EQ(::mkfifo(partial(part).data.c_str(), 0600), 0) << std::strerror(errno);
+    r = fetch({part});
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::io) << r.blobs[0].status.message();
+    EXPECT_NE(r.blobs[0].status.message().find(partial(part).data.string() + "' is not a regular file"),
+              std::string::npos)
+        << r.blobs[0].status.message();
+    EXPECT_TRUE(requests_for(part).empty());
+
+    BlobSpec locked = blob("lockdir/x.bin", 93, 1000);
+    fs::create_directories(final_path(locked).parent_path() / ".download.lock");
+    r = fetch({locked});
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::io) << r.blobs[0].status.message();
+    EXPECT_NE(r.blobs[0].status.message().find(".download.lock"), std::string::npos) << r.blobs[0].status.message();
+    EXPECT_FALSE(fs::exists(final_path(locked)));
 }
 
 TEST_F(EngineTest, LargerThanMaxBlobSize_RefusedBeforeAnyRequestOrPreallocation) {
