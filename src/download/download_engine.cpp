@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "base/path_safety.h"
+#include "download/chunk_transfer.h"
+#include "download/engine_job.h"
 #include "download/partial_file.h"
 #include "download/response_check.h"
 #include "download/task_pool.h"
@@ -21,7 +23,11 @@
 namespace blobfetch {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using detail::ChunkTransfer;
+using detail::Clock;
+using detail::Job;
+using detail::Phase;
+using detail::Piece;
 
 // The configured chunk size, grown (in 64 KiB steps) for a blob so large that
 // its record would exceed DownloadState::kMaxChunks chunks.
@@ -33,126 +39,9 @@ std::int64_t chunk_size_for(std::int64_t blob_size, std::int64_t configured) {
     return (needed + kStep - 1) / kStep * kStep;
 }
 
-// A byte range waiting to be requested.
-struct Piece {
-    std::int64_t begin = 0;
-    std::int64_t end = -1;  // exclusive; -1: to the end of the blob
-    bool ranged = false;    // send a Range header
-    int attempt = 0;        // failed tries of the piece's first chunk so far
-    Clock::time_point ready_at{};
-};
-
-enum class Phase { queued, locking, preparing, transferring, finishing, closing, done };
-
-class ChunkTransfer;
-
-// One blob. Owned and touched only by the engine thread; a worker task gets
-// pointers to the members it alone uses while it runs (the file, which is
-// safe for concurrent positional I/O, and the hash while `hashing`).
-struct Job {
-    std::size_t index = 0;
-    const BlobSpec *spec = nullptr;
-    PartialPaths paths;
-    std::string shown_url;
-    TransferMode mode = TransferMode::chunked;
-    std::int64_t chunk_size = 0;   // for a fresh record; a resumed one keeps its own
-    Phase phase = Phase::queued;
-    bool counted = false;          // counts against the limit of active blobs
-    bool holds_dir = false;        // uses its directory's lock
-    bool owns_path = false;        // the only blob of this run working on its final path
-    bool private_files = false;    // .part/.dlstate private to this process: never resumed
-    Clock::time_point lock_since{};
-    Clock::time_point next_lock_try{};
-
-    std::unique_ptr<IPositionalWriter> file;
-    std::optional<DownloadState> state;  // chunked mode once the size is known
-    std::int64_t size = -1;
-    RemoteIdentity identity;
-    bool ranges = true;             // false once the server proved it ignores Range
-    std::vector<Piece> pieces;      // explicit work: retries, the single/stream/probe piece
-    std::uint64_t next_chunk = 0;   // chunks below: complete, in flight, or in `pieces`
-    std::uint64_t prefix = 0;       // chunks [0, prefix) are complete
-    std::vector<TransferId> transfers;
-    bool received_all = false;      // a state-less blob's one piece arrived
-
-    std::uint64_t saved_chunks = 0;  // complete chunks claimed by the last saved sidecar
-    std::int64_t unsaved_bytes = 0;
-    Clock::time_point last_checkpoint;
-    bool checkpointing = false;
-
-    std::unique_ptr<BlobHashes> sha;
-    std::int64_t hashed = 0;
-    bool hashing = false;
-    bool sha_stale = false;  // restart while hashing: reset the hash when the task ends
-
-    std::int64_t downloaded = 0;
-    std::int64_t resumed = 0;
-    int restarts = 0;
-    std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
-    int pending_writes = 0;    // buffers and barriers queued at the writer
-    bool write_failed = false; // no chunk is claimed after a failed write
-    Status failure;               // set once; the blob then only closes
-    bool finish_requested = false;
-    bool close_requested = false;
-};
-
-class Run;
-
-// The handler of one request: coalesces libcurl's small pieces into a fixed
-// buffer, writes it at its offset when full or at a chunk's end, computes
-// each chunk's CRC-32 on the fly and reports completed chunks.
-class ChunkTransfer final : public ITransferHandler {
-public:
-    ChunkTransfer(Run &run, Job &job, const Piece &piece, std::size_t capacity)
-        : job(job), piece(piece), m_run(run), m_cap(capacity), m_pos(piece.begin), m_chunk_begin(piece.begin),
-          m_buf_offset(piece.begin) {}
-    ~ChunkTransfer() override;
-
-    Status on_head(const ResponseHead &head) override;
-    Status on_body(const char *data, std::size_t len) override;
-    // Back-pressure: a piece is taken only when the buffers it may need are
-    // there (the writer gives them back as it catches up).
-    bool accepting(std::size_t len) override;
-    // Hands the buffered bytes to the writer thread (to be written at their
-    // offset); the next bytes go to a fresh buffer.
-    void flush();
-    // The write path: coalesce, CRC-32, write at the offset, complete chunks.
-    Status write(const char *data, std::size_t len);
-
-    // Bytes received since the last completed chunk (lost if this transfer fails).
-    std::int64_t partial_bytes() const { return m_pos - m_chunk_begin; }
-    bool made_progress() const { return m_chunk_begin > piece.begin; }
-    std::int64_t position() const { return m_pos; }
-    // What is left to fetch after a failure: from the unfinished chunk on
-    // (from 0 for a request without Range).
-    Piece remaining() const {
-        Piece p = piece;
-        if (p.ranged) p.begin = m_chunk_begin;
-        return p;
-    }
-
-    Job &job;
-    Piece piece;
-    TransferId id = 0;
-    bool superseded = false;       // replaced by a new plan; its outcome is ignored
-    bool error_retryable = false;  // the handler's own refusal is worth a retry
-
-private:
-    // Where the chunk holding `pos` ends (or `limit`), for a blob with a record.
-    std::int64_t boundary(std::int64_t pos, std::int64_t limit) const;
-    std::int64_t limit() const;
-
-    Run &m_run;
-    char *m_buf = nullptr;
-    std::size_t m_cap;
-    std::size_t m_len = 0;
-    std::int64_t m_pos;
-    std::int64_t m_chunk_begin;
-    std::int64_t m_buf_offset;
-    std::uint32_t m_crc = 0;
-};
-
-class Run {
+// One call of DownloadEngine::run(): the blob set's jobs, the transfers and
+// the buffers, driven from the calling thread.
+class Run final : public detail::IChunkSink {
 public:
     Run(const EngineOptions &options, TransferLoop &loop, FetchProgress &progress, const CancellationToken &cancel,
         const Logger &log)
@@ -207,10 +96,10 @@ public:
         return false;
     }
 
-    // ------------------------------------------------------------ called by ChunkTransfer
-    Status on_head(ChunkTransfer &t, const ResponseHead &head);
+    // ------------------------------------------------------------ IChunkSink (called by ChunkTransfer)
+    Status on_head(ChunkTransfer &t, const ResponseHead &head) override;
 
-    void on_received(Job &j, std::size_t len) {
+    void on_received(Job &j, std::size_t len) override {
         j.downloaded += static_cast<std::int64_t>(len);
         m_progress.add_bytes(j.index, static_cast<std::int64_t>(len));
     }
@@ -224,14 +113,14 @@ public:
         maybe_checkpoint(j, Clock::now());
     }
 
-    void release_buffer(char *buf) {
+    void release_buffer(char *buf) override {
         if (!buf) return;
         m_free_buffers.push_back(buf);
         m_buffer_freed = true;
     }
 
     // A buffer for a transfer, or nullptr when the budget is used up.
-    char *take_buffer() {
+    char *take_buffer() override {
         if (!m_free_buffers.empty()) {
             char *b = m_free_buffers.back();
             m_free_buffers.pop_back();
@@ -241,13 +130,13 @@ public:
         m_buffers.push_back(std::make_unique<char[]>(m_write_buffer));
         return m_buffers.back().get();
     }
-    std::int64_t max_blob_size() const { return m_options.max_blob_size; }
-    std::size_t buffers_available() const { return m_free_buffers.size() + (m_max_buffers - m_buffers.size()); }
+    std::int64_t max_blob_size() const override { return m_options.max_blob_size; }
+    std::size_t buffers_available() const override { return m_free_buffers.size() + (m_max_buffers - m_buffers.size()); }
 
     // Queues `len` bytes of `buf` to be written at `offset` of the blob's
     // file; the buffer comes back to the pool once written. A failed write
     // fails the blob.
-    void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset) {
+    void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset) override {
         ++j.pending_writes;
         m_writer.submit([this, &j, file = j.file.get(), buf, len, offset] {
             Status s;
@@ -283,7 +172,7 @@ public:
 
     // All bytes of chunk i were handed to the writer: it is complete once
     // they are written (and only if the blob did not start over meanwhile).
-    void chunk_received(Job &j, std::uint64_t i, std::uint32_t crc) {
+    void chunk_received(Job &j, std::uint64_t i, std::uint32_t crc) override {
         after_writes(j, [this, &j, i, crc, epoch = j.epoch] {
             // A chunk that fully landed counts also when the blob failed or
             // was cancelled meanwhile (the close records it), but not after
@@ -871,90 +760,6 @@ private:
     TaskPool m_pool;
     TaskPool m_writer{1};  // one thread, FIFO: see after_writes()
 };
-
-ChunkTransfer::~ChunkTransfer() { m_run.release_buffer(m_buf); }  // unwritten bytes are dropped
-
-// Called from inside libcurl: nothing may throw through it.
-Status ChunkTransfer::on_head(const ResponseHead &head) {
-    try {
-        return m_run.on_head(*this, head);
-    } catch (const std::exception &e) {
-        return Status(Errc::internal, std::string("internal error handling a response: ") + e.what());
-    }
-}
-
-Status ChunkTransfer::on_body(const char *data, std::size_t len) {
-    try {
-        return write(data, len);
-    } catch (const std::exception &e) {
-        return Status(Errc::internal, std::string("internal error writing a response: ") + e.what());
-    }
-}
-
-void ChunkTransfer::flush() {
-    if (m_len == 0) return;
-    m_run.submit_write(job, m_buf, m_len, m_buf_offset);
-    m_buf = nullptr;
-    m_buf_offset += static_cast<std::int64_t>(m_len);
-    m_len = 0;
-}
-
-std::int64_t ChunkTransfer::limit() const {
-    return piece.end >= 0 ? piece.end : (job.size >= 0 ? job.size : m_run.max_blob_size());
-}
-
-std::int64_t ChunkTransfer::boundary(std::int64_t pos, std::int64_t lim) const {
-    const DownloadState *st = job.state ? &*job.state : nullptr;
-    if (!st) return lim;
-    return std::min(lim, chunk_range(static_cast<std::uint64_t>(pos / st->chunk_size), st->blob_size, st->chunk_size).end);
-}
-
-bool ChunkTransfer::accepting(std::size_t len) {
-    if (!m_buf) {
-        m_buf = m_run.take_buffer();
-        if (!m_buf) return false;
-    }
-    // Buffers this piece will need beyond the current one: one when it fills
-    // the buffer up, one when a chunk ends inside it.
-    const auto n = static_cast<std::int64_t>(len);
-    const std::int64_t lim = limit();
-    std::size_t more = m_len + len > m_cap ? 1 : 0;
-    if (n <= lim - m_pos && boundary(m_pos, lim) < m_pos + n) ++more;
-    return more == 0 || m_run.buffers_available() >= more;
-}
-
-Status ChunkTransfer::write(const char *data, std::size_t len) {
-    m_run.on_received(job, len);
-    const std::int64_t lim = limit();
-    if (static_cast<std::int64_t>(len) > lim - m_pos) {
-        error_retryable = true;
-        return Status(Errc::http, job.shown_url + " sent more bytes than requested for blob '" + job.spec->path +
-                                      "' (beyond offset " + std::to_string(lim) + ")");
-    }
-    while (len > 0) {
-        if (!m_buf && !(m_buf = m_run.take_buffer()))
-            return Status(Errc::internal, "internal error: no write buffer although one was promised");
-        const std::int64_t end = boundary(m_pos, lim);
-        const std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(
-            {static_cast<std::int64_t>(len), end - m_pos, static_cast<std::int64_t>(m_cap - m_len)}));
-        std::memcpy(m_buf + m_len, data, n);
-        const DownloadState *st = job.state ? &*job.state : nullptr;
-        if (st) m_crc = crc32_update(m_crc, data, n);
-        m_len += n;
-        m_pos += static_cast<std::int64_t>(n);
-        data += n;
-        len -= n;
-        if (m_len == m_cap) flush();
-        if (st && m_pos == end && (m_pos % st->chunk_size == 0 || m_pos == st->blob_size)) {
-            // Complete once its bytes are written (the writer says when).
-            flush();
-            m_run.chunk_received(job, static_cast<std::uint64_t>((m_pos - 1) / st->chunk_size), m_crc);
-            m_crc = 0;
-            m_chunk_begin = m_pos;
-        }
-    }
-    return Status::success();
-}
 
 Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
     Job &j = t.job;

@@ -1,0 +1,96 @@
+#include "download/chunk_transfer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "hash/crc32.h"
+
+namespace blobfetch::detail {
+
+ChunkTransfer::~ChunkTransfer() { m_sink.release_buffer(m_buf); }  // unwritten bytes are dropped
+
+// Called from inside libcurl: nothing may throw through it.
+Status ChunkTransfer::on_head(const ResponseHead &head) {
+    try {
+        return m_sink.on_head(*this, head);
+    } catch (const std::exception &e) {
+        return Status(Errc::internal, std::string("internal error handling a response: ") + e.what());
+    }
+}
+
+Status ChunkTransfer::on_body(const char *data, std::size_t len) {
+    try {
+        return write(data, len);
+    } catch (const std::exception &e) {
+        return Status(Errc::internal, std::string("internal error writing a response: ") + e.what());
+    }
+}
+
+void ChunkTransfer::flush() {
+    if (m_len == 0) return;
+    m_sink.submit_write(job, m_buf, m_len, m_buf_offset);
+    m_buf = nullptr;
+    m_buf_offset += static_cast<std::int64_t>(m_len);
+    m_len = 0;
+}
+
+std::int64_t ChunkTransfer::limit() const {
+    return piece.end >= 0 ? piece.end : (job.size >= 0 ? job.size : m_sink.max_blob_size());
+}
+
+std::int64_t ChunkTransfer::boundary(std::int64_t pos, std::int64_t lim) const {
+    const DownloadState *st = job.state ? &*job.state : nullptr;
+    if (!st) return lim;
+    return std::min(lim, chunk_range(static_cast<std::uint64_t>(pos / st->chunk_size), st->blob_size, st->chunk_size).end);
+}
+
+bool ChunkTransfer::accepting(std::size_t len) {
+    if (!m_buf) {
+        m_buf = m_sink.take_buffer();
+        if (!m_buf) return false;
+    }
+    // Buffers this piece will need beyond the current one: one when it fills
+    // the buffer up, one when a chunk ends inside it.
+    const auto n = static_cast<std::int64_t>(len);
+    const std::int64_t lim = limit();
+    std::size_t more = m_len + len > m_cap ? 1 : 0;
+    if (n <= lim - m_pos && boundary(m_pos, lim) < m_pos + n) ++more;
+    return more == 0 || m_sink.buffers_available() >= more;
+}
+
+Status ChunkTransfer::write(const char *data, std::size_t len) {
+    m_sink.on_received(job, len);
+    const std::int64_t lim = limit();
+    if (static_cast<std::int64_t>(len) > lim - m_pos) {
+        error_retryable = true;
+        return Status(Errc::http, job.shown_url + " sent more bytes than requested for blob '" + job.spec->path +
+                                      "' (beyond offset " + std::to_string(lim) + ")");
+    }
+    while (len > 0) {
+        if (!m_buf && !(m_buf = m_sink.take_buffer()))
+            return Status(Errc::internal, "internal error: no write buffer although one was promised");
+        const std::int64_t end = boundary(m_pos, lim);
+        const std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(
+            {static_cast<std::int64_t>(len), end - m_pos, static_cast<std::int64_t>(m_cap - m_len)}));
+        std::memcpy(m_buf + m_len, data, n);
+        const DownloadState *st = job.state ? &*job.state : nullptr;
+        if (st) m_crc = crc32_update(m_crc, data, n);
+        m_len += n;
+        m_pos += static_cast<std::int64_t>(n);
+        data += n;
+        len -= n;
+        if (m_len == m_cap) flush();
+        if (st && m_pos == end && (m_pos % st->chunk_size == 0 || m_pos == st->blob_size)) {
+            // Complete once its bytes are written (the writer says when).
+            flush();
+            m_sink.chunk_received(job, static_cast<std::uint64_t>((m_pos - 1) / st->chunk_size), m_crc);
+            m_crc = 0;
+            m_chunk_begin = m_pos;
+        }
+    }
+    return Status::success();
+}
+
+}  // namespace blobfetch::detail

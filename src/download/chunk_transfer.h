@@ -1,0 +1,96 @@
+#pragma once
+// The handler of one HTTP request of the download engine: the write path from
+// libcurl's callback to positional writes. Runs on the engine's transfer
+// thread only; the engine (an IChunkSink) owns the buffers, the writer thread
+// and the blob's state.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/status.h"
+#include "download/engine_job.h"
+#include "net/transport.h"
+
+namespace blobfetch::detail {
+
+class ChunkTransfer;
+
+// What a ChunkTransfer needs from the engine. Every call comes from the
+// transfer thread.
+class IChunkSink {
+public:
+    virtual ~IChunkSink() = default;
+    // Checks a response's status line and headers against the request.
+    virtual Status on_head(ChunkTransfer &t, const ResponseHead &head) = 0;
+    // `len` body bytes arrived for the job (progress accounting).
+    virtual void on_received(Job &j, std::size_t len) = 0;
+    // A write buffer of the engine's buffer size, or nullptr when the budget
+    // is used up; every buffer taken goes back through submit_write() or
+    // release_buffer().
+    virtual char *take_buffer() = 0;
+    virtual void release_buffer(char *buf) = 0;
+    virtual std::size_t buffers_available() const = 0;
+    // The largest blob accepted when its size is not known.
+    virtual std::int64_t max_blob_size() const = 0;
+    // Writes `len` bytes of `buf` at `offset` of the job's file (later, on
+    // the writer thread), then takes the buffer back.
+    virtual void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset) = 0;
+    // Every byte of chunk `i` (CRC-32 `crc`) was handed to submit_write().
+    virtual void chunk_received(Job &j, std::uint64_t i, std::uint32_t crc) = 0;
+};
+
+// The handler of one request: coalesces libcurl's small pieces into a fixed
+// buffer, writes it at its offset when full or at a chunk's end, computes
+// each chunk's CRC-32 on the fly and reports completed chunks.
+class ChunkTransfer final : public ITransferHandler {
+public:
+    ChunkTransfer(IChunkSink &sink, Job &job, const Piece &piece, std::size_t capacity)
+        : job(job), piece(piece), m_sink(sink), m_cap(capacity), m_pos(piece.begin), m_chunk_begin(piece.begin),
+          m_buf_offset(piece.begin) {}
+    ~ChunkTransfer() override;
+
+    Status on_head(const ResponseHead &head) override;
+    Status on_body(const char *data, std::size_t len) override;
+    // Back-pressure: a piece is taken only when the buffers it may need are
+    // there (the writer gives them back as it catches up).
+    bool accepting(std::size_t len) override;
+    // Hands the buffered bytes to the writer thread (to be written at their
+    // offset); the next bytes go to a fresh buffer.
+    void flush();
+    // The write path: coalesce, CRC-32, write at the offset, complete chunks.
+    Status write(const char *data, std::size_t len);
+
+    // Bytes received since the last completed chunk (lost if this transfer fails).
+    std::int64_t partial_bytes() const { return m_pos - m_chunk_begin; }
+    bool made_progress() const { return m_chunk_begin > piece.begin; }
+    std::int64_t position() const { return m_pos; }
+    // What is left to fetch after a failure: from the unfinished chunk on
+    // (from 0 for a request without Range).
+    Piece remaining() const {
+        Piece p = piece;
+        if (p.ranged) p.begin = m_chunk_begin;
+        return p;
+    }
+
+    Job &job;
+    Piece piece;
+    TransferId id = 0;
+    bool superseded = false;       // replaced by a new plan; its outcome is ignored
+    bool error_retryable = false;  // the handler's own refusal is worth a retry
+
+private:
+    // Where the chunk holding `pos` ends (or `limit`), for a blob with a record.
+    std::int64_t boundary(std::int64_t pos, std::int64_t limit) const;
+    std::int64_t limit() const;
+
+    IChunkSink &m_sink;
+    char *m_buf = nullptr;
+    std::size_t m_cap;
+    std::size_t m_len = 0;
+    std::int64_t m_pos;
+    std::int64_t m_chunk_begin;
+    std::int64_t m_buf_offset;
+    std::uint32_t m_crc = 0;
+};
+
+}  // namespace blobfetch::detail

@@ -1,0 +1,85 @@
+#pragma once
+// The download engine's private per-blob state, shared by download_engine.cpp
+// and chunk_transfer.cpp only. Not an interface: everything here is owned and
+// touched by the engine's transfer thread (see Job).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "download/blob_spec.h"
+#include "download/partial_file.h"
+#include "io/positional_writer.h"
+#include "net/transport.h"
+#include "state/download_state.h"
+
+namespace blobfetch::detail {
+
+using Clock = std::chrono::steady_clock;
+
+// A byte range waiting to be requested.
+struct Piece {
+    std::int64_t begin = 0;
+    std::int64_t end = -1;  // exclusive; -1: to the end of the blob
+    bool ranged = false;    // send a Range header
+    int attempt = 0;        // failed tries of the piece's first chunk so far
+    Clock::time_point ready_at{};
+};
+
+enum class Phase { queued, locking, preparing, transferring, finishing, closing, done };
+
+// One blob. Owned and touched only by the engine thread; a worker task gets
+// pointers to the members it alone uses while it runs (the file, which is
+// safe for concurrent positional I/O, and the hash while `hashing`).
+struct Job {
+    std::size_t index = 0;
+    const BlobSpec *spec = nullptr;
+    PartialPaths paths;
+    std::string shown_url;
+    TransferMode mode = TransferMode::chunked;
+    std::int64_t chunk_size = 0;   // for a fresh record; a resumed one keeps its own
+    Phase phase = Phase::queued;
+    bool counted = false;          // counts against the limit of active blobs
+    bool holds_dir = false;        // uses its directory's lock
+    bool owns_path = false;        // the only blob of this run working on its final path
+    bool private_files = false;    // .part/.dlstate private to this process: never resumed
+    Clock::time_point lock_since{};
+    Clock::time_point next_lock_try{};
+
+    std::unique_ptr<IPositionalWriter> file;
+    std::optional<DownloadState> state;  // chunked mode once the size is known
+    std::int64_t size = -1;
+    RemoteIdentity identity;
+    bool ranges = true;             // false once the server proved it ignores Range
+    std::vector<Piece> pieces;      // explicit work: retries, the single/stream/probe piece
+    std::uint64_t next_chunk = 0;   // chunks below: complete, in flight, or in `pieces`
+    std::uint64_t prefix = 0;       // chunks [0, prefix) are complete
+    std::vector<TransferId> transfers;
+    bool received_all = false;      // a state-less blob's one piece arrived
+
+    std::uint64_t saved_chunks = 0;  // complete chunks claimed by the last saved sidecar
+    std::int64_t unsaved_bytes = 0;
+    Clock::time_point last_checkpoint;
+    bool checkpointing = false;
+
+    std::unique_ptr<BlobHashes> sha;
+    std::int64_t hashed = 0;
+    bool hashing = false;
+    bool sha_stale = false;  // restart while hashing: reset the hash when the task ends
+
+    std::int64_t downloaded = 0;
+    std::int64_t resumed = 0;
+    int restarts = 0;
+    std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
+    int pending_writes = 0;    // buffers and barriers queued at the writer
+    bool write_failed = false; // no chunk is claimed after a failed write
+    Status failure;               // set once; the blob then only closes
+    bool finish_requested = false;
+    bool close_requested = false;
+};
+
+}  // namespace blobfetch::detail

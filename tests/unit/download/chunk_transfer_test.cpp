@@ -1,0 +1,165 @@
+// The engine's write path, against a recording test double of the engine
+// (IChunkSink): bytes in any slicing land at their offsets, each chunk is
+// reported once with the CRC-32 of its bytes and only after all of them were
+// handed to the writer, overlong bodies are refused, and back-pressure holds.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "download/chunk_transfer.h"
+
+namespace blobfetch::detail {
+namespace {
+
+constexpr std::int64_t kChunk = 1000;
+constexpr std::size_t kBuffer = 300;
+
+// Records what the transfer does; writes go straight into `file`.
+class RecordingSink final : public IChunkSink {
+public:
+    explicit RecordingSink(std::size_t max_buffers) : m_max(max_buffers) {}
+
+    Status on_head(ChunkTransfer &, const ResponseHead &) override { return Status::success(); }
+    void on_received(Job &, std::size_t len) override { received += len; }
+    char *take_buffer() override {
+        if (m_taken >= m_max) return nullptr;
+        ++m_taken;
+        m_owned.push_back(std::make_unique<char[]>(kBuffer));
+        return m_owned.back().get();
+    }
+    void release_buffer(char *buf) override {
+        if (buf) --m_taken;
+    }
+    std::size_t buffers_available() const override { return m_max - m_taken; }
+    std::int64_t max_blob_size() const override { return 1 << 20; }
+    void submit_write(Job &, char *buf, std::size_t len, std::int64_t offset) override {
+        EXPECT_LE(len, kBuffer);
+        if (file.size() < static_cast<std::size_t>(offset) + len) file.resize(static_cast<std::size_t>(offset) + len);
+        file.replace(static_cast<std::size_t>(offset), len, buf, len);
+        written_up_to[offset] = offset + static_cast<std::int64_t>(len);
+        release_buffer(buf);
+    }
+    void chunk_received(Job &, std::uint64_t i, std::uint32_t crc) override {
+        // Every byte of the chunk was handed to the writer before this call.
+        const std::int64_t begin = static_cast<std::int64_t>(i) * kChunk;
+        const std::int64_t end = std::min<std::int64_t>(begin + kChunk, blob_size);
+        EXPECT_GE(static_cast<std::int64_t>(file.size()), end) << "chunk " << i;
+        chunks.emplace_back(i, crc);
+    }
+
+    std::int64_t blob_size = 0;
+    std::string file;
+    std::size_t received = 0;
+    std::map<std::int64_t, std::int64_t> written_up_to;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> chunks;
+
+private:
+    std::size_t m_max;
+    std::size_t m_taken = 0;
+    std::vector<std::unique_ptr<char[]>> m_owned;
+};
+
+std::string content(std::size_t n) {
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + 7) % 251);
+    return s;
+}
+
+std::uint32_t zlib_crc(const std::string &s, std::int64_t begin, std::int64_t end) {
+    return static_cast<std::uint32_t>(
+        crc32(0L, reinterpret_cast<const Bytef *>(s.data() + begin), static_cast<uInt>(end - begin)));
+}
+
+struct Fixture {
+    explicit Fixture(std::int64_t size, std::size_t buffers = 4) : sink(buffers) {
+        spec.url = "http://127.0.0.1/x";
+        spec.path = "x.bin";
+        spec.size = size;
+        sink.blob_size = size;
+        job.spec = &spec;
+        job.size = size;
+        job.shown_url = spec.url;
+        job.state.emplace(size, kChunk, Digest32{}, Digest32{});
+    }
+    BlobSpec spec;
+    Job job;
+    RecordingSink sink;
+};
+
+TEST(ChunkTransfer, AnySlicing_LandsByteExactAndReportsEveryChunkOnceWithItsCrc) {
+    const std::int64_t size = 3 * kChunk + 123;  // a short last chunk
+    const std::string body = content(static_cast<std::size_t>(size));
+    for (std::size_t slice : {1u, 7u, 299u, 300u, 301u, 999u, 1000u, 1001u, 4096u}) {
+        Fixture f(size);
+        {
+            ChunkTransfer t(f.sink, f.job, Piece{0, size, true, 0, {}}, kBuffer);
+            for (std::size_t at = 0; at < body.size(); at += slice) {
+                const std::size_t n = std::min(slice, body.size() - at);
+                ASSERT_TRUE(t.accepting(n)) << "slice " << slice;
+                ASSERT_TRUE(t.on_body(body.data() + at, n).ok()) << "slice " << slice;
+            }
+            t.flush();
+            EXPECT_EQ(t.position(), size);
+            EXPECT_EQ(t.partial_bytes(), 0);
+        }
+        EXPECT_EQ(f.sink.file, body) << "slice " << slice;
+        EXPECT_EQ(f.sink.received, body.size());
+        ASSERT_EQ(f.sink.chunks.size(), 4u) << "slice " << slice;
+        for (std::uint64_t i = 0; i < 4; ++i) {
+            const std::int64_t begin = static_cast<std::int64_t>(i) * kChunk;
+            EXPECT_EQ(f.sink.chunks[i].first, i);
+            EXPECT_EQ(f.sink.chunks[i].second, zlib_crc(body, begin, std::min(begin + kChunk, size)))
+                << "chunk " << i << ", slice " << slice;
+        }
+        EXPECT_EQ(f.sink.buffers_available(), 4u) << "every buffer came back";
+    }
+}
+
+TEST(ChunkTransfer, PieceStartingMidBlob_ReportsOnlyItsChunks_RemainingStartsAtTheUnfinishedChunk) {
+    const std::int64_t size = 4 * kChunk;
+    const std::string body = content(static_cast<std::size_t>(size));
+    Fixture f(size);
+    ChunkTransfer t(f.sink, f.job, Piece{kChunk, 3 * kChunk, true, 0, {}}, kBuffer);
+    ASSERT_TRUE(t.on_body(body.data() + kChunk, kChunk + 250).ok());
+    ASSERT_EQ(f.sink.chunks.size(), 1u);
+    EXPECT_EQ(f.sink.chunks[0].first, 1u);
+    EXPECT_TRUE(t.made_progress());
+    EXPECT_EQ(t.partial_bytes(), 250);
+    const Piece rest = t.remaining();
+    EXPECT_EQ(rest.begin, 2 * kChunk) << "the unfinished chunk is fetched again whole";
+    EXPECT_EQ(rest.end, 3 * kChunk);
+}
+
+TEST(ChunkTransfer, MoreBytesThanRequested_AreRefusedAsRetryable_NamingTheUrlAndBlob) {
+    const std::int64_t size = 2 * kChunk;
+    const std::string body = content(static_cast<std::size_t>(size) + 10);
+    Fixture f(size);
+    ChunkTransfer t(f.sink, f.job, Piece{0, kChunk, true, 0, {}}, kBuffer);
+    ASSERT_TRUE(t.on_body(body.data(), kChunk).ok());
+    const Status s = t.on_body(body.data() + kChunk, 1);
+    ASSERT_FALSE(s.ok());
+    EXPECT_TRUE(t.error_retryable);
+    EXPECT_NE(s.message().find("sent more bytes than requested"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("x.bin"), std::string::npos) << s.message();
+    EXPECT_EQ(f.sink.chunks.size(), 1u) << "the complete chunk still counts";
+}
+
+TEST(ChunkTransfer, WithoutFreeBuffers_ItRefusesBytesUntilOneComesBack) {
+    const std::int64_t size = 2 * kChunk;
+    const std::string body = content(static_cast<std::size_t>(size));
+    Fixture f(size, /*buffers=*/1);
+    ChunkTransfer t(f.sink, f.job, Piece{0, size, true, 0, {}}, kBuffer);
+    EXPECT_TRUE(t.accepting(100)) << "the transfer's own buffer";
+    ASSERT_TRUE(t.on_body(body.data(), 100).ok());
+    EXPECT_FALSE(t.accepting(kBuffer)) << "filling the buffer would need a second one";
+    Fixture g(size, /*buffers=*/0);
+    ChunkTransfer u(g.sink, g.job, Piece{0, size, true, 0, {}}, kBuffer);
+    EXPECT_FALSE(u.accepting(1)) << "no buffer at all: libcurl is paused";
+}
+
+}  // namespace
+}  // namespace blobfetch::detail
