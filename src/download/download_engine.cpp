@@ -529,6 +529,10 @@ private:
                                               m_options.durable, m_cancel);
                    },
                    [this, &j, file](Status s) {
+                       if (s.code() == Errc::verify && j.resumed > 0 && !j.refetched && !m_cancel_seen) {
+                           refetch(j, s);
+                           return;
+                       }
                        if (s.ok() || s.code() != Errc::cancelled || !*file) {
                            finish(j, std::move(s));
                            return;
@@ -603,6 +607,32 @@ private:
         }
         j.transfers.clear();
         if (except) j.transfers.push_back(except->id);
+    }
+
+    // The published check failed for a blob that resumed bytes of an earlier
+    // run (publish_partial removed them): those bytes may be the culprit (a
+    // remote without validators that changed since), so it is fetched once
+    // more from scratch before the failure counts.
+    void refetch(Job &j, const Status &why) {
+        m_log.warn(why.message() + "; it was resumed from an earlier run, so '" + j.spec->path +
+                   "' is downloaded once more from scratch");
+        j.refetched = true;
+        ++j.epoch;
+        j.file.reset();
+        j.state.reset();
+        j.sha.reset();
+        j.hashed = 0;
+        j.resumed = 0;
+        j.identity = {};
+        j.ranges = true;
+        j.pieces.clear();
+        j.next_chunk = 0;
+        j.prefix = 0;
+        j.saved_chunks = 0;
+        j.unsaved_bytes = 0;
+        j.received_all = false;
+        m_progress.reset_bytes(j.index);
+        start_prepare(j);
     }
 
     // The remote changed under us: start the blob over against the new one.

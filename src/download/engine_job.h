@@ -74,6 +74,7 @@ struct Job {
     std::int64_t downloaded = 0;
     std::int64_t resumed = 0;
     int restarts = 0;
+    bool refetched = false;    // fetched again from scratch after resumed bytes failed the hash
     std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
     int pending_writes = 0;    // buffers and barriers queued at the writer
     bool write_failed = false; // no chunk is claimed after a failed write

@@ -155,6 +155,32 @@ TEST_F(ResumeTest, RemoteWithoutValidators_ChangedContentIsCaughtBySha256) {
     EXPECT_EQ(again.blobs[0].status.code(), Errc::verify) << "the source really holds other bytes";
 }
 
+// A remote without validators served an older version to the first run and
+// the right one now: the resumed mix fails the SHA-256, and instead of
+// failing the blob is fetched once more from scratch, then published.
+TEST_F(ResumeTest, ResumedBytesOfAnOlderVersion_FailTheHash_TheBlobIsFetchedOnceMoreFromScratch) {
+    server.set_send_etag(false);
+    BlobSpec b = blob("resume.bin", 21, 8 * kChunk);
+    server.change_blob("/blobs/resume.bin", 78, 8 * kChunk);  // still the older version
+    server.add_rule(rule(6 * kChunk, -1, fault(FaultKind::status, 0, 500)));
+    auto o = options();
+    o.retries = 0;
+    o.concurrency = 1;
+    ASSERT_FALSE(fetch({b}, o).status.ok());
+    ASSERT_TRUE(fs::exists(partial(b).state));
+    server.clear_rules();
+    server.change_blob("/blobs/resume.bin", 21, 8 * kChunk);
+    forget_requests(7);
+    clear_logs();
+
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(21, 8 * kChunk));
+    EXPECT_EQ(requests_for(b).size(), 2u + 8u) << "the two missing chunks, then all eight";
+    EXPECT_NE(logs().find("downloaded once more from scratch"), std::string::npos) << logs();
+    EXPECT_TRUE(leftovers().empty());
+}
+
 TEST_F(ResumeTest, SidecarOfAnotherUrlOrMissingData_IsNotTrusted) {
     BlobSpec b = interrupted_run(4, 3);
     BlobSpec moved = b;
