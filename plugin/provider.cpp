@@ -5,6 +5,7 @@
 #include <blobfetch/fetch_provider.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -29,6 +30,7 @@ struct bf_session {
     // Strings handed to the host; valid until the next fetch() or destroy.
     std::vector<std::string> messages;
     std::string last_error;
+    std::atomic<bool> busy{false};  // a fetch() runs (BF_E_BUSY for a second one)
 };
 
 namespace {
@@ -230,9 +232,43 @@ bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *
     return BF_OK;
 }
 
+const char *kBusy =
+    "fetch: another fetch() of this session is running (from another thread or a callback); nothing was done; "
+    "use one session per concurrent fetch";
+
+// Marks the session busy for one fetch() (cleared on every way out).
+class BusyGuard {
+public:
+    explicit BusyGuard(bf_session *s) : m_s(s), m_owned(!s->busy.exchange(true, std::memory_order_acquire)) {}
+    ~BusyGuard() {
+        if (m_owned) m_s->busy.store(false, std::memory_order_release);
+    }
+    BusyGuard(const BusyGuard &) = delete;
+    BusyGuard &operator=(const BusyGuard &) = delete;
+    bool owned() const { return m_owned; }
+
+private:
+    bf_session *m_s;
+    bool m_owned;
+};
+
 bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs, uint32_t n,
                 const bf_callbacks *callbacks, bf_blob_result *results) noexcept {
     if (!session) return BF_E_INVALID_ARGUMENT;
+    BusyGuard guard(session);
+    if (!guard.owned()) {
+        // Nothing of the session is touched: its strings belong to the running fetch.
+        if (results)
+            for (uint32_t i = 0; i < n; ++i) {
+                bf_blob_result *r = &results[i];
+                if (BF_HAS(r, bf_blob_result, state)) r->state = BF_BLOB_FAILED;
+                if (BF_HAS(r, bf_blob_result, status)) r->status = BF_E_BUSY;
+                if (BF_HAS(r, bf_blob_result, bytes_downloaded)) r->bytes_downloaded = 0;
+                if (BF_HAS(r, bf_blob_result, bytes_skipped)) r->bytes_skipped = 0;
+                if (BF_HAS(r, bf_blob_result, message)) r->message = kBusy;
+            }
+        return BF_E_BUSY;
+    }
     try {
         return fetch_impl(session, cache_dir, blobs, n, callbacks, results);
     } catch (const std::bad_alloc &) {

@@ -17,7 +17,8 @@
  *   - No exception and no C++ type crosses the boundary; every failure is a
  *     bf_status code plus text whose owner is stated next to it.
  *   - All functions are safe to call from any thread, except that one session
- *     runs at most one fetch() at a time.
+ *     runs at most one fetch() at a time (a second, concurrent or re-entrant
+ *     call returns BF_E_BUSY and touches nothing of the first).
  */
 #ifndef BLOBFETCH_FETCH_PROVIDER_H
 #define BLOBFETCH_FETCH_PROVIDER_H
@@ -61,6 +62,10 @@ typedef int32_t bf_status;
 #define BF_E_LOCK_TIMEOUT 11      /**< waiting for another process's lock timed out */
 #define BF_E_PARTIAL 12           /**< fetch(): at least one blob failed; see its result */
 #define BF_E_UNSAFE_PATH 13       /**< a destination path escapes the cache directory */
+/** Added in blobfetch 0.3 (ABI 1): fetch() was called while another fetch() of
+    the same session runs (from another thread or from a callback); nothing
+    was done. Use one session per concurrent fetch. */
+#define BF_E_BUSY 14
 
 /* ------------------------------------------------------------------------ */
 /* Blob descriptors and results                                              */
@@ -207,8 +212,11 @@ typedef struct bf_provider {
      * blobs: n borrowed descriptors. results: n caller-owned entries, each with
      * struct_size set; every entry is filled on return. callbacks may be NULL.
      * Returns BF_OK when every blob is in the cache, BF_E_PARTIAL when at least
-     * one failed, BF_E_CANCELLED when the progress callback cancelled, or an
-     * argument error (then every result carries that status too).
+     * one failed, BF_E_CANCELLED when the progress callback cancelled,
+     * BF_E_BUSY when another fetch() of this session runs (the results then
+     * carry BF_E_BUSY and a static message; session_last_error() is left to
+     * the running fetch), or an argument error (then every result carries
+     * that status too).
      */
     bf_status (*fetch)(bf_session *session, const char *cache_dir, const bf_blob *blobs,
                        uint32_t n, const bf_callbacks *callbacks, bf_blob_result *results);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "support/blob_content.h"
@@ -158,6 +160,72 @@ TEST(PluginAbi, Fetch_ThroughTheTableFromFileUrls) {
     EXPECT_EQ(results[0].bytes_downloaded, 0);
     EXPECT_EQ(results[0].bytes_skipped, 100000);
     EXPECT_EQ(results[0].state, BF_BLOB_SKIPPED);
+    p->session_destroy(s);
+}
+
+// One session runs one fetch() at a time. A second call, re-entrant from the
+// progress callback or from another thread meanwhile, returns BF_E_BUSY,
+// fills its results with a message that outlives the call, and leaves the
+// running fetch (its results, its last error) untouched.
+TEST(PluginAbi, Fetch_SecondCallWhileOneRuns_IsBusyAndTouchesNothing) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    TempDir dir;
+    const std::string sha = write_blob(dir / "src/a.bin", 8, 300000);
+    const std::string url = "file://" + dir.path() + "/src/a.bin";
+    const std::string cache = dir / "cache";
+    bf_session *s = nullptr;
+    char err[256];
+    ASSERT_EQ(p->session_create(nullptr, &s, err, sizeof err), BF_OK) << err;
+
+    bf_blob blob{};
+    blob.struct_size = sizeof blob;
+    blob.url = url.c_str();
+    blob.path = "a.bin";
+    blob.size = 300000;
+    blob.sha256 = sha.c_str();
+
+    struct Inner {
+        const bf_provider *p;
+        bf_session *s;
+        const bf_blob *blob;
+        const char *cache;
+        int calls = 0;
+        bf_status reentrant = BF_OK, other_thread = BF_OK;
+        bf_blob_result r1{}, r2{};
+    } inner{p, s, &blob, cache.c_str()};
+    bf_callbacks cb{};
+    cb.struct_size = sizeof cb;
+    cb.user = &inner;
+    cb.progress = [](void *user, const bf_progress *) -> int32_t {
+        auto *in = static_cast<Inner *>(user);
+        if (in->calls++ > 0) return 0;
+        in->r1.struct_size = in->r2.struct_size = sizeof(bf_blob_result);
+        in->reentrant = in->p->fetch(in->s, in->cache, in->blob, 1, nullptr, &in->r1);
+        std::thread t([in] { in->other_thread = in->p->fetch(in->s, in->cache, in->blob, 1, nullptr, &in->r2); });
+        t.join();
+        return 0;
+    };
+    bf_blob_result result{};
+    result.struct_size = sizeof result;
+    ASSERT_EQ(p->fetch(s, cache.c_str(), &blob, 1, &cb, &result), BF_OK) << p->session_last_error(s);
+    EXPECT_EQ(result.status, BF_OK) << result.message;
+    EXPECT_EQ(sha256_file_hex(cache + "/a.bin"), sha);
+    ASSERT_GT(inner.calls, 0);
+    for (const auto *r : {&inner.r1, &inner.r2}) {
+        EXPECT_EQ(r->status, BF_E_BUSY);
+        EXPECT_EQ(r->state, BF_BLOB_FAILED);
+        ASSERT_NE(r->message, nullptr);
+        EXPECT_NE(std::string(r->message).find("another fetch() of this session is running"), std::string::npos);
+    }
+    EXPECT_EQ(inner.reentrant, BF_E_BUSY);
+    EXPECT_EQ(inner.other_thread, BF_E_BUSY);
+    EXPECT_STREQ(p->session_last_error(s), "");
+
+    // Once it returned, the session takes the next fetch().
+    EXPECT_EQ(p->fetch(s, cache.c_str(), &blob, 1, nullptr, &result), BF_OK);
+    EXPECT_EQ(result.state, BF_BLOB_SKIPPED);
     p->session_destroy(s);
 }
 
