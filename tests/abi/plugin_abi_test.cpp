@@ -229,6 +229,56 @@ TEST(PluginAbi, Fetch_SecondCallWhileOneRuns_IsBusyAndTouchesNothing) {
     p->session_destroy(s);
 }
 
+// Sessions share nothing: two threads, each with its own session, fetching
+// the same blobs into one cache both succeed (the directory lock works
+// between sessions of one process too) and every file is right.
+TEST(PluginAbi, TwoSessionsOnTwoThreads_SameCache_BothSucceed) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    TempDir dir;
+    constexpr int kBlobs = 20;
+    std::vector<std::string> shas, urls, paths;
+    for (int i = 0; i < kBlobs; ++i) {
+        const std::string name = "b" + std::to_string(i) + ".bin";
+        shas.push_back(write_blob(dir / ("src/" + name), 100 + static_cast<unsigned>(i), 50000 + i));
+        urls.push_back("file://" + dir.path() + "/src/" + name);
+        paths.push_back("d" + std::to_string(i % 3) + "/" + name);
+    }
+    std::vector<bf_blob> blobs(kBlobs);
+    for (int i = 0; i < kBlobs; ++i) {
+        auto &b = blobs[static_cast<std::size_t>(i)];
+        b.struct_size = sizeof b;
+        b.url = urls[static_cast<std::size_t>(i)].c_str();
+        b.path = paths[static_cast<std::size_t>(i)].c_str();
+        b.size = 50000 + i;
+        b.sha256 = shas[static_cast<std::size_t>(i)].c_str();
+    }
+    const std::string cache = dir / "cache";
+    bf_status rc[2] = {BF_E_INTERNAL, BF_E_INTERNAL};
+    std::vector<bf_blob_result> results[2];
+    std::vector<std::string> messages[2];
+    std::thread threads[2];
+    for (int t = 0; t < 2; ++t)
+        threads[t] = std::thread([&, t] {
+            bf_session *s = nullptr;
+            if (p->session_create(nullptr, &s, nullptr, 0) != BF_OK) return;
+            results[t].assign(kBlobs, bf_blob_result{});
+            for (auto &r : results[t]) r.struct_size = sizeof r;
+            rc[t] = p->fetch(s, cache.c_str(), blobs.data(), kBlobs, nullptr, results[t].data());
+            for (const auto &r : results[t]) messages[t].push_back(r.message ? r.message : "");
+            p->session_destroy(s);  // the messages were copied: they die with the session
+        });
+    for (auto &t : threads) t.join();
+    for (int t = 0; t < 2; ++t) {
+        EXPECT_EQ(rc[t], BF_OK) << "thread " << t;
+        for (std::size_t i = 0; i < results[t].size(); ++i)
+            EXPECT_EQ(results[t][i].status, BF_OK) << messages[t][i];
+    }
+    for (int i = 0; i < kBlobs; ++i)
+        EXPECT_EQ(sha256_file_hex(cache + "/" + paths[static_cast<std::size_t>(i)]), shas[static_cast<std::size_t>(i)]);
+}
+
 TEST(PluginAbi, Fetch_NullArgumentsAreRefused) {
     PluginModule m;
     const bf_provider *p = m.provider();
