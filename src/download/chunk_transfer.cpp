@@ -64,6 +64,11 @@ Status ChunkTransfer::write(const char *data, std::size_t len) {
     m_sink.on_received(job, len);
     const std::int64_t lim = limit();
     if (static_cast<std::int64_t>(len) > lim - m_pos) {
+        if (piece.end < 0 && job.size < 0)  // no size anywhere: the limit is max_blob_size
+            return Status(Errc::verify, job.shown_url + " sent more than max_blob_size (" + std::to_string(lim) +
+                                            " bytes) for blob '" + job.spec->path +
+                                            "' of unknown size; nothing was published (raise max_blob_size if it "
+                                            "is right)");
         error_retryable = true;
         return Status(Errc::http, job.shown_url + " sent more bytes than requested for blob '" + job.spec->path +
                                       "' (beyond offset " + std::to_string(lim) + ")");

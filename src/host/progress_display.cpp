@@ -73,10 +73,14 @@ void ProgressDisplay::finish() {
 
 void ProgressDisplay::draw(bool final) {
     if (m_mode == Mode::none) return;
-    std::size_t finished = 0;
-    for (auto s : m_states) finished += (s == BF_BLOB_DONE || s == BF_BLOB_SKIPPED || s == BF_BLOB_FAILED);
+    std::size_t ok = 0, failed = 0;
+    for (auto s : m_states) {
+        ok += (s == BF_BLOB_DONE || s == BF_BLOB_SKIPPED);
+        failed += (s == BF_BLOB_FAILED);
+    }
+    // Bytes decide; with sizes unknown only a set that is wholly in is 100 %.
     int percent = m_total > 0 ? static_cast<int>(std::min<std::int64_t>(100, m_done * 100 / m_total))
-                              : (finished == m_states.size() ? 100 : 0);
+                              : (ok == m_states.size() ? 100 : 0);
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
     double speed = final && elapsed > 0 ? 0 : m_speed;
     std::string eta;
@@ -89,7 +93,8 @@ void ProgressDisplay::draw(bool final) {
     std::string line = std::to_string(percent) + "%  " + human_bytes(m_done) + " / " +
                        (m_total >= 0 ? human_bytes(m_total) : std::string("?")) + "  " +
                        (speed > 0 ? human_bytes(static_cast<std::int64_t>(speed)) + "/s  " : std::string()) +
-                       std::to_string(finished) + "/" + std::to_string(m_states.size()) + " blobs" + eta;
+                       std::to_string(ok) + "/" + std::to_string(m_states.size()) + " blobs" +
+                       (failed ? ", " + std::to_string(failed) + " failed" : std::string()) + eta;
     if (m_mode == Mode::bar) {
         constexpr int width = 24;
         int filled = percent * width / 100;

@@ -170,6 +170,12 @@ TEST_F(EndToEnd, MissingBlobOnTheServerIsAClearCacheMiss) {
         EXPECT_NE(message.find("404"), std::string::npos) << message;
         EXPECT_NE(message.find(m_artifacts[1].relative_path()), std::string::npos) << message;
     }
+    // The progress line never counts a failed blob as one that is in.
+    const std::string all = std::to_string(m_artifacts.size());
+    EXPECT_NE(run.process.err.find(std::to_string(m_artifacts.size() - 1) + "/" + all + " blobs, 1 failed"),
+              std::string::npos)
+        << run.process.err;
+    EXPECT_EQ(run.process.err.find(all + "/" + all + " blobs"), std::string::npos) << run.process.err;
 }
 
 }  // namespace

@@ -156,6 +156,29 @@ TEST(ChunkTransfer, MoreBytesThanRequested_AreRefusedAsRetryable_NamingTheUrlAnd
     EXPECT_EQ(f.sink.chunks.size(), 1u) << "the complete chunk still counts";
 }
 
+// A blob whose size nobody knows (no descriptor size, no Content-Length or
+// Content-Range) is cut at max_blob_size: an endless body fails the blob for
+// good, without retries, naming the option.
+TEST(ChunkTransfer, EndlessBodyOfUnknownSize_StopsAtMaxBlobSize_NotRetryable) {
+    Fixture f(0);
+    f.job.state.reset();
+    f.job.size = -1;
+    f.spec.size = -1;
+    ChunkTransfer t(f.sink, f.job, Piece{0, -1, false, 0, {}}, kBuffer);
+    const std::string piece = content(64 << 10);
+    Status s;
+    std::int64_t sent = 0;
+    while (s.ok() && sent <= f.sink.max_blob_size()) {
+        s = t.on_body(piece.data(), piece.size());
+        sent += static_cast<std::int64_t>(piece.size());
+    }
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), Errc::verify);
+    EXPECT_FALSE(t.error_retryable) << "the same server would send the same endless body";
+    EXPECT_NE(s.message().find("max_blob_size (1048576 bytes)"), std::string::npos) << s.message();
+    EXPECT_EQ(t.position(), f.sink.max_blob_size());
+}
+
 TEST(ChunkTransfer, WithoutFreeBuffers_ItRefusesBytesUntilOneComesBack) {
     const std::int64_t size = 2 * kChunk;
     const std::string body = content(static_cast<std::size_t>(size));
