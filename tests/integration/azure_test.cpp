@@ -11,6 +11,7 @@
 
 #include "state/download_state.h"
 #include "support/azurite.h"
+#include "support/wait.h"
 #include "support/blob_content.h"
 #include "support/fault_server.h"
 #include "support/fixture.h"
@@ -19,7 +20,6 @@ namespace blobfetch::test {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 class Azure : public ::testing::Test {
 protected:
@@ -69,12 +69,13 @@ TEST_F(Azure, ResumeAfterAKill_FetchesOnlyWhatWasNotRecorded_WithTheETag) {
     const fs::path sidecar = cached(artifacts[0]) + ".dlstate";
     BackgroundProcess host({host_binary(), "fetch", m, "-q"}, {}, m_dir / "out", m_dir / "err");
     std::int64_t recorded = 0;
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < deadline && host.running()) {
-        auto st = load_download_state(sidecar);
-        if (st.ok() && st->chunks.completed() >= 8) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+    eventually(
+        [&] {
+            if (!host.running()) return true;
+            auto st = load_download_state(sidecar);
+            return st.ok() && st->chunks.completed() >= 8;
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(2));
     host.signal(SIGKILL);
     host.wait();
     auto st = load_download_state(sidecar);
@@ -126,11 +127,13 @@ TEST_F(Azure, BlobReplacedBetweenRuns_TheNewETagRestartsItCleanly) {
     const std::string m = size_only();
     BackgroundProcess host({host_binary(), "fetch", m, "-q"}, {}, m_dir / "out", m_dir / "err");
     const fs::path sidecar = cached(artifacts[0]) + ".dlstate";
-    while (host.running()) {
-        auto st = load_download_state(sidecar);
-        if (st.ok() && st->chunks.completed() >= 2) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    eventually(
+        [&] {
+            if (!host.running()) return true;
+            auto st = load_download_state(sidecar);
+            return st.ok() && st->chunks.completed() >= 2;
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(1));
     host.signal(SIGKILL);
     host.wait();
     if (!load_download_state(sidecar).ok()) GTEST_SKIP() << "the download finished before it could be interrupted";

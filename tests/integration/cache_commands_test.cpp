@@ -14,6 +14,7 @@
 #include "support/blob_content.h"
 #include "support/fault_server.h"
 #include "support/fixture.h"
+#include "support/wait.h"
 
 namespace blobfetch::test {
 namespace {
@@ -111,7 +112,8 @@ TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirector
     BackgroundProcess holder({bin_dir() + "/blobfetch-lockholder", fs::path(cached(0)).parent_path().string(),
                               m_dir / "release"},
                              {}, m_dir / "holder.out", m_dir / "holder.err");
-    for (int i = 0; i < 1000 && read_file(m_dir / "holder.out").empty(); ++i) usleep(5000);
+    ASSERT_TRUE(eventually([&] { return fs::exists(m_dir / "holder.out") && !read_file(m_dir / "holder.out").empty(); }))
+        << "the lock holder never said it holds the lock";
     ProcessResult busy = host({"gc", cache(), "--all"});
     EXPECT_NE(busy.out.find("left alone"), std::string::npos) << busy.out;
     EXPECT_TRUE(fs::exists(cached(0) + ".dlstate"));

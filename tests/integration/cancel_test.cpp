@@ -10,6 +10,7 @@
 #include "support/blob_content.h"
 #include "support/fixture.h"
 #include "support/nginx.h"
+#include "support/wait.h"
 
 namespace blobfetch::test {
 namespace {
@@ -18,15 +19,15 @@ namespace fs = std::filesystem;
 
 // Polls a growing file until it contains `needle` (bounded).
 bool wait_for_text(const std::string &file, const std::string &needle, std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        try {
-            if (read_file(file).find(needle) != std::string::npos) return true;
-        } catch (...) {
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    return eventually(
+        [&] {
+            try {
+                return read_file(file).find(needle) != std::string::npos;
+            } catch (const std::exception &) {
+                return false;  // not written yet
+            }
+        },
+        limit, std::chrono::milliseconds(10));
 }
 
 TEST(HostCancel, SigintStopsTheFetchCleanly_ExitCode130) {

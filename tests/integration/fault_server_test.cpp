@@ -22,6 +22,7 @@
 
 #include "support/blob_content.h"
 #include "support/fault_server.h"
+#include "support/wait.h"
 
 namespace blobfetch::test {
 namespace {
@@ -195,16 +196,6 @@ private:
     bool m_ended = false;
     int m_errno = 0;
 };
-
-// Polls `done` until it holds or 10 s have passed.
-bool eventually(const std::function<bool()> &done) {
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (!done()) {
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
-}
 
 constexpr std::uint64_t kSeed = 42;
 constexpr std::size_t kSize = (1 << 20) + 7;  // more than one 256 KiB piece, odd length
