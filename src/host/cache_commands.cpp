@@ -1,11 +1,13 @@
 #include "host/cache_commands.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include <csignal>
@@ -61,9 +63,15 @@ std::string age_text(fs::file_time_type when) {
     return buf;
 }
 
-// The blobfetch files of a cache, by directory.
+bool is_download_file(const std::string &name) {
+    return ends_with(name, ".part") || ends_with(name, ".dlstate") || ends_with(name, ".dlstate.tmp");
+}
+
+// The blobfetch files of a cache, by directory: downloads in `by_dir`, and
+// every directory holding a lock file in `locked_dirs`.
 struct Found {
     std::map<fs::path, std::vector<fs::path>> by_dir;
+    std::set<fs::path> locked_dirs;
     std::string error;
 };
 
@@ -78,8 +86,8 @@ Found scan(const fs::path &cache) {
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
         const std::string name = it->path().filename().string();
-        if (ends_with(name, ".part") || ends_with(name, ".dlstate") || ends_with(name, ".dlstate.tmp"))
-            f.by_dir[it->path().parent_path()].push_back(it->path());
+        if (is_download_file(name)) f.by_dir[it->path().parent_path()].push_back(it->path());
+        else if (name == kLockFileName) f.locked_dirs.insert(it->path().parent_path());
     }
     if (ec) f.error = "cannot read '" + cache.string() + "': " + ec.message();
     return f;
@@ -172,6 +180,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
     nlohmann::json removed = nlohmann::json::array(), skipped = nlohmann::json::array();
     std::int64_t freed = 0;
     int errors = 0;
+    for (const auto &dir : found.locked_dirs) found.by_dir[dir];  // lock files alone get a visit too
     for (const auto &[dir, files] : found.by_dir) {
         auto attempt = try_lock_directory(dir);
         if (!attempt.ok() || !attempt->lock) {
@@ -222,6 +231,18 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
                                                          : "partial file without a record");
             }
         }
+        // No download left here: the lock file goes too, removed while we hold
+        // it (a process waiting on it notices that the path names another
+        // file, or none, and opens the new one: see dir_lock_posix.cpp).
+        bool downloads_left = false;
+        for (const auto &e : fs::directory_iterator(dir, ec)) {
+            const std::string name = e.path().filename().string();
+            const bool gone = dry_run && std::any_of(removed.begin(), removed.end(), [&](const nlohmann::json &r) {
+                                  return r["path"].get<std::string>() == e.path().string();
+                              });
+            if (is_download_file(name) && !gone) downloads_left = true;
+        }
+        if (!ec && !downloads_left) drop(dir / kLockFileName, "lock file of a directory with no download left");
     }
     if (json) {
         out << nlohmann::json{{"cache_dir", cache}, {"dry_run", dry_run}, {"removed", removed},

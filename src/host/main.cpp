@@ -359,7 +359,8 @@ int main(int argc, char **argv) {
     status->add_option("cache", cache, "The cache directory")->required();
     status->add_flag("--json", json, "Print one JSON document on stdout");
     CLI::App *gc = app.add_subcommand(
-        "gc", "Remove leftovers of interrupted or abandoned downloads (directories in use are left alone)");
+        "gc", "Remove leftovers of interrupted or abandoned downloads, and the lock files of directories with no "
+              "download left (directories in use are left alone)");
     gc->add_option("cache", cache, "The cache directory")->required();
     gc->add_flag("--all", all, "Also remove unfinished downloads that could still be resumed");
     gc->add_flag("-n,--dry-run", dry_run, "Only say what would be removed");

@@ -107,6 +107,7 @@ TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirector
     EXPECT_TRUE(fs::exists(dir + "/z.zip." + std::to_string(getpid()) + "-0.part")) << "its process still runs";
     EXPECT_TRUE(fs::exists(cached(0) + ".dlstate")) << "a resumable download is kept";
     EXPECT_TRUE(fs::exists(cached(0) + ".part"));
+    EXPECT_TRUE(fs::exists(dir + "/.download.lock")) << "a private download of a live process remains there";
 
     // A directory whose lock a running process holds is left alone.
     BackgroundProcess holder({bin_dir() + "/blobfetch-lockholder", fs::path(cached(0)).parent_path().string(),
@@ -122,6 +123,18 @@ TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirector
     ProcessResult all = host({"gc", cache(), "--all"});
     EXPECT_FALSE(fs::exists(cached(0) + ".dlstate")) << all.out;
     EXPECT_FALSE(fs::exists(cached(0) + ".part"));
+    EXPECT_FALSE(fs::exists(fs::path(cached(0)).parent_path() / ".download.lock"))
+        << "no download left in the directory: its lock file goes too\n" << all.out;
+
+    // Once the live process's private file is gone too, so is the last lock file.
+    fs::remove(dir + "/z.zip." + std::to_string(getpid()) + "-0.part");
+    ProcessResult last = host({"gc", cache()});
+    EXPECT_EQ(last.exit_code, 0) << last.err;
+    for (const auto &e : fs::recursive_directory_iterator(cache()))
+        EXPECT_NE(e.path().filename(), ".download.lock") << e.path() << "\n" << last.out;
+
+    // A fetch afterwards takes the lock again as if nothing happened.
+    EXPECT_EQ(run_host_fetch(manifest()).process.exit_code, 0);
 }
 
 TEST_F(CacheCommands, Verify_ReportsMissingAndCorruptBlobs) {

@@ -2,6 +2,7 @@
 // the directory locks every blob's bytes are sent once in total; a holder
 // killed mid-download is taken over from its sidecar; without locks the
 // processes still publish only correct files.
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -63,6 +64,8 @@ protected:
         return n;
     }
 
+    void four_hosts_send_every_blob_once(bool gc_meanwhile);
+
     TempDir m_dir;
     std::vector<TestArtifact> m_artifacts;
     std::unique_ptr<NginxServer> m_nginx;
@@ -75,7 +78,41 @@ std::vector<TestArtifact> mixed_set() {
 }
 
 TEST_F(MultiProcess, FourHostsOnTheSameManifest_EveryBlobsBytesAreSentOnceInTotal) {
+    four_hosts_send_every_blob_once(/*gc_meanwhile=*/false);
+}
+
+// `blobfetch gc` removes the lock files of directories with no download left
+// while it holds them; running it over and over while four hosts fetch must
+// not let two of them download the same blob.
+TEST_F(MultiProcess, GcRunningMeanwhile_FourHostsStillSendEveryBlobOnce) {
+    four_hosts_send_every_blob_once(/*gc_meanwhile=*/true);
+}
+
+void MultiProcess::four_hosts_send_every_blob_once(bool gc_meanwhile) {
     serve(mixed_set());
+    std::atomic<bool> stop{false};
+    std::atomic<int> gc_runs{0}, gc_failures{0}, gc_lock_removals{0};
+    std::string gc_error;
+    std::thread gc;
+    if (gc_meanwhile)
+        gc = std::thread([&] {
+            while (!stop) {
+                ProcessResult r = run_process({host_binary(), "gc", m_dir / "cache"});
+                ++gc_runs;
+                if (r.out.find("lock file of a directory") != std::string::npos) ++gc_lock_removals;
+                // (the cache directory appears with the first host's first lock)
+                if (r.exit_code != 0 && r.err.find("is not a directory") == std::string::npos && !gc_failures++)
+                    gc_error = r.err;
+            }
+        });
+    struct StopOnExit {  // also when an ASSERT returns early
+        std::atomic<bool> &stop;
+        std::thread &thread;
+        ~StopOnExit() {
+            stop = true;
+            if (thread.joinable()) thread.join();
+        }
+    } stop_on_exit{stop, gc};
     std::vector<std::unique_ptr<BackgroundProcess>> hosts;
     for (int i = 0; i < 4; ++i) {
         const std::string name = "p" + std::to_string(i);
@@ -98,6 +135,14 @@ TEST_F(MultiProcess, FourHostsOnTheSameManifest_EveryBlobsBytesAreSentOnceInTota
         EXPECT_EQ(bytes_sent(a), static_cast<std::int64_t>(a.size)) << a.name << ": sent once in total";
     }
     EXPECT_EQ(downloaded, total) << "each blob was downloaded by exactly one of the four";
+    stop = true;
+    if (gc.joinable()) gc.join();
+    if (gc_meanwhile) {
+        EXPECT_GT(gc_runs.load(), 1);
+        RecordProperty("gc_runs", gc_runs.load());
+        RecordProperty("gc_runs_removing_lock_files", gc_lock_removals.load());
+        EXPECT_EQ(gc_failures.load(), 0) << gc_error;
+    }
 }
 
 TEST_F(MultiProcess, HolderKilledMidDownload_TheWaitingProcessTakesOverFromTheSidecar) {
