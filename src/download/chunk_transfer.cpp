@@ -49,7 +49,7 @@ std::int64_t ChunkTransfer::boundary(std::int64_t pos, std::int64_t lim) const {
 bool ChunkTransfer::accepting(std::size_t len) {
     if (!m_buf) {
         m_buf = m_sink.take_buffer();
-        if (!m_buf) return !m_can_pause;
+        if (!m_buf) return false;
     }
     // Buffers this piece will need beyond the current one: one when it fills
     // the buffer up, one when a chunk ends inside it.
@@ -57,7 +57,7 @@ bool ChunkTransfer::accepting(std::size_t len) {
     const std::int64_t lim = limit();
     std::size_t more = m_len + len > m_cap ? 1 : 0;
     if (n <= lim - m_pos && boundary(m_pos, lim) < m_pos + n) ++more;
-    return more == 0 || m_sink.buffers_available() >= more || !m_can_pause;
+    return more == 0 || m_sink.buffers_available() >= more;
 }
 
 Status ChunkTransfer::write(const char *data, std::size_t len) {
@@ -74,27 +74,19 @@ Status ChunkTransfer::write(const char *data, std::size_t len) {
                                       "' (beyond offset " + std::to_string(lim) + ")");
     }
     while (len > 0) {
-        if (!m_buf && !(m_buf = m_sink.take_buffer()) && m_can_pause)
+        if (!m_buf && !(m_buf = m_sink.take_buffer()))
             return Status(Errc::internal, "internal error: no write buffer although one was promised");
         const std::int64_t end = boundary(m_pos, lim);
+        const std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(
+            {static_cast<std::int64_t>(len), end - m_pos, static_cast<std::int64_t>(m_cap - m_len)}));
+        std::memcpy(m_buf + m_len, data, n);
         const DownloadState *st = job.state ? &*job.state : nullptr;
-        std::size_t n;
-        if (!m_buf) {
-            // No buffer and no pausing (file://): write these bytes now.
-            n = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(len), end - m_pos));
-            if (Status s = m_sink.write_now(job, data, n, m_pos); !s.ok()) return s;
-            m_buf_offset = m_pos + static_cast<std::int64_t>(n);
-        } else {
-            n = static_cast<std::size_t>(std::min<std::int64_t>(
-                {static_cast<std::int64_t>(len), end - m_pos, static_cast<std::int64_t>(m_cap - m_len)}));
-            std::memcpy(m_buf + m_len, data, n);
-            m_len += n;
-        }
         if (st) m_crc = crc32_update(m_crc, data, n);
+        m_len += n;
         m_pos += static_cast<std::int64_t>(n);
         data += n;
         len -= n;
-        if (m_buf && m_len == m_cap) flush();
+        if (m_len == m_cap) flush();
         if (st && m_pos == end && (m_pos % st->chunk_size == 0 || m_pos == st->blob_size)) {
             // Complete once its bytes are written (the writer says when).
             flush();

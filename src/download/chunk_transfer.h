@@ -35,12 +35,7 @@ public:
     // Writes `len` bytes of `buf` at `offset` of the job's file (later, on
     // the writer thread), then takes the buffer back.
     virtual void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset) = 0;
-    // Writes `len` bytes at `offset` of the job's file now, on this thread:
-    // for transfers that cannot pause (file://) when every buffer is taken.
-    // A failure fails the blob.
-    virtual Status write_now(Job &j, const char *data, std::size_t len, std::int64_t offset) = 0;
-    // Every byte of chunk `i` (CRC-32 `crc`) was handed to submit_write() or
-    // written by write_now().
+    // Every byte of chunk `i` (CRC-32 `crc`) was handed to submit_write().
     virtual void chunk_received(Job &j, std::uint64_t i, std::uint32_t crc) = 0;
 };
 
@@ -50,16 +45,15 @@ public:
 class ChunkTransfer final : public ITransferHandler {
 public:
     ChunkTransfer(IChunkSink &sink, Job &job, const Piece &piece, std::size_t capacity)
-        : job(job), piece(piece), m_sink(sink), m_can_pause(job.spec->url.rfind("file:", 0) != 0), m_cap(capacity),
-          m_pos(piece.begin), m_chunk_begin(piece.begin), m_buf_offset(piece.begin) {}
+        : job(job), piece(piece), m_sink(sink), m_cap(capacity), m_pos(piece.begin), m_chunk_begin(piece.begin),
+          m_buf_offset(piece.begin) {}
     ~ChunkTransfer() override;
 
     Status on_head(const ResponseHead &head) override;
     Status on_body(const char *data, std::size_t len) override;
     // Back-pressure: a piece is taken only when the buffers it may need are
-    // there (the writer gives them back as it catches up). A file:// transfer
-    // cannot pause (libcurl fails it): it always accepts, and writes what
-    // finds no buffer at once (write_now).
+    // there (the writer gives them back as it catches up). (Only HTTP comes
+    // here: libcurl cannot pause file:// transfers; those are local_copy.h's.)
     bool accepting(std::size_t len) override;
     // Hands the buffered bytes to the writer thread (to be written at their
     // offset); the next bytes go to a fresh buffer.
@@ -91,7 +85,6 @@ private:
     std::int64_t limit() const;
 
     IChunkSink &m_sink;
-    const bool m_can_pause;
     char *m_buf = nullptr;
     std::size_t m_cap;
     std::size_t m_len = 0;

@@ -15,10 +15,12 @@
 #include "base/path_safety.h"
 #include "download/chunk_transfer.h"
 #include "download/engine_job.h"
+#include "download/local_copy.h"
 #include "download/partial_file.h"
 #include "download/response_check.h"
 #include "download/task_pool.h"
 #include "lock/dir_lock.h"
+#include "net/http_headers.h"
 
 namespace blobfetch {
 namespace {
@@ -69,8 +71,8 @@ public:
             j->paths = partial_paths(cache_dir / specs[i].path);
             j->shown_url = redact_url(specs[i].url);
             const bool small = specs[i].size >= 0 && specs[i].size <= m_options.chunk_size;
-            const bool local = specs[i].url.rfind("file:", 0) == 0;
-            j->mode = small || local ? TransferMode::single : TransferMode::chunked;
+            j->local = specs[i].url.rfind("file:", 0) == 0;
+            j->mode = small || j->local ? TransferMode::single : TransferMode::chunked;
             j->chunk_size = chunk_size_for(specs[i].size, m_options.chunk_size);
             m_jobs.push_back(std::move(j));
         }
@@ -155,12 +157,6 @@ public:
                 on_worker_done(j);
             });
         });
-    }
-
-    Status write_now(Job &j, const char *data, std::size_t len, std::int64_t offset) override {
-        Status s = j.file->write_at(data, len, offset);
-        if (!s.ok()) j.write_failed = true;
-        return s;
     }
 
     // Runs `then` on this thread once every write queued before it for any
@@ -422,7 +418,9 @@ private:
             fail(j, Status(Errc::cancelled, stop_message("while preparing '" + j.spec->path + "'")));
             return;
         }
-        if (j.mode == TransferMode::single) {
+        if (j.local) {
+            start_local_copy(j);
+        } else if (j.mode == TransferMode::single) {
             j.pieces.push_back(Piece{0, j.size, false, 0, {}});
         } else if (!j.state) {
             // Unknown size: the first chunk's answer tells it (Content-Range).
@@ -430,6 +428,29 @@ private:
         }
         maybe_hash(j);
         maybe_finish(j);
+    }
+
+    // A file:// blob: a worker copies it (see local_copy.h) and reports the
+    // bytes as they land; the blob then finishes like a downloaded one.
+    void start_local_copy(Job &j) {
+        j.copying = true;
+        submit(
+            [this, &j, file = j.file.get(), url = j.spec->url, shown = j.shown_url, size = j.size] {
+                return copy_local_file(url, shown, *file, size, m_options.max_blob_size, m_cancel,
+                                       [this, &j](std::int64_t n) {
+                                           post([this, &j, n] {
+                                               if (j.failure.ok()) on_received(j, static_cast<std::size_t>(n));
+                                           });
+                                       });
+            },
+            [this, &j](Expected<std::int64_t> copied) {
+                j.copying = false;
+                if (!j.failure.ok()) return on_worker_done(j);  // failed or cancelled meanwhile: close
+                if (!copied) return fail(j, copied.status());
+                if (j.size < 0) j.size = *copied;
+                j.received_all = true;
+                maybe_finish(j);
+            });
     }
 
     Status too_large(const Job &j, std::int64_t size, const char *who) const {
@@ -525,7 +546,7 @@ private:
 
     // Starts the publish or the close once the blob's worker tasks are done.
     void on_worker_done(Job &j) {
-        if (j.hashing || j.checkpointing || j.pending_writes > 0) return;
+        if (j.hashing || j.checkpointing || j.copying || j.pending_writes > 0) return;
         if (j.finish_requested) {
             j.finish_requested = false;
             // The worker owns the file while publishing (it closes it before the rename).
@@ -720,14 +741,25 @@ private:
             retryable = true;
         }
         m_progress.add_bytes(j.index, -t->partial_bytes());
-        if (outcome.head.status == 416 && j.size < 0 && t->piece.begin == 0 && t->piece.ranged &&
-            outcome.head.content_range == "bytes */0") {
-            // The probe of a blob of unknown size found it empty.
-            j.size = 0;
-            j.received_all = true;
-            j.state.reset();
-            maybe_finish(j);
-            return;
+        if (outcome.head.status == 416 && t->piece.ranged) {
+            // "Range Not Satisfiable" tells the remote's size ("bytes */N").
+            const auto total = parse_unsatisfied_range(outcome.head.content_range);
+            if (total && *total == 0 && j.size < 0 && t->piece.begin == 0) {
+                // The probe of a blob of unknown size found it empty.
+                j.size = 0;
+                j.received_all = true;
+                j.state.reset();
+                maybe_finish(j);
+                return;
+            }
+            if (total && j.size >= 0 && *total != j.size) {
+                // A chunk beyond the end of a smaller remote: the same error
+                // as when a 206 tells the size, whichever answer comes first.
+                st = Status(Errc::verify, j.shown_url + " holds " + std::to_string(*total) + " bytes but blob '" +
+                                              j.spec->path + "' should have " + std::to_string(j.size) +
+                                              ": the source holds a different file; nothing was published");
+                retryable = false;
+            }
         }
         if (!retryable) {
             fail(j, st);

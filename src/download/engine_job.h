@@ -60,6 +60,8 @@ struct Job {
     std::uint64_t prefix = 0;       // chunks [0, prefix) are complete
     std::vector<TransferId> transfers;
     bool received_all = false;      // a state-less blob's one piece arrived
+    bool local = false;             // a file:// URL: copied by a worker, never through libcurl
+    bool copying = false;           // the worker's copy runs (it uses `file`)
 
     std::uint64_t saved_chunks = 0;  // complete chunks claimed by the last saved sidecar
     std::int64_t unsaved_bytes = 0;

@@ -50,6 +50,17 @@ std::optional<ContentRange> parse_content_range(std::string_view value) {
     return r;
 }
 
+std::optional<std::int64_t> parse_unsatisfied_range(std::string_view value) {
+    value = trim(value);
+    constexpr std::string_view unit = "bytes */";
+    if (value.size() <= unit.size()) return std::nullopt;
+    for (std::size_t i = 0; i < unit.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(value[i])) != unit[i]) return std::nullopt;
+    auto total = parse_uint(trim(value.substr(unit.size())));
+    if (!total) return std::nullopt;
+    return static_cast<std::int64_t>(*total);
+}
+
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, std::int64_t now_unix) {
     value = trim(value);
     if (value.empty()) return std::nullopt;

@@ -18,6 +18,10 @@ struct ContentRange {
 };
 std::optional<ContentRange> parse_content_range(std::string_view value);
 
+// The size in the Content-Range of a 416 answer ("bytes */<size>"), or
+// nullopt for anything else.
+std::optional<std::int64_t> parse_unsatisfied_range(std::string_view value);
+
 // "Retry-After": delay-seconds or an HTTP-date (relative to `now`, as Unix
 // seconds). Dates in the past give 0. Garbage gives nullopt.
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, std::int64_t now_unix);

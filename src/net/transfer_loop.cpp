@@ -162,7 +162,7 @@ struct TransferLoop::Impl {
         curl_easy_reset(e);  // keeps live connections (they belong to the multi handle)
         curl_easy_setopt(e, CURLOPT_PRIVATE, &slot);
         curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");  // file:// is local_copy.h's
         curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, request.url.rfind("https:", 0) == 0 ? "https" : "http,https");
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));

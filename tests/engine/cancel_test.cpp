@@ -6,6 +6,10 @@
 #include <chrono>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "support/wait.h"
 #include "engine_fixture.h"
 
@@ -14,7 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Polls (bounded) until `pred` holds.
 class CancelTest : public EngineTest {
 protected:
     config::ProviderOptions sixteen() const {
@@ -45,6 +48,40 @@ TEST_F(CancelTest, CancelWithSixteenStalledTransfers_ReturnsPromptly) {
     EXPECT_FALSE(fs::exists(final_path(b)));
     EXPECT_TRUE(eventually([&] { return server.active_connections() == 0; })) << "every connection was closed";
     EXPECT_FALSE(fs::exists(partial(b).data)) << "nothing landed, nothing is kept";
+}
+
+// A file:// source that delivers nothing (a pipe here; a stalled network
+// share alike) neither holds up the HTTP blobs of the same fetch nor delays
+// a cancel: local copies run on a worker, not inside libcurl.
+TEST_F(CancelTest, StalledLocalSource_OtherBlobsGoOn_CancelIsPrompt) {
+    const std::string fifo = dir / "stalled-share.bin";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const int writer = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);  // present, silent
+    ASSERT_GE(writer, 0);
+    BlobSpec local;
+    local.url = "file://" + fifo;
+    local.path = "cache/local.bin";
+    local.size = 1000;
+    BlobSpec http = blob("http.bin", 43, 8 * kChunk);
+    std::atomic<bool> cancel{false};
+    Clock::time_point cancelled_at;
+    std::thread canceller([&] {
+        EXPECT_TRUE(eventually([&] { return fs::exists(final_path(http)); }))
+            << "the HTTP blob is published while the local copy waits";
+        cancelled_at = Clock::now();
+        cancel = true;
+    });
+    FetchResult r = fetch({local, http}, sixteen(), [&](const ProgressEvent &) { return cancel.load(); });
+    const auto returned_at = Clock::now();
+    canceller.join();
+    ::close(writer);
+    ASSERT_TRUE(cancel);
+    EXPECT_TRUE(r.blobs[1].status.ok()) << r.blobs[1].status.message();
+    EXPECT_TRUE(published(http) == blob_content(43, 8 * kChunk));
+    EXPECT_EQ(r.blobs[0].status.code(), Errc::cancelled) << r.blobs[0].status.message();
+    EXPECT_LT(returned_at - cancelled_at, std::chrono::seconds(3));
+    EXPECT_FALSE(fs::exists(final_path(local)));
+    EXPECT_TRUE(leftovers().empty());
 }
 
 TEST_F(CancelTest, ChunkFailingForGood_StopsItsSixteenPeersPromptly) {

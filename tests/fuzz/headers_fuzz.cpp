@@ -1,8 +1,8 @@
 // Fuzz target: response-header handling. The input is split at NUL bytes
-// into a Content-Range value, a Retry-After value, a raw header line and
-// ETag/Last-Modified values; the first bytes choose the status, the request
-// and the known size. Nothing may crash, and an accepted 206 must match the
-// request exactly.
+// into a Content-Range value (also read as a 416's "bytes */N"), a
+// Retry-After value, a raw header line and ETag/Last-Modified values; the
+// first bytes choose the status, the request and the known size. Nothing may
+// crash, and an accepted 206 must match the request exactly.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,6 +25,9 @@ int blobfetch_fuzz_headers(const std::uint8_t *data, std::size_t size) {
 
     if (auto cr = parse_content_range(parts[0])) {
         if (cr->first < 0 || cr->last < cr->first || (cr->total >= 0 && cr->last >= cr->total)) std::abort();
+    }
+    if (auto total = parse_unsatisfied_range(parts[0])) {
+        if (*total < 0) std::abort();
     }
     if (auto ra = parse_retry_after(parts[1], 1'700'000'000)) {
         if (ra->count() < 0) std::abort();

@@ -43,12 +43,6 @@ public:
         written_up_to[offset] = offset + static_cast<std::int64_t>(len);
         release_buffer(buf);
     }
-    Status write_now(Job &, const char *data, std::size_t len, std::int64_t offset) override {
-        ++written_now;
-        if (file.size() < static_cast<std::size_t>(offset) + len) file.resize(static_cast<std::size_t>(offset) + len);
-        file.replace(static_cast<std::size_t>(offset), len, data, len);
-        return Status::success();
-    }
     void chunk_received(Job &, std::uint64_t i, std::uint32_t crc) override {
         // Every byte of the chunk was handed to the writer before this call.
         const std::int64_t begin = static_cast<std::int64_t>(i) * kChunk;
@@ -60,7 +54,6 @@ public:
     std::int64_t blob_size = 0;
     std::string file;
     std::size_t received = 0;
-    int written_now = 0;
     std::map<std::int64_t, std::int64_t> written_up_to;
     std::vector<std::pair<std::uint64_t, std::uint32_t>> chunks;
 
@@ -82,9 +75,8 @@ std::uint32_t zlib_crc(const std::string &s, std::int64_t begin, std::int64_t en
 }
 
 struct Fixture {
-    explicit Fixture(std::int64_t size, std::size_t buffers = 4, const char *url = "http://127.0.0.1/x")
-        : sink(buffers) {
-        spec.url = url;
+    explicit Fixture(std::int64_t size, std::size_t buffers = 4) : sink(buffers) {
+        spec.url = "http://127.0.0.1/x";
         spec.path = "x.bin";
         spec.size = size;
         sink.blob_size = size;
@@ -190,34 +182,6 @@ TEST(ChunkTransfer, WithoutFreeBuffers_ItRefusesBytesUntilOneComesBack) {
     Fixture g(size, /*buffers=*/0);
     ChunkTransfer u(g.sink, g.job, Piece{0, size, true, 0, {}}, kBuffer);
     EXPECT_FALSE(u.accepting(1)) << "no buffer at all: libcurl is paused";
-}
-
-// libcurl cannot pause a file:// transfer (it fails it instead): such a
-// transfer never refuses bytes; what finds no free buffer is written at once.
-TEST(ChunkTransfer, FileUrlWithoutFreeBuffers_WritesAtOnceInsteadOfPausing_ByteExact) {
-    const std::int64_t size = 3 * kChunk + 77;
-    const std::string body = content(static_cast<std::size_t>(size));
-    for (std::size_t buffers : {0u, 1u, 2u}) {
-        Fixture f(size, buffers, "file:///tmp/x");
-        {
-            ChunkTransfer t(f.sink, f.job, Piece{0, size, false, 0, {}}, kBuffer);
-            for (std::size_t at = 0; at < body.size(); at += 777) {
-                const std::size_t n = std::min<std::size_t>(777, body.size() - at);
-                ASSERT_TRUE(t.accepting(n)) << "a file:// transfer is never paused";
-                ASSERT_TRUE(t.on_body(body.data() + at, n).ok());
-            }
-            t.flush();
-        }
-        EXPECT_EQ(f.sink.file, body) << buffers << " buffers";
-        if (buffers == 0) {
-            EXPECT_GT(f.sink.written_now, 0);
-        }
-        ASSERT_EQ(f.sink.chunks.size(), 4u);
-        for (std::uint64_t i = 0; i < 4; ++i) {
-            const std::int64_t begin = static_cast<std::int64_t>(i) * kChunk;
-            EXPECT_EQ(f.sink.chunks[i].second, zlib_crc(body, begin, std::min(begin + kChunk, size)));
-        }
-    }
 }
 
 }  // namespace

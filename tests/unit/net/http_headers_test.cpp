@@ -22,6 +22,14 @@ TEST(ContentRange, RefusesMalformedOrInconsistentValues) {
         EXPECT_FALSE(parse_content_range(v)) << v;
 }
 
+TEST(UnsatisfiedRange, TheSizeOfA416) {
+    EXPECT_EQ(parse_unsatisfied_range("bytes */1000"), 1000);
+    EXPECT_EQ(parse_unsatisfied_range(" Bytes */0 "), 0);
+    for (const char *v : {"", "bytes */", "bytes */x", "bytes 0-1/2", "bytes */-1", "items */3",
+                          "bytes */99999999999999999999"})
+        EXPECT_FALSE(parse_unsatisfied_range(v)) << v;
+}
+
 TEST(RetryAfter, SecondsAndHttpDates) {
     EXPECT_EQ(parse_retry_after("120", 0), std::chrono::seconds(120));
     EXPECT_EQ(parse_retry_after(" 0 ", 0), std::chrono::seconds(0));
