@@ -1,6 +1,7 @@
 #include "config/binary_sources.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #include "base/path_safety.h"
 #include "config/manifest.h"
@@ -67,6 +68,30 @@ std::string default_binary_cache(const EnvFn &env) {
     return get("HOME") + "/.cache/vcpkg/archives";
 }
 
+namespace {
+
+// A local path as the path of a file:// URL: every byte outside RFC 3986's
+// unreserved and sub-delimiter characters (a space, '%', '?', '#', UTF-8)
+// becomes %XX, so local_copy.h's file_url_path() gives the path back.
+std::string file_url(const std::string &path) {
+    static const char *kHex = "0123456789ABCDEF";
+    std::string out = path.empty() || path.front() != '/' ? "file:///" : "file://";
+    for (unsigned char c : path) {
+        const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                          std::strchr("-._~/!$&'()*+,;=:@", static_cast<char>(c)) != nullptr;
+        if (keep && c != '\0') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 Expected<std::string> BinarySource::url_for(const Artifact &artifact) const {
     switch (kind) {
         case SourceKind::http:
@@ -74,7 +99,7 @@ Expected<std::string> BinarySource::url_for(const Artifact &artifact) const {
                                    pointer.empty() ? "binary source '" + shown + "'" : pointer + "/url");
         case SourceKind::files: {
             if (artifact.sha.size() < 2) return Status(Errc::config, "the ABI hash of '" + artifact.name + "' is too short");
-            return "file://" + location + "/" + artifact.sha.substr(0, 2) + "/" + artifact.sha + ".zip";
+            return file_url(location + "/" + artifact.sha.substr(0, 2) + "/" + artifact.sha + ".zip");
         }
         case SourceKind::azblob: {
             std::string token = sas;

@@ -2,6 +2,7 @@
 // (learn.microsoft.com/vcpkg/reference/binarycaching and the projects that
 // document their own http caches for it).
 #include "config/binary_sources.h"
+#include "download/local_copy.h"
 
 #include <gtest/gtest.h>
 
@@ -62,6 +63,14 @@ TEST(BinarySources, DocExample_FilesAndDefault_UseTheFilesLayout) {
     EXPECT_EQ(*r->sources[1].url_for(kZlib), "file:///mnt/vcpkg-caches/70/" + kZlib.sha + ".zip");
     EXPECT_FALSE(parse_binary_sources("files,relative/path", "env").ok()) << "files needs an absolute path";
     EXPECT_TRUE(parse_binary_sources("files,D:/vcpkg-caches,readwrite", "env").ok()) << "a Windows drive path";
+
+    // Any byte of a path survives the trip through the URL (spaces, '%', '?', '#', UTF-8).
+    auto odd = parse_binary_sources("files,/mnt/my caches/100%?#/\xc3\xa9t\xc3\xa9", "env");
+    ASSERT_TRUE(odd.ok()) << odd.message();
+    const auto url = odd->sources[0].url_for(kZlib);
+    ASSERT_TRUE(url.ok()) << url.message();
+    EXPECT_EQ(*url, "file:///mnt/my%20caches/100%25%3F%23/%C3%A9t%C3%A9/70/" + kZlib.sha + ".zip");
+    EXPECT_EQ(file_url_path(*url), "/mnt/my caches/100%?#/\xc3\xa9t\xc3\xa9/70/" + kZlib.sha + ".zip");
 }
 
 TEST(BinarySources, BacktickEscapes) {
