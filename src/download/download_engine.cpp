@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -431,8 +432,15 @@ private:
     }
 
     // A file:// blob: a worker copies it (see local_copy.h) and reports the
-    // bytes as they land; the blob then finishes like a downloaded one.
+    // bytes as they land; the blob then finishes like a downloaded one. At
+    // most half the workers copy at once, so that long copies never keep the
+    // other blobs' file work (checkpoints, publishing) waiting.
     void start_local_copy(Job &j) {
+        if (m_copies >= std::max<std::size_t>(1, m_options.workers / 2)) {
+            m_copy_queue.push_back(&j);
+            return;
+        }
+        ++m_copies;
         j.copying = true;
         submit(
             [this, &j, file = j.file.get(), url = j.spec->url, shown = j.shown_url, size = j.size] {
@@ -445,6 +453,8 @@ private:
             },
             [this, &j](Expected<std::int64_t> copied) {
                 j.copying = false;
+                --m_copies;
+                start_queued_copies();
                 if (!j.failure.ok()) return on_worker_done(j);  // failed or cancelled meanwhile: close
                 if (!copied) return fail(j, copied.status());
                 if (j.size < 0) j.size = *copied;
@@ -662,6 +672,14 @@ private:
         start_prepare(j);
     }
 
+    void start_queued_copies() {
+        while (!m_copy_queue.empty() && m_copies < std::max<std::size_t>(1, m_options.workers / 2)) {
+            Job *next = m_copy_queue.front();
+            m_copy_queue.pop_front();
+            if (next->failure.ok() && next->phase == Phase::transferring) start_local_copy(*next);
+        }
+    }
+
     // The remote changed under us: start the blob over against the new one.
     void restart(Job &j, ChunkTransfer &t, const RemoteIdentity &now_identity) {
         if (++j.restarts > m_options.max_restarts) {
@@ -802,6 +820,8 @@ private:
     std::map<std::filesystem::path, std::pair<std::unique_ptr<DirLock>, std::size_t>> m_dirs;  // lock, users
     std::set<std::filesystem::path> m_busy_paths;  // final paths owned by a blob of this run
     std::vector<Job *> m_waiting;                  // blobs waiting for a lock
+    std::deque<Job *> m_copy_queue;                // file:// blobs waiting for a copying worker
+    std::size_t m_copies = 0;                      // file:// copies running
     const Logger &m_log;
 
     std::vector<std::unique_ptr<Job>> m_jobs;

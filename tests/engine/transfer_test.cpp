@@ -2,8 +2,10 @@
 // and point 5 (failures) of the engine's contract ends. Every test checks
 // that the published file is byte-exact, or that the error is clear and
 // nothing is published.
+#include <cctype>
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <set>
 
 #include "engine_fixture.h"
@@ -31,6 +33,45 @@ TEST_F(EngineTest, ChunkedBlob_ParallelRangeRequestsPublishByteExact) {
     EXPECT_TRUE(ranges.count("bytes=" + std::to_string(16 * kChunk) + "-" + std::to_string(16 * kChunk + 16)));
     EXPECT_EQ(r.blobs[0].bytes_downloaded, b.size);
     EXPECT_EQ(server.body_bytes_sent("/blobs/big"), b.size);
+}
+
+// file:// blobs are copied by workers (at most half of them at once, the
+// rest queued): forty of them, empty to several MiB, with spaces and UTF-8
+// in their names, all land byte-exact and count every byte once.
+TEST_F(EngineTest, ManyLocalBlobs_CopiedByteExact_BytesCountedOnce) {
+    std::vector<BlobSpec> specs;
+    std::int64_t total = 0;
+    for (int i = 0; i < 40; ++i) {
+        const std::size_t size = i == 0 ? 0 : static_cast<std::size_t>(i) * 97'531;
+        const std::string name = "src dir/\xc3\xa9 " + std::to_string(i) + ".bin";
+        fs::create_directories(fs::path(dir.path()) / "src dir");
+        const std::string content = blob_content(200 + static_cast<std::uint64_t>(i), size);
+        std::ofstream(fs::path(dir.path()) / name, std::ios::binary)
+            .write(content.data(), static_cast<std::streamsize>(content.size()));
+        BlobSpec b;
+        std::string url = "file://" + dir.path() + "/";
+        for (unsigned char c : name) {  // percent-encode as a files source does
+            static const char *hex = "0123456789ABCDEF";
+            if (std::isalnum(c) || c == '/' || c == '.') url += static_cast<char>(c);
+            else url += std::string("%") + hex[c >> 4] + hex[c & 15];
+        }
+        b.url = url;
+        b.path = "cache/local-" + std::to_string(i) + ".bin";
+        b.size = static_cast<std::int64_t>(size);
+        b.sha256 = sha256_hex(content);
+        total += b.size;
+        specs.push_back(b);
+    }
+    FetchResult r = fetch(specs);
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    std::int64_t downloaded = 0;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        EXPECT_TRUE(published(specs[i]) == blob_content(200 + i, static_cast<std::size_t>(specs[i].size))) << i;
+        downloaded += r.blobs[i].bytes_downloaded;
+    }
+    EXPECT_EQ(downloaded, total);
+    EXPECT_TRUE(server.requests().empty()) << "no HTTP at all";
+    EXPECT_TRUE(leftovers().empty());
 }
 
 TEST_F(EngineTest, SmallBlob_OneRequestWithoutRange_EmptyBlobToo) {
