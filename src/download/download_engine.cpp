@@ -53,6 +53,7 @@ public:
                                               : std::clamp<std::size_t>((1u << 20) / std::max<std::size_t>(1, loop.capacity()),
                                                                         16u << 10, 256u << 10)),
           m_max_buffers(2 * loop.capacity() + 2),
+          m_max_copies(std::max<std::size_t>(1, options.workers / 2)),
           m_pool(options.workers) {}
 
     // On an exception unwinding through execute(): no transfer may outlive
@@ -79,7 +80,7 @@ public:
         }
         m_max_active = std::max<std::size_t>(4, m_loop.capacity() + 16);
         const std::uint64_t waker = m_cancel.add_waker([this] { m_loop.wakeup(); });
-        while (m_done < m_jobs.size() || m_outstanding > 0 || m_writes_pending()) {
+        while (m_done < m_jobs.size() || m_outstanding > 0) {
             drain_inbox();
             if (m_buffer_freed) {
                 m_buffer_freed = false;
@@ -87,16 +88,10 @@ public:
             }
             if (m_cancel.cancelled() && !m_cancel_seen) on_cancel();
             const auto wait = schedule();
-            if (m_done == m_jobs.size() && m_outstanding == 0 && !m_writes_pending()) break;
+            if (m_done == m_jobs.size() && m_outstanding == 0) break;
             for (auto &[id, outcome] : m_loop.run(wait)) on_outcome(id, outcome);
         }
         m_cancel.remove_waker(waker);
-    }
-
-    bool m_writes_pending() const {
-        for (const auto &j : m_jobs)
-            if (j->pending_writes > 0) return true;
-        return false;
     }
 
     // ------------------------------------------------------------ IChunkSink (called by ChunkTransfer)
@@ -141,6 +136,7 @@ public:
     // fails the blob.
     void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset) override {
         ++j.pending_writes;
+        ++m_outstanding;
         m_writer.submit([this, &j, file = j.file.get(), buf, len, offset] {
             Status s;
             try {
@@ -151,6 +147,7 @@ public:
             post([this, &j, buf, s = std::move(s)]() mutable {
                 release_buffer(buf);
                 --j.pending_writes;
+                --m_outstanding;
                 if (!s.ok()) {
                     j.write_failed = true;
                     fail(j, std::move(s));
@@ -164,9 +161,11 @@ public:
     // blob is done (the writer is one FIFO thread).
     void after_writes(Job &j, std::function<void()> then) {
         ++j.pending_writes;
+        ++m_outstanding;
         m_writer.submit([this, &j, then = std::move(then)]() mutable {
             post([this, &j, then = std::move(then)] {
                 --j.pending_writes;
+                --m_outstanding;
                 then();
                 on_worker_done(j);
             });
@@ -436,7 +435,7 @@ private:
     // most half the workers copy at once, so that long copies never keep the
     // other blobs' file work (checkpoints, publishing) waiting.
     void start_local_copy(Job &j) {
-        if (m_copies >= std::max<std::size_t>(1, m_options.workers / 2)) {
+        if (m_copies >= m_max_copies) {
             m_copy_queue.push_back(&j);
             return;
         }
@@ -654,30 +653,36 @@ private:
         m_log.warn(why.message() + "; it was resumed from an earlier run, so '" + j.spec->path +
                    "' is downloaded once more from scratch");
         j.refetched = true;
-        ++j.epoch;
+        forget_progress(j, {});
         j.file.reset();
         j.state.reset();
         j.sha.reset();
-        j.hashed = 0;
         j.resumed = 0;
-        j.identity = {};
-        j.ranges = true;
-        j.pieces.clear();
-        j.next_chunk = 0;
-        j.prefix = 0;
         j.saved_chunks = 0;
         j.unsaved_bytes = 0;
-        j.received_all = false;
-        m_progress.reset_bytes(j.index);
         start_prepare(j);
     }
 
     void start_queued_copies() {
-        while (!m_copy_queue.empty() && m_copies < std::max<std::size_t>(1, m_options.workers / 2)) {
+        while (!m_copy_queue.empty() && m_copies < m_max_copies) {
             Job *next = m_copy_queue.front();
             m_copy_queue.pop_front();
             if (next->failure.ok() && next->phase == Phase::transferring) start_local_copy(*next);
         }
+    }
+
+    // What a blob starting over (against `identity`) no longer knows: older
+    // chunk completions stop counting (epoch), the plan and the progress go.
+    void forget_progress(Job &j, const RemoteIdentity &identity) {
+        ++j.epoch;
+        j.identity = identity;
+        j.ranges = true;
+        j.pieces.clear();
+        j.next_chunk = 0;
+        j.prefix = 0;
+        j.received_all = false;
+        j.hashed = 0;
+        m_progress.reset_bytes(j.index);
     }
 
     // The remote changed under us: start the blob over against the new one.
@@ -693,18 +698,10 @@ private:
                    j.identity.etag + "' -> '" + now_identity.etag + "'); starting it afresh");
         t.superseded = true;
         abort_transfers(j, &t);
-        ++j.epoch;
-        j.identity = now_identity;
-        j.ranges = true;
-        j.pieces.clear();
-        j.next_chunk = 0;
-        j.prefix = 0;
-        j.received_all = false;
-        m_progress.reset_bytes(j.index);
+        forget_progress(j, now_identity);
         if (j.sha) {
             if (j.hashing) j.sha_stale = true;
             else j.sha = BlobHashes::for_spec(*j.spec);
-            j.hashed = 0;
         }
         if (j.mode == TransferMode::single) {
             j.pieces.push_back(Piece{0, j.size, false, 0, {}});
@@ -837,6 +834,7 @@ private:
     std::unordered_map<TransferId, std::unique_ptr<ChunkTransfer>> m_transfers;
     const std::size_t m_write_buffer;
     const std::size_t m_max_buffers;  // two per transfer: one filling, one being written
+    const std::size_t m_max_copies;   // file:// copies at once: at most half the workers
     bool m_buffer_freed = false;
     std::vector<std::unique_ptr<char[]>> m_buffers;
     std::vector<char *> m_free_buffers;

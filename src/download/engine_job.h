@@ -78,7 +78,7 @@ struct Job {
     int restarts = 0;
     bool refetched = false;    // fetched again from scratch after resumed bytes failed the hash
     std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
-    int pending_writes = 0;    // buffers and barriers queued at the writer
+    int pending_writes = 0;    // buffers and barriers queued at the writer (also in Run::m_outstanding)
     bool write_failed = false; // no chunk is claimed after a failed write
     Status failure;               // set once; the blob then only closes
     bool finish_requested = false;
