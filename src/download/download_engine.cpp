@@ -770,9 +770,7 @@ private:
             if (total && j.size >= 0 && *total != j.size) {
                 // A chunk beyond the end of a smaller remote: the same error
                 // as when a 206 tells the size, whichever answer comes first.
-                st = Status(Errc::verify, j.shown_url + " holds " + std::to_string(*total) + " bytes but blob '" +
-                                              j.spec->path + "' should have " + std::to_string(j.size) +
-                                              ": the source holds a different file; nothing was published");
+                st = size_mismatch(j.shown_url, j.spec->path, *total, j.size);
                 retryable = false;
             }
         }

@@ -20,6 +20,13 @@ std::string range_text(const RequestedRange &r) {
 
 }  // namespace
 
+Status size_mismatch(std::string_view shown_url, std::string_view blob_path, std::int64_t total,
+                     std::int64_t expected) {
+    return Status(Errc::verify, std::string(shown_url) + " holds " + std::to_string(total) + " bytes but blob '" +
+                                    std::string(blob_path) + "' should have " + std::to_string(expected) +
+                                    ": the source holds a different file; nothing was published");
+}
+
 HeadCheck check_response_head(const RequestedRange &req, std::int64_t known_size, const RemoteIdentity &known,
                               const ResponseHead &head, std::string_view shown_url, std::string_view blob_path) {
     const std::string url(shown_url), path(blob_path);
@@ -41,9 +48,7 @@ HeadCheck check_response_head(const RequestedRange &req, std::int64_t known_size
             return c;
         }
         if (cr->total >= 0 && known_size >= 0 && cr->total != known_size)
-            return reject(Errc::verify, url + " holds " + std::to_string(cr->total) + " bytes but blob '" + path +
-                                            "' should have " + std::to_string(known_size) +
-                                            ": the source holds a different file; nothing was published");
+            return reject(Errc::verify, size_mismatch(url, path, cr->total, known_size).message());
         if (cr->total < 0 && known_size < 0) {
             // "bytes a-b/*" for a blob of unknown size: no way to plan chunks.
             // Fetch it in one stream instead.

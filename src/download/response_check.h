@@ -34,6 +34,11 @@ struct HeadCheck {
     RemoteIdentity identity;     // the response's validators
 };
 
+// The error for a source whose size (`total`, as a Content-Range tells it in
+// a 206 or a 416) is not the blob's `expected` size.
+Status size_mismatch(std::string_view shown_url, std::string_view blob_path, std::int64_t total,
+                     std::int64_t expected);
+
 // `known_size` is the blob size (-1 unknown), `known` the validators recorded
 // so far (empty: none yet). `shown_url` (already redacted) and `blob_path`
 // name the blob in messages.
