@@ -2,9 +2,21 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <optional>
 #include <system_error>
 
 namespace blobfetch {
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+}  // namespace
 
 Status check_relative_path(std::string_view path) {
     auto refuse = [&](std::string_view why) {
@@ -78,6 +90,46 @@ std::string redact_url(std::string_view url) {
     }
     out.assign(base);
     return out;
+}
+
+std::string file_url(const std::string &path) {
+    static const char *kHex = "0123456789ABCDEF";
+    std::string out = path.empty() || path.front() != '/' ? "file:///" : "file://";
+    for (unsigned char c : path) {
+        const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                          std::strchr("-._~/!$&'()*+,;=:@", static_cast<char>(c)) != nullptr;
+        if (keep && c != '\0') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> file_url_path(std::string_view url) {
+    constexpr std::string_view kScheme = "file://";
+    if (url.size() < kScheme.size() || url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
+    std::string_view rest = url.substr(kScheme.size());
+    if (rest.substr(0, 9) == "localhost") rest.remove_prefix(9);
+    if (rest.empty() || rest.front() != '/') return std::nullopt;  // another host, or no absolute path
+    std::string path;
+    path.reserve(rest.size());
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+        if (rest[i] == '?' || rest[i] == '#') break;
+        if (rest[i] != '%') {
+            path += rest[i];
+            continue;
+        }
+        if (i + 2 >= rest.size() || hex_value(rest[i + 1]) < 0 || hex_value(rest[i + 2]) < 0) return std::nullopt;
+        const char c = static_cast<char>(hex_value(rest[i + 1]) * 16 + hex_value(rest[i + 2]));
+        if (c == '\0') return std::nullopt;
+        path += c;
+        i += 2;
+    }
+    return path;
 }
 
 }  // namespace blobfetch

@@ -2,6 +2,7 @@
 // Confinement of destination paths to the cache directory.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,13 @@ Status check_inside_cache(const std::filesystem::path &cache_dir, std::string_vi
 // Removes the query string and fragment from a URL and any user:password@
 // part, so it can be logged or shown. "https://u:p@h/a?sig=x" -> "https://h/a".
 std::string redact_url(std::string_view url);
+
+// file:// URLs of local paths, both ways. file_url() percent-encodes every
+// byte outside RFC 3986's unreserved and sub-delimiter characters (a space,
+// '%', '?', '#', UTF-8); file_url_path() gives the path back
+// ("file:///p", "file://localhost/p", %XX decoded), or nullopt for another
+// host, a relative or malformed path, or an encoded NUL.
+std::string file_url(const std::string &path);
+std::optional<std::string> file_url_path(std::string_view url);
 
 }  // namespace blobfetch

@@ -1,7 +1,6 @@
 #include "config/binary_sources.h"
 
 #include <cstdlib>
-#include <cstring>
 
 #include "base/path_safety.h"
 #include "config/manifest.h"
@@ -67,30 +66,6 @@ std::string default_binary_cache(const EnvFn &env) {
     if (auto x = get("XDG_CACHE_HOME"); !x.empty()) return x + "/vcpkg/archives";
     return get("HOME") + "/.cache/vcpkg/archives";
 }
-
-namespace {
-
-// A local path as the path of a file:// URL: every byte outside RFC 3986's
-// unreserved and sub-delimiter characters (a space, '%', '?', '#', UTF-8)
-// becomes %XX, so local_copy.h's file_url_path() gives the path back.
-std::string file_url(const std::string &path) {
-    static const char *kHex = "0123456789ABCDEF";
-    std::string out = path.empty() || path.front() != '/' ? "file:///" : "file://";
-    for (unsigned char c : path) {
-        const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                          std::strchr("-._~/!$&'()*+,;=:@", static_cast<char>(c)) != nullptr;
-        if (keep && c != '\0') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        }
-    }
-    return out;
-}
-
-}  // namespace
 
 Expected<std::string> BinarySource::url_for(const Artifact &artifact) const {
     switch (kind) {

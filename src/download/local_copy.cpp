@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/path_safety.h"
 #include "io/file.h"
 
 namespace blobfetch {
@@ -16,37 +17,7 @@ namespace {
 
 constexpr std::size_t kPiece = 1 << 20;
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 }  // namespace
-
-std::optional<std::string> file_url_path(std::string_view url) {
-    constexpr std::string_view kScheme = "file://";
-    if (url.size() < kScheme.size() || url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
-    std::string_view rest = url.substr(kScheme.size());
-    if (rest.substr(0, 9) == "localhost") rest.remove_prefix(9);
-    if (rest.empty() || rest.front() != '/') return std::nullopt;  // another host, or no absolute path
-    std::string path;
-    path.reserve(rest.size());
-    for (std::size_t i = 0; i < rest.size(); ++i) {
-        if (rest[i] == '?' || rest[i] == '#') break;
-        if (rest[i] != '%') {
-            path += rest[i];
-            continue;
-        }
-        if (i + 2 >= rest.size() || hex_value(rest[i + 1]) < 0 || hex_value(rest[i + 2]) < 0) return std::nullopt;
-        const char c = static_cast<char>(hex_value(rest[i + 1]) * 16 + hex_value(rest[i + 2]));
-        if (c == '\0') return std::nullopt;
-        path += c;
-        i += 2;
-    }
-    return path;
-}
 
 Expected<std::int64_t> copy_local_file(std::string_view url, const std::string &shown, IPositionalWriter &out,
                                        std::int64_t expected_size, std::int64_t max_size,

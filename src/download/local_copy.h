@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,11 +15,6 @@
 #include "io/positional_writer.h"
 
 namespace blobfetch {
-
-// The local path a file:// URL names ("file:///p", "file://localhost/p"),
-// with %XX sequences decoded; nullopt for another host, a relative or
-// malformed path, or an encoded NUL.
-std::optional<std::string> file_url_path(std::string_view url);
 
 // Copies the file `url` names into `out` from offset 0, in 1 MiB pieces,
 // calling `on_bytes` after each piece (on this thread). Returns the number of

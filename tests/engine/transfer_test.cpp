@@ -2,12 +2,12 @@
 // and point 5 (failures) of the engine's contract ends. Every test checks
 // that the published file is byte-exact, or that the error is clear and
 // nothing is published.
-#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <fstream>
 #include <set>
 
+#include "base/path_safety.h"
 #include "engine_fixture.h"
 
 namespace blobfetch::test {
@@ -49,13 +49,7 @@ TEST_F(EngineTest, ManyLocalBlobs_CopiedByteExact_BytesCountedOnce) {
         std::ofstream(fs::path(dir.path()) / name, std::ios::binary)
             .write(content.data(), static_cast<std::streamsize>(content.size()));
         BlobSpec b;
-        std::string url = "file://" + dir.path() + "/";
-        for (unsigned char c : name) {  // percent-encode as a files source does
-            static const char *hex = "0123456789ABCDEF";
-            if (std::isalnum(c) || c == '/' || c == '.') url += static_cast<char>(c);
-            else url += std::string("%") + hex[c >> 4] + hex[c & 15];
-        }
-        b.url = url;
+        b.url = file_url(dir.path() + "/" + name);  // percent-encoded, as a files source does
         b.path = "cache/local-" + std::to_string(i) + ".bin";
         b.size = static_cast<std::int64_t>(size);
         b.sha256 = sha256_hex(content);

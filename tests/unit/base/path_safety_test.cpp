@@ -32,5 +32,19 @@ TEST(RedactUrl, DropsQueryFragmentAndCredentials) {
     EXPECT_EQ(redact_url("http://h:8080/a@b"), "http://h:8080/a@b") << "an @ in the path is not a credential";
 }
 
+TEST(FileUrlPath, DecodesLikeCurl_RefusesOtherHostsAndOddForms) {
+    EXPECT_EQ(file_url_path("file:///a/b.zip"), "/a/b.zip");
+    EXPECT_EQ(file_url_path("file://localhost/a/b.zip"), "/a/b.zip");
+    EXPECT_EQ(file_url_path("file:///with%20space/%41%62"), "/with space/Ab");
+    EXPECT_EQ(file_url_path("file:///a/b.zip?ignored#too"), "/a/b.zip");
+    EXPECT_EQ(file_url_path("file://server/share/b.zip"), std::nullopt) << "another host";
+    EXPECT_EQ(file_url_path("file://relative"), std::nullopt);
+    EXPECT_EQ(file_url_path("file:///a%00b"), std::nullopt) << "an encoded NUL";
+    EXPECT_EQ(file_url_path("file:///a%zz"), std::nullopt);
+    EXPECT_EQ(file_url_path("file:///a%2"), std::nullopt);
+    EXPECT_EQ(file_url_path("http://x/a"), std::nullopt);
+    EXPECT_EQ(file_url_path("file:/a"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace blobfetch

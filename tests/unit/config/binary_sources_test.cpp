@@ -2,10 +2,10 @@
 // (learn.microsoft.com/vcpkg/reference/binarycaching and the projects that
 // document their own http caches for it).
 #include "config/binary_sources.h"
-#include "download/local_copy.h"
 
 #include <gtest/gtest.h>
 
+#include "base/path_safety.h"
 #include "config/manifest.h"
 
 namespace blobfetch::config {

@@ -1,4 +1,4 @@
-// file:// blobs, copied by a worker: the URL's path, byte-exact copies, a
+// file:// blobs, copied by a worker: byte-exact copies, a
 // missing file as a cache miss, sizes checked before anything is written, and
 // a cancel that is seen even while a pipe has nothing to read.
 #include <atomic>
@@ -21,20 +21,6 @@ namespace {
 
 using test::blob_content;
 using test::TempDir;
-
-TEST(FileUrlPath, DecodesLikeCurl_RefusesOtherHostsAndOddForms) {
-    EXPECT_EQ(file_url_path("file:///a/b.zip"), "/a/b.zip");
-    EXPECT_EQ(file_url_path("file://localhost/a/b.zip"), "/a/b.zip");
-    EXPECT_EQ(file_url_path("file:///with%20space/%41%62"), "/with space/Ab");
-    EXPECT_EQ(file_url_path("file:///a/b.zip?ignored#too"), "/a/b.zip");
-    EXPECT_EQ(file_url_path("file://server/share/b.zip"), std::nullopt) << "another host";
-    EXPECT_EQ(file_url_path("file://relative"), std::nullopt);
-    EXPECT_EQ(file_url_path("file:///a%00b"), std::nullopt) << "an encoded NUL";
-    EXPECT_EQ(file_url_path("file:///a%zz"), std::nullopt);
-    EXPECT_EQ(file_url_path("file:///a%2"), std::nullopt);
-    EXPECT_EQ(file_url_path("http://x/a"), std::nullopt);
-    EXPECT_EQ(file_url_path("file:/a"), std::nullopt);
-}
 
 class LocalCopy : public ::testing::Test {
 protected:
