@@ -56,22 +56,28 @@ constexpr bool has_member(std::uint32_t struct_size, std::size_t end) { return s
 
 const char *kEmpty = "";
 
-// Writes one result, respecting the caller's struct_size.
-void set_result(bf_session *s, bf_blob_result *r, bf_status status, std::int64_t downloaded, std::int64_t skipped,
-                std::string message, bf_blob_state state = BF_BLOB_FAILED) {
+// Writes one result, respecting the caller's struct_size. `message` must
+// outlive the session's next fetch() (a static text, or one of its messages).
+void fill_result(bf_blob_result *r, bf_status status, std::int64_t downloaded, std::int64_t skipped,
+                 const char *message, bf_blob_state state = BF_BLOB_FAILED) {
     if (!r) return;
     if (BF_HAS(r, bf_blob_result, state)) r->state = status == BF_OK ? state : BF_BLOB_FAILED;
     if (BF_HAS(r, bf_blob_result, status)) r->status = status;
     if (BF_HAS(r, bf_blob_result, bytes_downloaded)) r->bytes_downloaded = downloaded;
     if (BF_HAS(r, bf_blob_result, bytes_skipped)) r->bytes_skipped = skipped;
-    if (BF_HAS(r, bf_blob_result, message)) {
-        if (s) {
-            s->messages.push_back(std::move(message));
-            r->message = s->messages.back().c_str();
-        } else {
-            r->message = kEmpty;
-        }
+    if (BF_HAS(r, bf_blob_result, message)) r->message = message;
+}
+
+// fill_result() with a message the session keeps until its next fetch().
+void set_result(bf_session *s, bf_blob_result *r, bf_status status, std::int64_t downloaded, std::int64_t skipped,
+                std::string message, bf_blob_state state = BF_BLOB_FAILED) {
+    if (!r) return;
+    const char *text = kEmpty;
+    if (s && BF_HAS(r, bf_blob_result, message)) {
+        s->messages.push_back(std::move(message));
+        text = s->messages.back().c_str();
     }
+    fill_result(r, status, downloaded, skipped, text, state);
 }
 
 // Validates one descriptor and converts it. Errors name the blob index.
@@ -259,14 +265,7 @@ bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs
     if (!guard.owned()) {
         // Nothing of the session is touched: its strings belong to the running fetch.
         if (results)
-            for (uint32_t i = 0; i < n; ++i) {
-                bf_blob_result *r = &results[i];
-                if (BF_HAS(r, bf_blob_result, state)) r->state = BF_BLOB_FAILED;
-                if (BF_HAS(r, bf_blob_result, status)) r->status = BF_E_BUSY;
-                if (BF_HAS(r, bf_blob_result, bytes_downloaded)) r->bytes_downloaded = 0;
-                if (BF_HAS(r, bf_blob_result, bytes_skipped)) r->bytes_skipped = 0;
-                if (BF_HAS(r, bf_blob_result, message)) r->message = kBusy;
-            }
+            for (uint32_t i = 0; i < n; ++i) fill_result(&results[i], BF_E_BUSY, 0, 0, kBusy);
         return BF_E_BUSY;
     }
     try {
@@ -283,8 +282,7 @@ bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs
             try {
                 set_result(session, &results[i], BF_E_INTERNAL, 0, 0, session->last_error);
             } catch (...) {
-                results[i].status = BF_E_INTERNAL;
-                results[i].message = kEmpty;
+                fill_result(&results[i], BF_E_INTERNAL, 0, 0, kEmpty);
             }
         }
     return BF_E_INTERNAL;

@@ -1,6 +1,5 @@
 #include "host/cache_commands.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -190,6 +189,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             continue;
         }
         std::error_code ec;
+        std::set<fs::path> dropped;  // removed (or, in a dry run, would be)
         auto drop = [&](const fs::path &p, const std::string &why) {
             if (!fs::exists(p, ec)) return;
             const auto size = static_cast<std::int64_t>(fs::file_size(p, ec));
@@ -199,6 +199,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
                 return;
             }
             freed += size;
+            dropped.insert(p);
             removed.push_back({{"path", p.string()}, {"bytes", size}, {"why", why}});
         };
         for (const auto &file : files) {
@@ -235,13 +236,8 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         // it (a process waiting on it notices that the path names another
         // file, or none, and opens the new one: see dir_lock_posix.cpp).
         bool downloads_left = false;
-        for (const auto &e : fs::directory_iterator(dir, ec)) {
-            const std::string name = e.path().filename().string();
-            const bool gone = dry_run && std::any_of(removed.begin(), removed.end(), [&](const nlohmann::json &r) {
-                                  return r["path"].get<std::string>() == e.path().string();
-                              });
-            if (is_download_file(name) && !gone) downloads_left = true;
-        }
+        for (const auto &e : fs::directory_iterator(dir, ec))
+            if (is_download_file(e.path().filename().string()) && !dropped.count(e.path())) downloads_left = true;
         if (!ec && !downloads_left) drop(dir / kLockFileName, "lock file of a directory with no download left");
     }
     if (json) {
