@@ -1,5 +1,6 @@
 #include "net/http_headers.h"
 
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -24,15 +25,21 @@ std::optional<std::int64_t> parse_uint(std::string_view s) {
     return v;
 }
 
+// Drops `prefix` (lower case) from the front of `s` when `s` starts with it
+// in any case.
+bool consume_prefix_nocase(std::string_view &s, std::string_view prefix) {
+    if (s.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+    s.remove_prefix(prefix.size());
+    return true;
+}
+
 }  // namespace
 
 std::optional<ContentRange> parse_content_range(std::string_view value) {
     value = trim(value);
-    constexpr std::string_view unit = "bytes ";
-    if (value.size() < unit.size()) return std::nullopt;
-    for (std::size_t i = 0; i < unit.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(value[i])) != unit[i]) return std::nullopt;
-    value.remove_prefix(unit.size());
+    if (!consume_prefix_nocase(value, "bytes ")) return std::nullopt;
     value = trim(value);
     auto dash = value.find('-');
     auto slash = value.find('/');
@@ -52,11 +59,8 @@ std::optional<ContentRange> parse_content_range(std::string_view value) {
 
 std::optional<std::int64_t> parse_unsatisfied_range(std::string_view value) {
     value = trim(value);
-    constexpr std::string_view unit = "bytes */";
-    if (value.size() <= unit.size()) return std::nullopt;
-    for (std::size_t i = 0; i < unit.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(value[i])) != unit[i]) return std::nullopt;
-    auto total = parse_uint(trim(value.substr(unit.size())));
+    if (!consume_prefix_nocase(value, "bytes */")) return std::nullopt;
+    auto total = parse_uint(trim(value));
     if (!total) return std::nullopt;
     return static_cast<std::int64_t>(*total);
 }
