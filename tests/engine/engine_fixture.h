@@ -53,6 +53,22 @@ protected:
         return o;
     }
 
+    // One transfer at a time, no retries: a failing chunk ends the fetch.
+    config::ProviderOptions serial_without_retries() const {
+        auto o = options();
+        o.retries = 0;
+        o.concurrency = 1;
+        return o;
+    }
+
+    // Fetches `b` with serial_without_retries() while every chunk from
+    // `broken` on answers 500: chunks [0, broken) land and are recorded, then
+    // the fetch fails. The fault stays until server.clear_rules().
+    FetchResult fetch_failing_from_chunk(const BlobSpec &b, std::int64_t broken) {
+        server.add_rule(rule(broken * kChunk, -1, fault(FaultKind::status, 0, 500)));
+        return fetch({b}, serial_without_retries());
+    }
+
     // Serves blob `name` (seed, size) and returns its descriptor.
     BlobSpec blob(const std::string &name, std::uint64_t seed, std::int64_t size, bool with_sha = true) {
         const std::string path = "/blobs/" + name;

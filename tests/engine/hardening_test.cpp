@@ -74,11 +74,7 @@ TEST_F(EngineTest, SymlinkInsideTheCachePointingOutside_IsRefused_NothingWritten
 
 TEST_F(EngineTest, PartialFilesAreOwnerOnly_PublishedFilesFollowTheUmask) {
     BlobSpec b = blob("perm.bin", 83, 4 * kChunk);
-    server.add_rule(rule(3 * kChunk, -1, fault(FaultKind::status, 0, 500)));
-    auto o = options();
-    o.retries = 0;
-    o.concurrency = 1;
-    ASSERT_FALSE(fetch({b}, o).status.ok());
+    ASSERT_FALSE(fetch_failing_from_chunk(b, 3).status.ok());
     EXPECT_EQ(mode_of(partial(b).data), 0600u);
     EXPECT_EQ(mode_of(partial(b).state), 0600u);
     server.clear_rules();
@@ -164,11 +160,7 @@ TEST_F(EngineTest, FullDisk_FailsBeforeTransferring_AndAResumedRecordSurvivesAFu
     // A blob half downloaded, then the disk fills up: the next attempt fails
     // clearly, and the record of the chunks already there survives it.
     BlobSpec b = blob("half.bin", 89, 16 * kChunk);
-    server.add_rule(rule(8 * kChunk, -1, fault(FaultKind::status, 0, 500)));
-    auto o = options();
-    o.retries = 0;
-    o.concurrency = 1;
-    ASSERT_FALSE(fetch({b}, o).status.ok());
+    ASSERT_FALSE(fetch_failing_from_chunk(b, 8).status.ok());
     auto before = load_download_state(partial(b).state);
     ASSERT_TRUE(before.ok()) << before.message();
     ASSERT_EQ(before->chunks.completed(), 8u);
@@ -178,7 +170,7 @@ TEST_F(EngineTest, FullDisk_FailsBeforeTransferring_AndAResumedRecordSurvivesAFu
         while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
         }
     }
-    FetchResult full = fetch({b}, o);  // chunk 8 still fails; the record cannot be rewritten
+    FetchResult full = fetch({b}, serial_without_retries());  // chunk 8 still fails; the record cannot be rewritten
     ASSERT_FALSE(full.status.ok());
     auto after = load_download_state(partial(b).state);
     ASSERT_TRUE(after.ok()) << "the record is still whole: " << after.message();

@@ -15,11 +15,7 @@ protected:
     // recorded, chunk `broken` fails for good, the rest is never requested.
     BlobSpec interrupted_run(std::int64_t chunks, std::int64_t broken, bool with_sha = true, std::int64_t tail = 0) {
         BlobSpec b = blob("resume.bin", 21, chunks * kChunk + tail, with_sha);
-        server.add_rule(rule(broken * kChunk, -1, fault(FaultKind::status, 0, 500)));
-        auto o = options();
-        o.retries = 0;
-        o.concurrency = 1;
-        FetchResult r = fetch({b}, o);
+        FetchResult r = fetch_failing_from_chunk(b, broken);
         EXPECT_FALSE(r.blobs[0].status.ok());
         EXPECT_FALSE(fs::exists(final_path(b)));
         auto st = load_download_state(partial(b).state);
@@ -162,11 +158,7 @@ TEST_F(ResumeTest, ResumedBytesOfAnOlderVersion_FailTheHash_TheBlobIsFetchedOnce
     server.set_send_etag(false);
     BlobSpec b = blob("resume.bin", 21, 8 * kChunk);
     server.change_blob("/blobs/resume.bin", 78, 8 * kChunk);  // still the older version
-    server.add_rule(rule(6 * kChunk, -1, fault(FaultKind::status, 0, 500)));
-    auto o = options();
-    o.retries = 0;
-    o.concurrency = 1;
-    ASSERT_FALSE(fetch({b}, o).status.ok());
+    ASSERT_FALSE(fetch_failing_from_chunk(b, 6).status.ok());
     ASSERT_TRUE(fs::exists(partial(b).state));
     server.clear_rules();
     server.change_blob("/blobs/resume.bin", 21, 8 * kChunk);

@@ -46,6 +46,21 @@ protected:
     std::string azblob(const std::string &sas) const { return "x-azblob," + m_azure->account_url() + "/vcpkg," + sas; }
     std::string cached(const TestArtifact &a) const { return m_dir / ("cache/" + a.relative_path()); }
 
+    // Runs `blobfetch fetch manifest` and SIGKILLs it as soon as `sidecar`
+    // records `chunks` chunks (or once it ended by itself).
+    void kill_once_recorded(const std::string &manifest, const fs::path &sidecar, std::uint64_t chunks) {
+        BackgroundProcess host({host_binary(), "fetch", manifest, "-q"}, {}, m_dir / "out", m_dir / "err");
+        eventually(
+            [&] {
+                if (!host.running()) return true;
+                auto st = load_download_state(sidecar);
+                return st.ok() && st->chunks.completed() >= chunks;
+            },
+            std::chrono::seconds(60), std::chrono::milliseconds(1));
+        host.signal(SIGKILL);
+        host.wait();
+    }
+
     TempDir m_dir;
     std::unique_ptr<AzuriteServer> m_azure;
 };
@@ -67,20 +82,10 @@ TEST_F(Azure, ResumeAfterAKill_FetchesOnlyWhatWasNotRecorded_WithTheETag) {
     const std::string etag = put(artifacts[0]);
     const std::string m = manifest(artifacts, azblob(m_azure->sas()), {{"chunk_size", 1 << 20}, {"concurrency", 1}});
     const fs::path sidecar = cached(artifacts[0]) + ".dlstate";
-    BackgroundProcess host({host_binary(), "fetch", m, "-q"}, {}, m_dir / "out", m_dir / "err");
-    std::int64_t recorded = 0;
-    eventually(
-        [&] {
-            if (!host.running()) return true;
-            auto st = load_download_state(sidecar);
-            return st.ok() && st->chunks.completed() >= 8;
-        },
-        std::chrono::seconds(60), std::chrono::milliseconds(2));
-    host.signal(SIGKILL);
-    host.wait();
+    kill_once_recorded(m, sidecar, 8);
     auto st = load_download_state(sidecar);
     if (!st.ok()) GTEST_SKIP() << "the download finished before it could be interrupted";
-    recorded = st->completed_bytes();
+    const std::int64_t recorded = st->completed_bytes();
     EXPECT_EQ(st->identity.etag, etag) << "the record keeps Azure's ETag";
     HostRun run = run_host_fetch(m);
     ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
@@ -124,18 +129,8 @@ TEST_F(Azure, BlobReplacedBetweenRuns_TheNewETagRestartsItCleanly) {
         write_file(m_dir / "m.json", m.dump());
         return m_dir / "m.json";
     };
-    const std::string m = size_only();
-    BackgroundProcess host({host_binary(), "fetch", m, "-q"}, {}, m_dir / "out", m_dir / "err");
     const fs::path sidecar = cached(artifacts[0]) + ".dlstate";
-    eventually(
-        [&] {
-            if (!host.running()) return true;
-            auto st = load_download_state(sidecar);
-            return st.ok() && st->chunks.completed() >= 2;
-        },
-        std::chrono::seconds(60), std::chrono::milliseconds(1));
-    host.signal(SIGKILL);
-    host.wait();
+    kill_once_recorded(size_only(), sidecar, 2);
     if (!load_download_state(sidecar).ok()) GTEST_SKIP() << "the download finished before it could be interrupted";
     artifacts[0].seed = 56;  // the blob is replaced: new bytes, new ETag, same size
     put(artifacts[0]);
