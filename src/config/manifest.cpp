@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "base/path_safety.h"
+#include "base/url.h"
 
 namespace blobfetch::config {
 namespace {
@@ -362,7 +363,20 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
             if (!url) return url.status();
             auto full = expand_env(*url, env, file + ": " + ap + "/url");
             if (!full) return full.status();
-            b.candidates.push_back({"the artifact's url", std::move(*full), readable[0].second});
+            // Headers are bound to the origin they were configured for: the
+            // override gets those of the first readable source at the same
+            // origin (scheme, host, port), and none when no source is there.
+            std::string headers;
+            for (const auto &[src, src_headers] : readable) {
+                auto src_url = src->url_for(a);
+                if (!src_url) continue;
+                auto src_full = expand_env(*src_url, env, file + ": " + ap);
+                if (src_full && same_origin(*src_full, *full)) {
+                    headers = src_headers;
+                    break;
+                }
+            }
+            b.candidates.push_back({"the artifact's url", std::move(*full), std::move(headers)});
         } else {
             for (const auto &[src, headers] : readable) {
                 auto url = src->url_for(a);

@@ -35,6 +35,31 @@ TEST(Manifest, ParsesAndResolvesTemplatesAndHeaders) {
     EXPECT_EQ((*blobs)[0].size, 5);
 }
 
+// A source's headers are bound to its origin: an artifact's own "url" gets
+// them only when it has the same scheme, host and port.
+TEST(Manifest, UrlOverride_GetsASourcesHeadersOnlyAtTheSameOrigin) {
+    const std::string text = R"({"version": 1, "cache_dir": "c",
+        "sources": [{"url": "https://cache.example.com/{name}/{sha}.zip", "headers": ["Authorization: Bearer ${env:TOKEN}"]},
+                    {"url": "http://mirror.example.com:8080/{sha}", "headers": ["X-Api-Key: k2"]}],
+        "artifacts": [
+          {"name": "elsewhere", "sha": "k1", "url": "https://attacker.example.net/{sha}.zip"},
+          {"name": "same-host-other-scheme", "sha": "k2", "url": "http://cache.example.com/{sha}.zip"},
+          {"name": "same-host-other-port", "sha": "k3", "url": "https://cache.example.com:8443/{sha}.zip"},
+          {"name": "same-origin", "sha": "k4", "url": "https://CACHE.example.com:443/other/{sha}.zip"},
+          {"name": "second-source-origin", "sha": "k5", "url": "http://mirror.example.com:8080/x/{sha}"}]})";
+    auto m = parse_manifest(text, "m.json");
+    ASSERT_TRUE(m.ok()) << m.message();
+    auto blobs = resolve_manifest(*m, env_with_token());
+    ASSERT_TRUE(blobs.ok()) << blobs.message();
+    ASSERT_EQ(blobs->size(), 5u);
+    EXPECT_EQ((*blobs)[0].headers, "") << "another host never gets the team cache's token";
+    EXPECT_EQ((*blobs)[1].headers, "") << "https -> http is another origin";
+    EXPECT_EQ((*blobs)[2].headers, "") << "another port is another origin";
+    EXPECT_EQ((*blobs)[3].headers, "Authorization: Bearer s3cret");
+    EXPECT_EQ((*blobs)[4].headers, "X-Api-Key: k2");
+    for (const auto &b : *blobs) ASSERT_EQ(b.candidates.size(), 1u);
+}
+
 TEST(Manifest, MissingEnvironmentVariableIsNamed_SecretNeverEchoed) {
     auto m = parse_manifest(manifest_text("https://h/{name}"), "m.json");
     ASSERT_TRUE(m.ok());

@@ -1,0 +1,39 @@
+#pragma once
+// URLs as blobfetch reasons about them: the origin a secret is bound to, and
+// the normalisation vcpkg and curl's command line apply before a request.
+// Pure functions; no libcurl (the config library and the host use them too).
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace blobfetch {
+
+// The origin of a URL (RFC 6454): scheme, host and port, lower-cased, with the
+// scheme's default port filled in (http 80, https 443). Credentials, path,
+// query and fragment are not part of it. Request headers and URL credentials
+// configured for one origin are sent to that origin only.
+struct Origin {
+    std::string scheme;  // "http", "https", "file"
+    std::string host;    // lower-case; an IPv6 literal keeps its brackets; "" for file
+    int port = 0;        // 0 for file
+
+    bool operator==(const Origin &) const = default;
+    // "https://cache.example.com:443"
+    std::string text() const;
+};
+
+// The origin of an absolute http(s) or file URL; nullopt for anything else
+// (a relative reference, an unknown scheme, an unparsable port).
+std::optional<Origin> url_origin(std::string_view url);
+
+// True when both URLs have an origin and it is the same one.
+bool same_origin(std::string_view a, std::string_view b);
+
+// Percent-encodes what may not appear raw in a URL (a space, control
+// characters, bytes >= 0x80, and `"<>\^`{|}`), the way vcpkg and curl's
+// command line do before sending it; everything else, existing %XX escapes
+// included, is kept as it is. "http://h/a b" -> "http://h/a%20b".
+std::string normalize_url(std::string_view url);
+
+}  // namespace blobfetch
