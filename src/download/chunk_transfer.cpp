@@ -13,19 +13,25 @@ ChunkTransfer::~ChunkTransfer() { m_sink.release_buffer(m_buf); }  // unwritten 
 
 // Called from inside libcurl: nothing may throw through it.
 Status ChunkTransfer::on_head(const ResponseHead &head) {
+    Status s;
     try {
-        return m_sink.on_head(*this, head);
+        s = m_sink.on_head(*this, head);
     } catch (const std::exception &e) {
-        return Status(Errc::internal, std::string("internal error handling a response: ") + e.what());
+        s = Status(Errc::internal, std::string("internal error handling a response: ") + e.what());
     }
+    refused = !s.ok();
+    return s;
 }
 
 Status ChunkTransfer::on_body(const char *data, std::size_t len) {
+    Status s;
     try {
-        return write(data, len);
+        s = write(data, len);
     } catch (const std::exception &e) {
-        return Status(Errc::internal, std::string("internal error writing a response: ") + e.what());
+        s = Status(Errc::internal, std::string("internal error writing a response: ") + e.what());
     }
+    refused = !s.ok();
+    return s;
 }
 
 void ChunkTransfer::flush() {

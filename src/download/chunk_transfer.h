@@ -77,6 +77,8 @@ public:
     Piece piece;
     TransferId id = 0;
     bool superseded = false;       // replaced by a new plan; its outcome is ignored
+    bool refused = false;          // the handler itself ended the transfer (a bad head or body)
+    bool via_resolved = false;     // sent to the job's resolved_url (a redirect target learned earlier)
     bool error_retryable = false;  // the handler's own refusal is worth a retry
 
 private:

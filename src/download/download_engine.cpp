@@ -172,6 +172,29 @@ public:
         });
     }
 
+    // Cuts the blob's file to 0 bytes once every write queued before is done
+    // (a restart of a blob of unknown size: nothing of the old remote's
+    // length may stay). A failure fails the blob.
+    void truncate_after_writes(Job &j) {
+        if (!j.file) return;
+        ++j.pending_writes;
+        ++m_outstanding;
+        m_writer.submit([this, &j, file = j.file.get()] {
+            Status s;
+            try {
+                s = file->preallocate(0);
+            } catch (const std::exception &e) {
+                s = Status(Errc::internal, std::string("internal error truncating: ") + e.what());
+            }
+            post([this, &j, s = std::move(s)]() mutable {
+                --j.pending_writes;
+                --m_outstanding;
+                if (!s.ok()) fail(j, std::move(s));
+                on_worker_done(j);
+            });
+        });
+    }
+
     // All bytes of chunk i were handed to the writer: it is complete once
     // they are written (and only if the blob did not start over meanwhile).
     void chunk_received(Job &j, std::uint64_t i, std::uint32_t crc) override {
@@ -265,6 +288,10 @@ private:
     }
 
     std::optional<Piece> next_piece(Job &j, Clock::time_point now, Clock::time_point &wake) {
+        // The first answer tells where the URL leads (redirects) and whether
+        // the server serves ranges: until then, one request at a time.
+        if (!j.url_answered && !j.transfers.empty()) return std::nullopt;
+        std::erase_if(j.pieces, [](const Piece &p) { return p.ranged && p.end >= 0 && p.begin >= p.end; });
         for (auto it = j.pieces.begin(); it != j.pieces.end(); ++it) {
             if (it->ready_at <= now) {
                 Piece p = *it;
@@ -292,14 +319,16 @@ private:
 
     void start_transfer(Job &j, const Piece &piece) {
         HttpRequest req;
-        req.url = j.spec->url;
+        req.url = j.resolved_url.empty() ? j.spec->url : j.resolved_url;
         req.headers = j.spec->headers;
+        req.headers_for = j.spec->url;  // the headers belong to the descriptor's origin
         if (piece.ranged) {
             req.range_begin = piece.begin;
             req.range_end = piece.end;
             req.if_range = j.identity.if_range();
         }
         auto t = std::make_unique<ChunkTransfer>(*this, j, piece, m_write_buffer);
+        t->via_resolved = !j.resolved_url.empty();
         const TransferId id = m_loop.start(req, *t);
         t->id = id;
         j.transfers.push_back(id);
@@ -457,7 +486,7 @@ private:
                 if (!j.failure.ok()) return on_worker_done(j);  // failed or cancelled meanwhile: close
                 if (!copied) return fail(j, copied.status());
                 if (j.size < 0) j.size = *copied;
-                j.received_all = true;
+                j.landed = *copied;
                 maybe_finish(j);
             });
     }
@@ -533,7 +562,7 @@ private:
     // All bytes are there: publish once no worker task of the blob runs.
     void maybe_finish(Job &j) {
         if (!j.failure.ok() || !j.transfers.empty() || j.phase != Phase::transferring) return;
-        const bool complete = j.state ? j.state->chunks.all() : j.received_all;
+        const bool complete = j.state ? j.state->chunks.all() : j.landed >= 0;
         if (!complete) return;
         j.phase = Phase::finishing;
         j.finish_requested = true;
@@ -561,7 +590,8 @@ private:
             // The worker owns the file while publishing (it closes it before the rename).
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
             submit([this, &j, file] {
-                       return publish_partial(*file, *j.spec, j.paths, j.size, j.sha.get(), j.hashed,
+                       return publish_partial(*file, *j.spec, j.paths, j.spec->size,
+                                              j.state ? j.state->blob_size : j.landed, j.sha.get(), j.hashed,
                                               m_options.durable, m_cancel);
                    },
                    [this, &j, file](Status s) {
@@ -680,7 +710,7 @@ private:
         j.pieces.clear();
         j.next_chunk = 0;
         j.prefix = 0;
-        j.received_all = false;
+        j.landed = -1;
         j.hashed = 0;
         m_progress.reset_bytes(j.index);
     }
@@ -703,7 +733,9 @@ private:
             if (j.hashing) j.sha_stale = true;
             else j.sha = BlobHashes::for_spec(*j.spec);
         }
+        if (j.spec->size < 0) truncate_after_writes(j);  // the new remote may be shorter
         if (j.mode == TransferMode::single) {
+            j.size = j.spec->size >= 0 ? j.spec->size : -1;
             j.pieces.push_back(Piece{0, j.size, false, 0, {}});
         } else if (j.spec->size < 0) {
             // The size may have changed too: probe again.
@@ -730,8 +762,15 @@ private:
         }
         Status st = outcome.status;
         bool retryable = outcome.retryable;
+        const std::int64_t end = t->piece.end >= 0 ? t->piece.end : j.size;
+        if (!st.ok() && !t->refused && end >= 0 && t->position() == end) {
+            // Every byte asked for arrived before the connection failed (a
+            // missing end of a chunked body, a reset after the last byte):
+            // the piece is complete, and retrying it would ask for nothing.
+            m_log.debug(st.message() + "; every byte of the response had arrived, so it counts as complete");
+            st = Status::success();
+        }
         if (st.ok()) {
-            const std::int64_t end = t->piece.end >= 0 ? t->piece.end : j.size;
             if (end >= 0 && t->position() != end) {
                 st = Status(Errc::network, j.shown_url + " ended the response after " +
                                                std::to_string(t->position() - t->piece.begin) + " of " +
@@ -744,7 +783,7 @@ private:
                     const std::int64_t got = t->position();
                     after_writes(j, [this, &j, got, epoch = j.epoch] {
                         if (!j.failure.ok() || j.epoch != epoch || j.state) return;
-                        j.received_all = true;
+                        j.landed = got;
                         if (j.size < 0) j.size = got;
                         maybe_finish(j);
                     });
@@ -762,7 +801,7 @@ private:
             if (total && *total == 0 && j.size < 0 && t->piece.begin == 0) {
                 // The probe of a blob of unknown size found it empty.
                 j.size = 0;
-                j.received_all = true;
+                j.landed = 0;
                 j.state.reset();
                 maybe_finish(j);
                 return;
@@ -774,12 +813,27 @@ private:
                 retryable = false;
             }
         }
+        if (!retryable && t->via_resolved && outcome.head.status >= 400 && outcome.head.status < 500 &&
+            outcome.head.status != 416) {
+            // A redirect target learned earlier refuses now (a presigned URL
+            // that expired): ask the blob's own URL again, where it leads now.
+            m_log.info("the redirect target of " + j.shown_url + " answered HTTP " +
+                       std::to_string(outcome.head.status) + "; asking " + j.shown_url + " again");
+            j.resolved_url.clear();
+            j.url_answered = false;
+            Piece again = t->remaining();
+            again.ready_at = Clock::now();
+            j.pieces.push_back(again);
+            return;
+        }
         if (!retryable) {
             fail(j, st);
             return;
         }
         Piece next = t->remaining();
-        next.attempt = t->made_progress() ? 1 : t->piece.attempt + 1;
+        // Progress resets the count only when the retry keeps it: a request
+        // without Range starts over from 0, so its tries always count.
+        next.attempt = t->made_progress() && next.ranged ? 1 : t->piece.attempt + 1;
         if (next.attempt > m_options.retry.max_retries) {
             fail(j, Status(st.code(), st.message() + " (gave up after " + std::to_string(next.attempt) + " attempts)"));
             return;
@@ -847,6 +901,10 @@ private:
 
 Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
     Job &j = t.job;
+    if (!j.url_answered) {
+        j.url_answered = true;
+        if (!head.url.empty() && head.url != j.spec->url) j.resolved_url = head.url;
+    }
     const HeadCheck c = check_response_head({t.piece.begin, t.piece.end, t.piece.ranged}, j.size, j.identity, head,
                                             j.shown_url, j.spec->path);
     switch (c.verdict) {

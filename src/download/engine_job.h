@@ -55,11 +55,20 @@ struct Job {
     std::int64_t size = -1;
     RemoteIdentity identity;
     bool ranges = true;             // false once the server proved it ignores Range
+    // Where the blob's URL led (redirects), learned from the first response
+    // and used for its other requests; "" while unknown or when it is the URL
+    // itself. Until a first response arrived, one request at a time goes out.
+    std::string resolved_url;
+    bool url_answered = false;
     std::vector<Piece> pieces;      // explicit work: retries, the single/stream/probe piece
     std::uint64_t next_chunk = 0;   // chunks below: complete, in flight, or in `pieces`
     std::uint64_t prefix = 0;       // chunks [0, prefix) are complete
     std::vector<TransferId> transfers;
-    bool received_all = false;      // a state-less blob's one piece arrived
+    // Bytes a state-less blob's one piece (or its local copy) delivered and
+    // the writer wrote, once it ended; -1 before. With a record, what landed
+    // is the record's complete chunks. Publishing checks this, never the
+    // file's (preallocated) length.
+    std::int64_t landed = -1;
     bool local = false;             // a file:// URL: copied by a worker, never through libcurl
     bool copying = false;           // the worker's copy runs (it uses `file`)
 

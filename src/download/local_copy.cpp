@@ -64,7 +64,13 @@ Expected<std::int64_t> copy_local_file(std::string_view url, const std::string &
             continue;
         }
         if (n < 0) return Status(Errc::io, "cannot read '" + *path + "' (from " + shown + "): " + std::strerror(errno));
-        if (n == 0) break;
+        if (n == 0) {
+            if (expected_size >= 0 && copied != expected_size)
+                return Status(Errc::verify, shown + " delivered " + std::to_string(copied) + " bytes but the blob should have " +
+                                                std::to_string(expected_size) +
+                                                ": the source holds a different file; nothing was published");
+            break;
+        }
         if (static_cast<std::int64_t>(n) > limit - copied) {
             return Status(Errc::verify, shown + " holds more than the " + std::to_string(limit) + " bytes " +
                                             (expected_size >= 0 ? "the blob should have" : "of max_blob_size") +

@@ -216,20 +216,31 @@ Expected<std::int64_t> hash_partial(IPositionalWriter &file, BlobHashes &sha, st
 }
 
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
-                       std::int64_t expected_size, BlobHashes *sha, std::int64_t hashed, bool durable,
-                       const CancellationToken &cancel) {
-    auto size = file->size();
-    if (!size) return size.status();
+                       std::int64_t expected_size, std::int64_t landed, BlobHashes *sha, std::int64_t hashed,
+                       bool durable, const CancellationToken &cancel) {
     const std::string shown = redact_url(spec.url);
-    if (expected_size >= 0 && *size != expected_size) {
+    if (landed < 0 || (expected_size >= 0 && landed != expected_size)) {
         file.reset();
         discard_partial(paths);
-        return Status(Errc::verify, shown + " gave " + std::to_string(*size) + " bytes for blob '" + spec.path +
-                                        "' but " + std::to_string(expected_size) +
+        return Status(Errc::verify, shown + " gave " + std::to_string(std::max<std::int64_t>(landed, 0)) +
+                                        " bytes for blob '" + spec.path + "' but " + std::to_string(expected_size) +
                                         " were expected; nothing was published");
     }
+    auto size = file->size();
+    if (!size) return size.status();
+    if (*size < landed) {
+        file.reset();
+        discard_partial(paths);
+        return Status(Errc::io, "'" + paths.data.string() + "' holds " + std::to_string(*size) + " bytes although " +
+                                    std::to_string(landed) +
+                                    " were written to it; the disk lost data, nothing was published");
+    }
+    if (*size > landed) {
+        // Preallocated for more than arrived (a size learned from an older remote).
+        if (Status s = file->preallocate(landed); !s.ok()) return s;
+    }
     if (sha) {
-        auto done = hash_partial(*file, *sha, hashed, *size, cancel);
+        auto done = hash_partial(*file, *sha, hashed, landed, cancel);
         if (!done) return done.status();
         const std::pair<const char *, std::pair<Digest *, const std::string *>> checks[] = {
             {"SHA-256", {sha->sha256.get(), &spec.sha256}}, {"SHA-512", {sha->sha512.get(), &spec.sha512}}};

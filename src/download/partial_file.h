@@ -89,15 +89,20 @@ Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot
 Expected<std::int64_t> hash_partial(IPositionalWriter &file, BlobHashes &sha, std::int64_t from, std::int64_t to,
                                     const CancellationToken &cancel);
 
-// Verifies and publishes (closing `file` before the rename): the size must be `expected_size` (when >= 0) and,
-// when the spec has one, the SHA-256 must match (the prefix [0, hashed) is
-// already in `sha`). Then fdatasync (when durable), rename into place, remove
-// the sidecar, sync the directory. A verification failure removes `.part` and
+// Verifies and publishes (closing `file` before the rename). `landed` is
+// what the engine knows arrived and was written ([0, landed): every chunk of
+// the record, or the bytes of the one request or local copy), never the
+// file's length, which preallocation set: it must equal `expected_size`
+// (when >= 0), the file is cut to it, and, when the spec has one, the
+// SHA-256 must match (the prefix [0, hashed) is already in `sha`). Then
+// fdatasync (when durable), rename into place, remove the sidecar, sync the
+// directory. A verification failure removes `.part` and
 // the sidecar (the next run starts afresh) and says what differs. A rename
 // that fails while the final path already holds the right blob (another
 // process won the race) counts as success.
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
-                       std::int64_t expected_size, BlobHashes *sha, std::int64_t hashed, bool durable,
+                       std::int64_t expected_size, std::int64_t landed, BlobHashes *sha, std::int64_t hashed,
+                       bool durable,
                        const CancellationToken &cancel);
 
 // Removes `.part`, the sidecar and a leftover temporary sidecar.

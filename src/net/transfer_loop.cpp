@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "base/path_safety.h"
+#include "base/url.h"
 #include "net/curl_handles.h"
 #include "net/http_headers.h"
 #include "net/transport.h"
@@ -26,6 +27,26 @@ using detail::CurlSlist;
 using Clock = std::chrono::steady_clock;
 
 bool is_retryable_http(long code) { return code == 408 || code == 425 || code == 429 || code >= 500; }
+
+bool is_redirect(long code) { return code == 301 || code == 302 || code == 303 || code == 307 || code == 308; }
+
+// `url` without its user:password part (a URL that curl resolved).
+std::string without_credentials(const std::string &url) {
+    CURLU *u = curl_url();
+    if (!u) return url;
+    std::string out = url;
+    if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+        curl_url_set(u, CURLUPART_USER, nullptr, 0);
+        curl_url_set(u, CURLUPART_PASSWORD, nullptr, 0);
+        char *text = nullptr;
+        if (curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK && text) {
+            out = text;
+            curl_free(text);
+        }
+    }
+    curl_url_cleanup(u);
+    return out;
+}
 
 bool is_retryable_curl(CURLcode rc) {
     switch (rc) {
@@ -56,6 +77,9 @@ struct Slot {
     bool paused = false;  // its handler was not accepting body bytes
     TransferId id = 0;
     ITransferHandler *handler = nullptr;
+    HttpRequest request;
+    std::string url;      // the URL asked now: request.url, or where redirects led
+    int redirects = 0;    // redirects followed so far
     std::string shown_url;
     ResponseHead head;
     bool head_delivered = false;
@@ -73,6 +97,7 @@ struct Slot {
         }
         std::string name, value;
         if (!split_header_line(line, name, value)) return;
+        // (A Location is read back with CURLINFO_REDIRECT_URL, resolved.)
         if (name == "content-range") head.content_range = value;
         else if (name == "etag") head.etag = value;
         else if (name == "last-modified") head.last_modified = value;
@@ -83,6 +108,7 @@ struct Slot {
     bool deliver_head() {
         if (head_delivered) return handler_status.ok();
         head_delivered = true;
+        head.url = url;
         long code = 0;
         curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &code);
         head.status = code;
@@ -157,15 +183,17 @@ struct TransferLoop::Impl {
             if (s->in_use) release(*s);
     }
 
-    Status configure(Slot &slot, const HttpRequest &request) {
+    // Sets the slot's easy handle up for slot.request at slot.url.
+    Status configure(Slot &slot) {
+        const HttpRequest &request = slot.request;
         CURL *e = slot.easy.get();
         curl_easy_reset(e);  // keeps live connections (they belong to the multi handle)
+        slot.headers.reset();
         curl_easy_setopt(e, CURLOPT_PRIVATE, &slot);
-        curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
+        curl_easy_setopt(e, CURLOPT_URL, slot.url.c_str());
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");  // file:// is local_copy.h's
-        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, request.url.rfind("https:", 0) == 0 ? "https" : "http,https");
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+        // Redirects are followed here (see follow()), so that headers stay with their origin.
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
@@ -186,7 +214,10 @@ struct TransferLoop::Impl {
             curl_easy_setopt(e, CURLOPT_RANGE, range.c_str());  // copied by libcurl
         }
         std::size_t start = 0;
-        const std::string &h = request.headers;
+        // The secret headers go to their own origin only.
+        const std::string &h = same_origin(slot.url, request.headers_for.empty() ? request.url : request.headers_for)
+                                   ? request.headers
+                                   : std::string();
         while (start < h.size()) {
             std::size_t end = h.find('\n', start);
             if (end == std::string::npos) end = h.size();
@@ -246,11 +277,59 @@ struct TransferLoop::Impl {
             const CURLcode rc = msg->data.result;
             if (!slot->aborted) {
                 TransferOutcome o;
+                if (rc == CURLE_OK && follow(*slot)) continue;  // on its way to the next hop
                 classify(rc, *slot, o);
                 out.emplace_back(slot->id, std::move(o));
             }
             release(*slot);  // invalidates msg; the loop reads the next one
         }
+    }
+
+    // A finished response that may be a redirect: sends the slot's request on
+    // to its Location (true); false when it is no redirect, or when it may not
+    // be followed (then handler_status says why, and classify() reports it).
+    bool follow(Slot &slot) {
+        long code = 0;
+        curl_easy_getinfo(slot.easy.get(), CURLINFO_RESPONSE_CODE, &code);
+        char *location = nullptr;
+        curl_easy_getinfo(slot.easy.get(), CURLINFO_REDIRECT_URL, &location);
+        if (!is_redirect(code) || !location || !*location || !slot.handler_status.ok()) return false;
+        std::string target = location;
+        const std::string shown_target = redact_url(target);
+        auto refuse = [&](Errc code_, const std::string &why) {
+            // Reported by classify() through the handler status.
+            slot.handler_status = Status(code_, why);
+            return false;
+        };
+        if (slot.redirects >= options.max_redirects)
+            return refuse(Errc::http, "too many redirects (more than " + std::to_string(options.max_redirects) +
+                                          ") from " + slot.shown_url);
+        const auto from = url_origin(slot.url);
+        const auto to = url_origin(target);
+        if (!to || to->scheme == "file")
+            return refuse(Errc::invalid_argument, slot.shown_url + " redirects to '" + shown_target +
+                                                      "': only http and https are followed");
+        if (from && from->scheme == "https" && to->scheme != "https")
+            return refuse(Errc::invalid_argument, slot.shown_url + " redirects to '" + shown_target +
+                                                      "', which is not https: blobfetch never redirects to http from https");
+        const std::string &bound = slot.request.headers_for.empty() ? slot.request.url : slot.request.headers_for;
+        if (!same_origin(target, bound)) target = without_credentials(target);
+        curl_multi_remove_handle(multi.get(), slot.easy.get());
+        ++slot.redirects;
+        slot.url = std::move(target);
+        slot.head = ResponseHead{};
+        slot.head_delivered = false;
+        slot.success_status = false;
+        slot.window_start = Clock::now();
+        slot.window_bytes = 0;
+        Status s = configure(slot);
+        if (s.ok() && curl_multi_add_handle(multi.get(), slot.easy.get()) != CURLM_OK)
+            s = Status(Errc::internal, "cannot follow the redirect of " + slot.shown_url);
+        if (!s.ok()) {
+            slot.handler_status = s;  // classify() reports it
+            return false;
+        }
+        return true;
     }
 
     void check_stalls(std::vector<std::pair<TransferId, TransferOutcome>> &out) {
@@ -289,6 +368,7 @@ struct TransferLoop::Impl {
         long code = 0;
         curl_easy_getinfo(st.easy.get(), CURLINFO_RESPONSE_CODE, &code);
         out.head = st.head;
+        out.head.url = st.url;
         out.head.status = code;
         out.body_bytes = st.body_bytes;
         if (!st.handler_status.ok()) {  // the handler refused the response or a write failed
@@ -366,6 +446,9 @@ TransferId TransferLoop::start(const HttpRequest &request, ITransferHandler &han
     slot->aborted = false;
     slot->id = id;
     slot->handler = &handler;
+    slot->request = request;
+    slot->url = request.url;
+    slot->redirects = 0;
     slot->shown_url = redact_url(request.url);
     slot->head = ResponseHead{};
     slot->head_delivered = false;
@@ -374,7 +457,7 @@ TransferId TransferLoop::start(const HttpRequest &request, ITransferHandler &han
     slot->body_bytes = 0;
     slot->window_start = Clock::now();
     slot->window_bytes = 0;
-    Status s = !d.multi || !slot->easy ? Status(Errc::internal, "cannot initialise libcurl") : d.configure(*slot, request);
+    Status s = !d.multi || !slot->easy ? Status(Errc::internal, "cannot initialise libcurl") : d.configure(*slot);
     if (s.ok() && curl_multi_add_handle(d.multi.get(), slot->easy.get()) != CURLM_OK)
         s = Status(Errc::internal, "cannot start a transfer of " + slot->shown_url);
     if (!s.ok()) {

@@ -17,7 +17,12 @@ namespace blobfetch {
 
 struct HttpRequest {
     std::string url;
-    std::string headers;            // "Name: value" lines joined by '\n' (secret, never logged)
+    // "Name: value" lines joined by '\n' (secret, never logged). They are
+    // bound to one origin (scheme, host, port; see base/url.h): that of
+    // `headers_for`, or of `url` when it is empty. They are sent only to that
+    // origin, also across redirects.
+    std::string headers;
+    std::string headers_for;
     std::int64_t range_begin = -1;  // request bytes [range_begin, range_end); -1: no Range header
     std::int64_t range_end = -1;    // -1 with range_begin >= 0: to the end ("bytes=N-")
     std::string if_range;           // ETag or HTTP-date for If-Range; empty: none
@@ -25,6 +30,7 @@ struct HttpRequest {
 
 // The head of the final response (after redirects).
 struct ResponseHead {
+    std::string url;                  // the URL that gave this response (differs from the request's after redirects)
     long status = 0;                  // HTTP status; 0 for file://
     std::int64_t content_length = -1; // -1 when not announced
     std::string content_range;        // raw Content-Range value, "" when absent
@@ -67,6 +73,9 @@ struct TransportOptions {
     std::int64_t stall_min_speed = 1024;              // bytes/s; 0 disables stall detection
     std::string ca_file;                              // "" = system CA store
     std::string user_agent;                           // "" = "blobfetch/<version>"
+    // Redirects (301, 302, 303, 307, 308) are followed by the loop itself, at
+    // most this many per request: never from https to http; a hop to another
+    // origin goes without the request's headers and URL credentials.
     int max_redirects = 5;
 };
 
