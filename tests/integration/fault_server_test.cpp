@@ -72,15 +72,18 @@ struct Response {
 // misbehaving server fails the test instead of hanging it.
 class RawClient {
 public:
-    explicit RawClient(int port) {
+    explicit RawClient(int port) : RawClient("127.0.0.1", port) {}
+    // Connects to a dotted IPv4 `host` (e.g. "127.0.0.2").
+    RawClient(const std::string &host, int port) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(port));
+        if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1)
+            throw std::runtime_error("not an IPv4 address: " + host);
         m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (m_fd < 0) throw std::runtime_error("socket failed");
         timeval tv{10, 0};
         ::setsockopt(m_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(static_cast<std::uint16_t>(port));
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (::connect(m_fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
             ::close(m_fd);
             throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
@@ -199,6 +202,18 @@ private:
 
 constexpr std::uint64_t kSeed = 42;
 constexpr std::size_t kSize = (1 << 20) + 7;  // more than one 256 KiB piece, odd length
+
+// A server on 127.0.0.2 (on `port`, 0: ephemeral), or nullptr when that
+// address cannot be bound here (a loopback that is only 127.0.0.1/32);
+// `why` then says what the bind reported.
+std::unique_ptr<FaultServer> server_on_127_0_0_2(int port, std::string &why) {
+    try {
+        return std::make_unique<FaultServer>("127.0.0.2", port);
+    } catch (const std::runtime_error &e) {
+        why = e.what();
+        return nullptr;
+    }
+}
 
 TEST(FaultServer, FullGet_ByteExactWithValidators) {
     FaultServer server;
@@ -451,6 +466,172 @@ TEST(FaultServer, Parsing_LargeHeadersAcceptedOversizeRejected) {
     }
 }
 
+TEST(FaultServer, BindAddress_ServesOnAnotherLoopbackAddress) {
+    std::string why;
+    std::unique_ptr<FaultServer> server = server_on_127_0_0_2(0, why);
+    if (!server) GTEST_SKIP() << "cannot bind 127.0.0.2: " << why;
+    server->add_blob("/two.bin", kSeed, 5000);
+    EXPECT_EQ(server->host(), "127.0.0.2");
+    EXPECT_EQ(server->base_url(), "http://127.0.0.2:" + std::to_string(server->port()));
+    EXPECT_NE(server->base_url().find("127.0.0.2"), std::string::npos);
+    RawClient client("127.0.0.2", server->port());
+    Response r = client.get("/two.bin");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(same_bytes(r.body, blob_content(kSeed, 5000)));
+
+    FaultServer by_default;
+    EXPECT_EQ(by_default.host(), "127.0.0.1");
+    FaultServer named("127.0.0.1");
+    EXPECT_EQ(named.base_url(), "http://127.0.0.1:" + std::to_string(named.port()));
+}
+
+TEST(FaultServer, BindAddress_SamePortOnTwoAddressesAreTwoOrigins) {
+    FaultServer one("127.0.0.1", 0);
+    std::string why;
+    std::unique_ptr<FaultServer> two = server_on_127_0_0_2(one.port(), why);
+    if (!two) GTEST_SKIP() << "cannot bind 127.0.0.2:" << one.port() << ": " << why;
+    ASSERT_EQ(two->port(), one.port());
+    EXPECT_NE(one.base_url(), two->base_url());
+    one.add_blob("/same", 1, 1000);
+    two->add_blob("/same", 2, 1500);
+
+    RawClient to_one("127.0.0.1", one.port()), to_two("127.0.0.2", two->port());
+    EXPECT_TRUE(same_bytes(to_one.get("/same").body, blob_content(1, 1000)));
+    EXPECT_TRUE(same_bytes(to_two.get("/same", {"Authorization: Bearer two"}).body, blob_content(2, 1500)));
+    auto records_one = one.wait_for_requests(1), records_two = two->wait_for_requests(1);
+    ASSERT_EQ(records_one.size(), 1u);
+    ASSERT_EQ(records_two.size(), 1u);
+    EXPECT_EQ(header(records_one[0], "Authorization"), "");
+    EXPECT_EQ(header(records_two[0], "Authorization"), "Bearer two");
+}
+
+TEST(FaultServer, BindAddress_FailuresThrowWithReason) {
+    FaultServer taken("127.0.0.1", 0);
+    try {
+        FaultServer again("127.0.0.1", taken.port());
+        ADD_FAILURE() << "a second listener on 127.0.0.1:" << taken.port() << " must not bind";
+    } catch (const std::runtime_error &e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("127.0.0.1:" + std::to_string(taken.port())), std::string::npos) << what;
+        EXPECT_NE(what.find("bind"), std::string::npos) << what;
+    }
+    EXPECT_THROW(FaultServer("localhost"), std::runtime_error) << "dotted IPv4 only";
+    EXPECT_THROW(FaultServer("127.0.0.1", 65536), std::runtime_error);
+    EXPECT_THROW(FaultServer("127.0.0.1", -1), std::runtime_error);
+}
+
+TEST(FaultServer, FaultRedirect_StatusAndLocationThenServesNormally) {
+    FaultServer server;
+    server.add_blob("/r.bin", kSeed, 1000);
+    const std::string target = "http://127.0.0.2:8080/elsewhere/r.bin?sig=a%2Fb&x=1";
+    server.add_redirect("/r.bin", target, 307, 2);
+    RawClient client(server.port());
+    for (int i = 0; i < 2; ++i) {
+        Response r = client.get("/r.bin", {"Range: bytes=0-9"});
+        EXPECT_EQ(r.status, 307) << i;
+        EXPECT_EQ(r.header("Location"), target) << i;
+        EXPECT_EQ(r.header("Content-Type"), "text/html") << i;
+        EXPECT_EQ(r.body.size(), r.content_length()) << i;
+        EXPECT_NE(r.body.find("307"), std::string::npos) << i;
+        EXPECT_FALSE(r.has("ETag")) << i;
+        EXPECT_FALSE(r.has("Connection")) << "keep-alive: no Connection: close";
+    }
+    Response fine = client.get("/r.bin", {"Range: bytes=0-9"});
+    EXPECT_EQ(fine.status, 206) << "times counted down to 0";
+    EXPECT_FALSE(fine.has("Location"));
+    EXPECT_TRUE(same_bytes(fine.body, blob_slice(kSeed, 0, 10)));
+    EXPECT_EQ(server.connections_accepted(), 1u) << "redirects keep the connection usable";
+
+    auto records = server.wait_for_requests(3);
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[0].status, 307);
+    EXPECT_EQ(records[0].fault, "redirect");
+    EXPECT_EQ(records[0].range, "bytes=0-9");
+    EXPECT_EQ(records[1].fault, "redirect");
+    EXPECT_EQ(records[2].status, 206);
+    EXPECT_EQ(records[2].fault, "");
+    EXPECT_EQ(server.body_bytes_sent("/r.bin"), 10) << "redirect pages are not blob bytes";
+}
+
+TEST(FaultServer, FaultRedirect_RelativeLocationDefaultStatusAnyPath) {
+    FaultServer server;
+    server.add_blob("/target/b.bin", kSeed, 100);
+    // Through add_rule with status 0 (302) on a path that is not a blob.
+    FaultRule rule;
+    rule.path = "/dir/missing";
+    rule.times = -1;
+    rule.fault.kind = FaultKind::redirect;
+    rule.fault.location = "../target/b.bin?x=%20y";
+    server.add_rule(rule);
+    RawClient client(server.port());
+    Response r = client.get("/dir/missing?q=1");
+    EXPECT_EQ(r.status, 302);
+    EXPECT_EQ(r.header("Location"), "../target/b.bin?x=%20y") << "sent verbatim, not resolved";
+    EXPECT_NE(r.body.find("302 Found"), std::string::npos);
+
+    Response head = client.exchange("HEAD", "/dir/missing");
+    EXPECT_EQ(head.status, 302);
+    EXPECT_EQ(head.header("Location"), "../target/b.bin?x=%20y");
+    EXPECT_NE(head.header("Content-Length"), "0");
+    // A body after the HEAD response would corrupt this one.
+    EXPECT_TRUE(same_bytes(client.get("/target/b.bin").body, blob_content(kSeed, 100)));
+
+    for (int status : {301, 302, 303, 308}) {
+        server.add_redirect("/s" + std::to_string(status), "/target/b.bin", status);
+        Response s = client.get("/s" + std::to_string(status));
+        EXPECT_EQ(s.status, status);
+        EXPECT_EQ(s.header("Location"), "/target/b.bin") << status;
+    }
+    Response closing = client.get("/dir/missing", {"Connection: close"});
+    EXPECT_EQ(closing.status, 302);
+    EXPECT_EQ(lower(closing.header("Connection")), "close");
+    EXPECT_EQ(client.read_to_end(), "");
+
+    auto records = server.wait_for_requests(8);
+    ASSERT_EQ(records.size(), 8u);
+    EXPECT_EQ(records[0].path, "/dir/missing");
+    EXPECT_EQ(records[0].fault, "redirect");
+    EXPECT_EQ(records[1].method, "HEAD");
+    EXPECT_EQ(records[1].body_bytes_sent, 0);
+    EXPECT_EQ(records[1].fault, "redirect");
+}
+
+TEST(FaultServer, FaultRedirect_InvalidRulesRejected) {
+    FaultServer server;
+    EXPECT_THROW(server.add_redirect("/a", "/b", 200), std::invalid_argument);
+    EXPECT_THROW(server.add_redirect("/a", "/b", 304), std::invalid_argument);
+    EXPECT_THROW(server.add_redirect("/a", "/b\r\nX-Injected: 1"), std::invalid_argument);
+    EXPECT_THROW(server.add_redirect("", "/b"), std::invalid_argument);
+    FaultRule rule;
+    rule.fault.kind = FaultKind::redirect;
+    rule.fault.status = 404;
+    EXPECT_THROW(server.add_rule(rule), std::invalid_argument);
+    rule.fault.kind = FaultKind::status;  // any status is fine for a status fault
+    EXPECT_NO_THROW(server.add_rule(rule));
+}
+
+TEST(FaultServer, RequestRecordHeader_CaseInsensitiveLookup) {
+    FaultServer server;
+    server.add_blob("/h", kSeed, 10);
+    RawClient client(server.port());
+    client.get("/h", {"authorization: Bearer t0ken", "X-API-KEY: \t k1 ", "X-Api-Key-Extra: no", "X-Empty:",
+                      "X-Twice: first", "x-twice: second"});
+    auto records = server.wait_for_requests(1);
+    ASSERT_EQ(records.size(), 1u);
+    const RequestRecord &rec = records[0];
+    EXPECT_EQ(header(rec, "Authorization"), "Bearer t0ken");
+    EXPECT_EQ(header(rec, "AUTHORIZATION"), "Bearer t0ken");
+    EXPECT_EQ(header(rec, "x-api-key"), "k1") << "blanks around the value trimmed";
+    EXPECT_EQ(header(rec, "X-Api-Key-Extra"), "no");
+    EXPECT_EQ(header(rec, "X-Api"), "") << "whole names only";
+    EXPECT_EQ(header(rec, "Host"), "127.0.0.1");
+    EXPECT_EQ(header(rec, "X-Twice"), "first");
+    EXPECT_EQ(header(rec, "X-Empty"), "");
+    EXPECT_EQ(header(rec, "Cookie"), "");
+    EXPECT_EQ(header(rec, ""), "");
+    EXPECT_EQ(header(RequestRecord{}, "Authorization"), "");
+}
+
 TEST(FaultServer, RequestRecord_CapturesRequest) {
     FaultServer server;
     server.add_blob("/rec", kSeed, 100);
@@ -472,7 +653,7 @@ TEST(FaultServer, RequestRecord_CapturesRequest) {
 TEST(FaultServer, FaultResetAfter_ClientSeesResetAfterExactBytes) {
     FaultServer server;
     server.add_blob("/x", kSeed, kSize);
-    server.add_rule({"/x", -1, 1, {FaultKind::reset_after, 300000, 0, ""}});
+    server.add_rule({"/x", -1, 1, {FaultKind::reset_after, 300000, 0, "", ""}});
     RawClient client(server.port());
     client.send_request("GET", "/x");
     Response r;
@@ -492,7 +673,7 @@ TEST(FaultServer, FaultResetAfter_ClientSeesResetAfterExactBytes) {
 TEST(FaultServer, FaultShortBody_FinAfterExactBytes) {
     FaultServer server;
     server.add_blob("/x", kSeed, 10000);
-    server.add_rule({"", -1, 1, {FaultKind::short_body, 1234, 0, ""}});
+    server.add_rule({"", -1, 1, {FaultKind::short_body, 1234, 0, "", ""}});
     RawClient client(server.port());
     client.send_request("GET", "/x", {"Range: bytes=100-"});
     Response r;
@@ -509,7 +690,7 @@ TEST(FaultServer, FaultShortBody_FinAfterExactBytes) {
 TEST(FaultServer, FaultStall_RecordedWhenClientLeaves) {
     FaultServer server;
     server.add_blob("/s", kSeed, 10000);
-    server.add_rule({"/s", -1, 1, {FaultKind::stall, 500, 0, ""}});
+    server.add_rule({"/s", -1, 1, {FaultKind::stall, 500, 0, "", ""}});
     RawClient client(server.port());
     client.send_request("GET", "/s");
     Response r;
@@ -529,7 +710,7 @@ TEST(FaultServer, FaultStall_RecordedWhenClientLeaves) {
 TEST(FaultServer, FaultStall_DestructionPromptWith64Connections) {
     auto server = std::make_unique<FaultServer>();
     server->add_blob("/s", kSeed, kSize);
-    server->add_rule({"/s", -1, -1, {FaultKind::stall, 1000, 0, ""}});
+    server->add_rule({"/s", -1, -1, {FaultKind::stall, 1000, 0, "", ""}});
     std::vector<std::unique_ptr<RawClient>> clients;
     for (int i = 0; i < 64; ++i) {
         clients.push_back(std::make_unique<RawClient>(server->port()));
@@ -555,8 +736,8 @@ TEST(FaultServer, FaultStall_DestructionPromptWith64Connections) {
 TEST(FaultServer, FaultStatus_RetryAfterThenNormal) {
     FaultServer server;
     server.add_blob("/st", kSeed, 1000);
-    server.add_rule({"/st", -1, 1, {FaultKind::status, 0, 503, "7"}});
-    server.add_rule({"/st", -1, 1, {FaultKind::status, 0, 429, ""}});
+    server.add_rule({"/st", -1, 1, {FaultKind::status, 0, 503, "7", ""}});
+    server.add_rule({"/st", -1, 1, {FaultKind::status, 0, 429, "", ""}});
     RawClient client(server.port());
     Response unavailable = client.get("/st", {"Range: bytes=0-9"});
     EXPECT_EQ(unavailable.status, 503);
@@ -581,7 +762,7 @@ TEST(FaultServer, FaultStatus_RetryAfterThenNormal) {
 TEST(FaultServer, FaultIgnoreRange_WholeBody) {
     FaultServer server;
     server.add_blob("/ir", kSeed, 5000);
-    server.add_rule({"/ir", -1, 1, {FaultKind::ignore_range, 0, 0, ""}});
+    server.add_rule({"/ir", -1, 1, {FaultKind::ignore_range, 0, 0, "", ""}});
     RawClient client(server.port());
     Response r = client.get("/ir", {"Range: bytes=1000-1999"});
     EXPECT_EQ(r.status, 200);
@@ -593,7 +774,7 @@ TEST(FaultServer, FaultIgnoreRange_WholeBody) {
 TEST(FaultServer, FaultExtraBytes_GarbageBeyondContentLength) {
     FaultServer server;
     server.add_blob("/e", kSeed, 10000);
-    server.add_rule({"/e", -1, 1, {FaultKind::extra_bytes, 77, 0, ""}});
+    server.add_rule({"/e", -1, 1, {FaultKind::extra_bytes, 77, 0, "", ""}});
     RawClient client(server.port());
     client.send_request("GET", "/e", {"Range: bytes=2000-2999"});
     Response r;
@@ -612,7 +793,7 @@ TEST(FaultServer, FaultExtraBytes_GarbageBeyondContentLength) {
 TEST(FaultServer, FaultWrongRange_ShiftedContentRange) {
     FaultServer server;
     server.add_blob("/w", kSeed, 10000);
-    server.add_rule({"/w", -1, 1, {FaultKind::wrong_range, 16, 0, ""}});
+    server.add_rule({"/w", -1, 1, {FaultKind::wrong_range, 16, 0, "", ""}});
     RawClient client(server.port());
     Response r = client.get("/w", {"Range: bytes=4096-8191"});
     EXPECT_EQ(r.status, 206);
@@ -625,7 +806,7 @@ TEST(FaultServer, RuleRangeBegin_MatchesOnlyThatRange) {
     FaultServer server;
     server.add_blob("/rb", kSeed, 3 * 4096);
     server.add_blob("/other", kSeed, 3 * 4096);
-    server.add_rule({"/rb", 4096, -1, {FaultKind::status, 0, 500, ""}});
+    server.add_rule({"/rb", 4096, -1, {FaultKind::status, 0, 500, "", ""}});
     RawClient client(server.port());
     EXPECT_EQ(client.get("/rb", {"Range: bytes=0-4095"}).status, 206);
     EXPECT_EQ(client.get("/rb", {"Range: bytes=4096-8191"}).status, 500);
@@ -639,9 +820,9 @@ TEST(FaultServer, RuleRangeBegin_MatchesOnlyThatRange) {
 TEST(FaultServer, RuleTimes_CountsDownThenForeverThenCleared) {
     FaultServer server;
     server.add_blob("/t", kSeed, 100);
-    server.add_rule({"", -1, 2, {FaultKind::status, 0, 503, ""}});
-    server.add_rule({"", -1, 0, {FaultKind::status, 0, 404, ""}});  // exhausted: never applies
-    server.add_rule({"", -1, -1, {FaultKind::status, 0, 403, ""}});
+    server.add_rule({"", -1, 2, {FaultKind::status, 0, 503, "", ""}});
+    server.add_rule({"", -1, 0, {FaultKind::status, 0, 404, "", ""}});  // exhausted: never applies
+    server.add_rule({"", -1, -1, {FaultKind::status, 0, 403, "", ""}});
     RawClient client(server.port());
     EXPECT_EQ(client.get("/t").status, 503);
     EXPECT_EQ(client.get("/t").status, 503);
@@ -654,7 +835,7 @@ TEST(FaultServer, BodyBytesSent_TotalsPerPath) {
     FaultServer server;
     server.add_blob("/b1", kSeed, kSize);
     server.add_blob("/b2", kSeed, 1000);
-    server.add_rule({"/b2", -1, 1, {FaultKind::reset_after, 100, 0, ""}});
+    server.add_rule({"/b2", -1, 1, {FaultKind::reset_after, 100, 0, "", ""}});
     {
         RawClient client(server.port());
         client.get("/b1");

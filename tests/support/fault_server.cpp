@@ -43,6 +43,7 @@ const char *fault_kind_name(FaultKind kind) {
     case FaultKind::stall: return "stall";
     case FaultKind::extra_bytes: return "extra_bytes";
     case FaultKind::wrong_range: return "wrong_range";
+    case FaultKind::redirect: return "redirect";
     }
     return "unknown";
 }
@@ -157,6 +158,11 @@ const char *reason_phrase(int status) {
     switch (status) {
     case 200: return "OK";
     case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -302,7 +308,7 @@ struct Plan {
 // joins them all, then closes the descriptors.
 class FaultServerCore {
 public:
-    FaultServerCore();
+    FaultServerCore(const std::string &bind_address, int port);
     ~FaultServerCore() { stop(); }
     FaultServerCore(const FaultServerCore &) = delete;
     FaultServerCore &operator=(const FaultServerCore &) = delete;
@@ -310,6 +316,7 @@ public:
     void stop();
 
     // Set by the constructor, read-only afterwards.
+    std::string m_host;  // dotted IPv4, as inet_ntop() prints it
     int m_port = 0;
     int m_listen_fd = -1;
     int m_wake_read = -1;   // becomes readable (for good) when stop() starts
@@ -628,14 +635,27 @@ private:
 
 }  // namespace
 
-FaultServerCore::FaultServerCore() {
+FaultServerCore::FaultServerCore(const std::string &bind_address, int port) {
+    const std::string where = bind_address + ":" + (port == 0 ? std::string("<ephemeral>") : std::to_string(port));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, bind_address.c_str(), &addr.sin_addr) != 1)
+        throw std::runtime_error("FaultServer: bind address '" + bind_address + "' is not a dotted IPv4 address");
+    if (port < 0 || port > 65535)
+        throw std::runtime_error("FaultServer: port " + std::to_string(port) + " for " + bind_address +
+                                 " is outside 0..65535");
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
+    m_host = text;
+
     int wake[2];
     if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0)
         throw std::runtime_error(std::string("FaultServer: pipe2 failed: ") + std::strerror(errno));
     m_wake_read = wake[0];
     m_wake_write = wake[1];
-    auto fail = [this](const char *what) {
-        std::string msg = std::string("FaultServer: ") + what + " on 127.0.0.1 failed: " + std::strerror(errno);
+    auto fail = [this, &where](const char *what) {
+        std::string msg = std::string("FaultServer: ") + what + " on " + where + " failed: " + std::strerror(errno);
         if (m_listen_fd >= 0) ::close(m_listen_fd);
         ::close(m_wake_read);
         ::close(m_wake_write);
@@ -643,10 +663,9 @@ FaultServerCore::FaultServerCore() {
     };
     m_listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (m_listen_fd < 0) fail("socket");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
+    int one = 1;
+    if (port != 0 && ::setsockopt(m_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        fail("setsockopt(SO_REUSEADDR)");
     if (::bind(m_listen_fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) fail("bind");
     if (::listen(m_listen_fd, 512) != 0) fail("listen");
     socklen_t len = sizeof addr;
@@ -764,6 +783,9 @@ Plan FaultServerCore::plan(const Request &req) {
         if (!fault.retry_after.empty()) plan.headers += "Retry-After: " + fault.retry_after + "\r\n";
         if (fault.status == 416 && blob)
             plan.headers += "Content-Range: bytes */" + std::to_string(blob->size) + "\r\n";
+    } else if (fault.kind == FaultKind::redirect) {
+        html(fault.status == 0 ? 302 : fault.status);
+        if (!fault.location.empty()) plan.headers += "Location: " + fault.location + "\r\n";
     } else if (!is_get && !is_head) {
         html(405);
         plan.headers += "Allow: GET, HEAD\r\n";
@@ -829,13 +851,20 @@ Plan FaultServerCore::plan(const Request &req) {
 
 }  // namespace detail
 
-FaultServer::FaultServer() : m_core(std::make_unique<detail::FaultServerCore>()) {}
+FaultServer::FaultServer() : FaultServer("127.0.0.1", 0) {}
+
+FaultServer::FaultServer(std::string bind_address) : FaultServer(std::move(bind_address), 0) {}
+
+FaultServer::FaultServer(std::string bind_address, int port)
+    : m_core(std::make_unique<detail::FaultServerCore>(bind_address, port)) {}
 
 FaultServer::~FaultServer() { m_core->stop(); }
 
 int FaultServer::port() const { return m_core->m_port; }
 
-std::string FaultServer::base_url() const { return "http://127.0.0.1:" + std::to_string(m_core->m_port); }
+std::string FaultServer::host() const { return m_core->m_host; }
+
+std::string FaultServer::base_url() const { return "http://" + m_core->m_host + ":" + std::to_string(m_core->m_port); }
 
 void FaultServer::add_blob(const std::string &path, std::uint64_t seed, std::uint64_t size, const std::string &etag) {
     detail::Blob blob = detail::make_blob(seed, size, etag);
@@ -871,8 +900,27 @@ void FaultServer::set_rate_limit(std::int64_t bytes_per_second_per_connection) {
 }
 
 void FaultServer::add_rule(FaultRule rule) {
+    if (rule.fault.kind == FaultKind::redirect) {
+        const int s = rule.fault.status;
+        if (s != 0 && s != 301 && s != 302 && s != 303 && s != 307 && s != 308)
+            throw std::invalid_argument("FaultServer: redirect status " + std::to_string(s) +
+                                        " is not 301, 302, 303, 307 or 308 (0 means 302)");
+        if (rule.fault.location.find_first_of("\r\n") != std::string::npos)
+            throw std::invalid_argument("FaultServer: redirect location contains CR or LF");
+    }
     std::lock_guard lock(m_core->m_state_mutex);
     m_core->m_rules.push_back(std::move(rule));
+}
+
+void FaultServer::add_redirect(const std::string &path, const std::string &location, int status, int times) {
+    if (path.empty()) throw std::invalid_argument("FaultServer: add_redirect needs a path (\"\" would match every path)");
+    FaultRule rule;
+    rule.path = path;
+    rule.times = times;
+    rule.fault.kind = FaultKind::redirect;
+    rule.fault.status = status;
+    rule.fault.location = location;
+    add_rule(std::move(rule));
 }
 
 void FaultServer::clear_rules() {
@@ -895,6 +943,20 @@ std::int64_t FaultServer::body_bytes_sent(const std::string &path) const {
     std::lock_guard lock(m_core->m_bytes_mutex);
     auto it = m_core->m_path_bytes.find(path);
     return it == m_core->m_path_bytes.end() ? 0 : it->second;
+}
+
+std::string header(const RequestRecord &record, std::string_view name) {
+    const std::string wanted = detail::lower(name);
+    std::string_view rest = record.headers;
+    while (!rest.empty()) {
+        std::size_t end = rest.find("\r\n");
+        std::string_view line = rest.substr(0, end);
+        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 2);
+        std::size_t colon = line.find(':');
+        if (colon != std::string_view::npos && detail::lower(line.substr(0, colon)) == wanted)
+            return std::string(detail::trim(line.substr(colon + 1)));
+    }
+    return "";
 }
 
 std::uint64_t FaultServer::connections_accepted() const { return m_core->m_accepted.load(); }

@@ -2,7 +2,7 @@
 // An HTTP/1.1 origin that lives on threads inside the test process, serves
 // deterministic blobs (support/blob_content.h) and misbehaves on demand:
 // connection resets, short or overlong bodies, stalls, error statuses,
-// ignored or misreported ranges.
+// redirects, ignored or misreported ranges.
 //
 // Normal behaviour follows RFC 9110 closely enough for libcurl: GET and HEAD,
 // persistent connections (HTTP/1.1 keep-alive, `Connection: close` honoured,
@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace blobfetch::test {
@@ -34,6 +35,8 @@ enum class FaultKind {
     extra_bytes,   // send `after_bytes` body bytes beyond the announced Content-Length (the blob's
                    // following bytes), then FIN
     wrong_range,   // answer 206 with a Content-Range (and body) starting `after_bytes` bytes later than requested
+    redirect,      // answer `status` (0: 302; else 301, 302, 303, 307 or 308) with `Location: <location>` and a
+                   // small text/html body; the connection stays open as for any complete response
 };
 
 // The name used in RequestRecord::fault: "reset_after", "status", ...; "" for none.
@@ -43,13 +46,16 @@ struct Fault {
     FaultKind kind = FaultKind::none;
     std::int64_t after_bytes = 0;  // body bytes sent before the fault (reset_after, short_body, stall),
                                    // or the excess (extra_bytes) or shift (wrong_range)
-    int status = 0;                // FaultKind::status only
+    int status = 0;                // FaultKind::status and FaultKind::redirect only
     std::string retry_after;       // FaultKind::status only; sent as Retry-After when non-empty
+    std::string location;          // FaultKind::redirect only: sent verbatim as Location (an absolute URL or
+                                   // a relative reference); "" sends no Location (a redirect nobody can follow)
 };
 
 // Body-shaping faults (reset_after, short_body, stall) never send more than
 // the announced body; after_bytes < 0 counts as 0. ignore_range, extra_bytes
-// and wrong_range only change responses for known blobs. A HEAD request never
+// and wrong_range only change responses for known blobs; status and redirect
+// apply to every path and method, known blob or not. A HEAD request never
 // gets a body, whatever the fault; the connection still ends as the fault says.
 struct FaultRule {
     std::string path;               // "" matches every path
@@ -70,6 +76,11 @@ struct RequestRecord {
     std::string fault;              // fault_kind_name() of the applied fault, "" if none
 };
 
+// The value of the first request header line of `record` named `name`
+// (ASCII case-insensitive), without surrounding blanks; "" when there is no
+// such line (or its value is empty: search record.headers to tell them apart).
+std::string header(const RequestRecord &record, std::string_view name);
+
 namespace detail {
 class FaultServerCore;
 }
@@ -79,6 +90,18 @@ public:
     // Binds 127.0.0.1 on an ephemeral port and starts accepting.
     // Throws std::runtime_error when the socket cannot be set up.
     FaultServer();
+    // Binds `bind_address`, a dotted IPv4 address (e.g. "127.0.0.2": on Linux
+    // all of 127/8 is loopback), on an ephemeral port.
+    explicit FaultServer(std::string bind_address);
+    // Binds `bind_address` on `port` (0: ephemeral). Two servers may share a
+    // port on different addresses, e.g. 127.0.0.1:p and 127.0.0.2:p: two
+    // origins that differ only by host. An explicit port is bound with
+    // SO_REUSEADDR, so a port whose previous server has just stopped can be
+    // taken again at once (it still fails while another socket listens there).
+    // Throws std::runtime_error naming the address and port when the address
+    // is not dotted IPv4, the port is outside 0..65535, or the socket cannot
+    // be set up (e.g. the address is not local or the port is taken).
+    FaultServer(std::string bind_address, int port);
     // Stops: closes the listener and every connection (stalled and paced ones
     // too) and joins all threads; returns within milliseconds.
     ~FaultServer();
@@ -86,7 +109,8 @@ public:
     FaultServer &operator=(const FaultServer &) = delete;
 
     int port() const;
-    std::string base_url() const;  // "http://127.0.0.1:<port>"
+    std::string host() const;      // the bound address, e.g. "127.0.0.1"
+    std::string base_url() const;  // "http://<host>:<port>"
 
     // Serves `size` bytes of blob_bytes(seed, ...) at `path` (e.g. "/a/b.bin",
     // matched against the request path without its query string). The ETag
@@ -111,7 +135,14 @@ public:
 
     // Rules are checked in insertion order; the first matching rule with
     // times != 0 applies and its `times` is decremented (unless -1).
+    // Throws std::invalid_argument for a redirect whose status is not one of
+    // 0, 301, 302, 303, 307, 308 or whose location contains CR or LF.
     void add_rule(FaultRule rule);
+    // Appends a rule redirecting the next `times` requests (-1: forever) for
+    // exactly `path` (not "": throws std::invalid_argument) to `location`
+    // with `status` (see FaultKind::redirect); the same checks as add_rule().
+    // Rules added before it take precedence.
+    void add_redirect(const std::string &path, const std::string &location, int status = 302, int times = -1);
     void clear_rules();
 
     // Every request whose response has finished (or was aborted: client gone,
