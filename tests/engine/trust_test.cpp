@@ -48,5 +48,63 @@ TEST_F(EngineTest, LocalSourceDeliveringFewerBytes_IsNeverPublished_EvenWithoutA
     EXPECT_TRUE(leftovers().empty());
 }
 
+// A server that ignores Range and cuts every response: each try starts over
+// from 0, so each try counts (the chunks a cut stream completed are rewritten
+// by the next, never kept): `retries: 2` means three requests, then a clear
+// failure. (Their "progress" once reset the count: 84 requests and more.)
+TEST_F(EngineTest, ServerIgnoringRangeAndCuttingEveryResponse_RetriesAreBounded) {
+    BlobSpec b = blob("cut-stream", 31, 16 * kChunk);
+    Fault cut = fault(FaultKind::ignore_range, 3 * kChunk + 100);
+    server.add_rule(rule(-1, -1, cut));
+    auto o = options();
+    o.retries = 2;
+    // Were the tries unbounded, stop after 20 requests instead of hanging.
+    FetchResult r = fetch({b}, o, [&](const ProgressEvent &) { return server.requests().size() > 20; });
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::network) << r.blobs[0].status.message();
+    EXPECT_NE(r.blobs[0].status.message().find("gave up after 3 attempts"), std::string::npos)
+        << r.blobs[0].status.message();
+    EXPECT_EQ(requests_for(b).size(), 3u);
+    EXPECT_FALSE(fs::exists(final_path(b)));
+}
+
+// Every byte of a chunk arrived, then the response failed (a chunked body
+// without its last-chunk marker): the chunk is complete. It is never asked
+// for again as an empty range (`bytes=N-`, which drew a 416 for the last
+// chunk and a "misreported range" for the others).
+TEST_F(EngineTest, ChunkWhoseBytesAllArrivedBeforeTheResponseFailed_IsComplete_NoEmptyRange) {
+    server.set_chunked_encoding(true);
+    BlobSpec b = blob("all-then-error", 32, 6 * kChunk);
+    server.add_rule(rule(2 * kChunk, 1, fault(FaultKind::short_body, kChunk)));
+    server.add_rule(rule(5 * kChunk, 1, fault(FaultKind::short_body, kChunk)));
+    // Chunk 4 stalls for a while, so the blob is still running when a retry
+    // of the complete chunks would be due.
+    server.add_rule(rule(4 * kChunk, 1, fault(FaultKind::stall, 0)));
+    auto o = options();
+    o.stall_timeout_ms = 700;
+    FetchResult r = fetch({b}, o);
+    ASSERT_TRUE(r.status.ok()) << r.blobs[0].status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(32, 6 * kChunk));
+    auto reqs = requests_for(b);
+    EXPECT_EQ(reqs.size(), 7u) << "one request per chunk, two for the stalled one";
+    for (const auto &q : reqs) EXPECT_NE(q.range.back(), '-') << "an open or empty range: " << q.range;
+}
+
+// A blob of unknown size whose remote changes to a shorter one mid-way: the
+// restart cuts the file, and what is published is exactly the new remote.
+TEST_F(EngineTest, RemoteOfUnknownSizeShrinkingMidway_PublishesExactlyTheNewOne) {
+    server.set_chunked_encoding(true);  // a 200 tells no size until its end
+    BlobSpec b = blob("shrinking", 33, 5 * kChunk, /*with_sha=*/false);
+    b.size = -1;
+    Fault cut = fault(FaultKind::ignore_range, 4 * kChunk);
+    cut.change_size = 2 * kChunk + 7;  // after this response, the remote is shorter
+    cut.change_seed = 34;
+    server.add_rule(rule(-1, 1, cut));
+    server.add_rule(rule(-1, -1, fault(FaultKind::ignore_range)));
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.blobs[0].status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(34, 2 * kChunk + 7)) << "exactly the new, shorter remote";
+    EXPECT_NE(logs().find("changed while blob"), std::string::npos) << logs();
+}
+
 }  // namespace
 }  // namespace blobfetch::test

@@ -298,6 +298,8 @@ struct Plan {
     Ending ending = Ending::keep;
     std::string fault;
     std::int64_t rate = 0;
+    bool chunked = false;       // Transfer-Encoding: chunked instead of Content-Length (blob bodies)
+    bool terminated = true;     // chunked: the last-chunk marker ends the body
 };
 
 }  // namespace
@@ -330,6 +332,7 @@ public:
     std::map<std::string, Blob> m_blobs;
     std::vector<FaultRule> m_rules;
     bool m_send_etag = true;
+    bool m_chunked = false;
     std::int64_t m_rate = 0;
 
     mutable std::mutex m_bytes_mutex;  // guards path_bytes
@@ -515,9 +518,16 @@ private:
                 if (!pause_until(due)) return false;
             }
             blob_bytes(plan.seed, static_cast<std::uint64_t>(plan.offset + pos), m_piece.data(), n);
+            if (plan.chunked) {
+                char size_line[32];
+                const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+                if (!send_all(size_line, static_cast<std::size_t>(len), nullptr, nullptr)) return false;
+            }
             if (!send_all(m_piece.data(), n, &rec.body_bytes_sent, &path)) return false;
+            if (plan.chunked && !send_all("\r\n", 2, nullptr, nullptr)) return false;
             pos += static_cast<std::int64_t>(n);
         }
+        if (plan.chunked && plan.terminated && !send_all("0\r\n\r\n", 5, nullptr, nullptr)) return false;
         return true;
     }
 
@@ -596,7 +606,9 @@ private:
         Plan plan = m_server.plan(req);
         const bool keep = plan.ending == Ending::keep && req.keep_alive;
         std::string head = "HTTP/1.1 " + std::to_string(plan.status) + " " + reason_phrase(plan.status) + "\r\n" +
-                           plan.headers + "Content-Length: " + std::to_string(plan.announced) + "\r\n";
+                           plan.headers +
+                           (plan.chunked ? std::string("Transfer-Encoding: chunked\r\n")
+                                         : "Content-Length: " + std::to_string(plan.announced) + "\r\n");
         if (plan.ending == Ending::keep && !keep) head += "Connection: close\r\n";
         head += "\r\n";
 
@@ -825,19 +837,32 @@ Plan FaultServerCore::plan(const Request &req) {
         }
     }
 
+    if (fault.change_size >= 0)
+        m_blobs[req.path] = make_blob(fault.change_seed, static_cast<std::uint64_t>(fault.change_size), "");
     plan.to_send = plan.announced;
+    plan.chunked = m_chunked && plan.blob_body;
     switch (fault.kind) {
+    case FaultKind::ignore_range:
+        if (after > 0) {  // the whole body, cut after `after_bytes`
+            plan.to_send = std::min(after, plan.announced);
+            plan.ending = Ending::close;
+            plan.terminated = false;
+        }
+        break;
     case FaultKind::reset_after:
         plan.to_send = std::min(after, plan.announced);
         plan.ending = Ending::reset;
+        plan.terminated = false;
         break;
     case FaultKind::short_body:
         plan.to_send = std::min(after, plan.announced);
         plan.ending = Ending::close;
+        plan.terminated = false;
         break;
     case FaultKind::stall:
         plan.to_send = std::min(after, plan.announced);
         plan.ending = Ending::stall;
+        plan.terminated = false;
         break;
     case FaultKind::extra_bytes:
         if (plan.blob_body) plan.to_send = plan.announced + after;
@@ -892,6 +917,11 @@ std::string FaultServer::last_modified(const std::string &path) const {
 void FaultServer::set_send_etag(bool on) {
     std::lock_guard lock(m_core->m_state_mutex);
     m_core->m_send_etag = on;
+}
+
+void FaultServer::set_chunked_encoding(bool on) {
+    std::lock_guard lock(m_core->m_state_mutex);
+    m_core->m_chunked = on;
 }
 
 void FaultServer::set_rate_limit(std::int64_t bytes_per_second_per_connection) {

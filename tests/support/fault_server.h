@@ -28,8 +28,11 @@ enum class FaultKind {
     none,
     reset_after,   // send headers and `after_bytes` body bytes, then reset the connection (RST)
     status,        // answer `status` with a small text/html body (+ Retry-After when `retry_after` is set)
-    ignore_range,  // answer 200 with the whole body even though a Range was requested
+    ignore_range,  // answer 200 with the whole body even though a Range was requested; with
+                   // `after_bytes` > 0, only that much of it, then FIN
     short_body,    // announce the correct Content-Length, send only `after_bytes` body bytes, then FIN
+                   // (with chunked encoding: that many bytes in chunks, no last-chunk marker, FIN; with
+                   // `after_bytes` >= the body, every byte arrives and the response still fails)
     stall,         // send headers and `after_bytes` body bytes, then nothing until the client leaves or
                    // the server stops
     extra_bytes,   // send `after_bytes` body bytes beyond the announced Content-Length (the blob's
@@ -50,6 +53,12 @@ struct Fault {
     std::string retry_after;       // FaultKind::status only; sent as Retry-After when non-empty
     std::string location;          // FaultKind::redirect only: sent verbatim as Location (an absolute URL or
                                    // a relative reference); "" sends no Location (a redirect nobody can follow)
+    // Any kind: once this response is planned, the blob at the request's path
+    // is replaced by (change_seed, change_size) with new validators, as
+    // change_blob() does; this response still carries the old content. -1: no
+    // change. (A remote that changes at an exact moment of a download.)
+    std::int64_t change_size = -1;
+    std::uint64_t change_seed = 0;
 };
 
 // Body-shaping faults (reset_after, short_body, stall) never send more than
@@ -129,6 +138,9 @@ public:
     // Default true; false: send neither ETag nor Last-Modified, and treat
     // every If-Range as a mismatch (a server without validators).
     void set_send_etag(bool on);
+    // Default false; true: blob bodies go with `Transfer-Encoding: chunked`
+    // and no Content-Length (a client learns a 200's size only at its end).
+    void set_chunked_encoding(bool on);
     // Paces body bytes per connection; 0 (default) = unlimited. Applies to
     // responses that start after the call. Paced waits end at once on stop.
     void set_rate_limit(std::int64_t bytes_per_second_per_connection);
