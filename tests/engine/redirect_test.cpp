@@ -47,6 +47,7 @@ TEST_F(RedirectTest, SameOriginRedirect_KeepsTheHeaders_ResolvedOncePerBlob) {
     FetchResult r = fetch({b});
     ASSERT_TRUE(r.status.ok()) << r.blobs[0].status.message() << logs();
     EXPECT_TRUE(published(b) == blob_content(41, 8 * kChunk));
+    server.wait_for_requests(9);  // a response is recorded just after it was sent
     EXPECT_EQ(requests_at(server, "/alias/same.bin").size(), 1u) << "one redirect round trip for the whole blob";
     const auto served = requests_at(server, "/blobs/same.bin");
     EXPECT_EQ(served.size(), 8u);
@@ -74,6 +75,8 @@ TEST_F(RedirectTest, CrossOriginRedirect_IsFollowedWithoutAnyConfiguredHeaderOrU
     ASSERT_TRUE(r.status.ok()) << r.blobs[0].status.message() << " / " << r.blobs[1].status.message() << logs();
     EXPECT_TRUE(published(big) == blob_content(42, 8 * kChunk));
     EXPECT_TRUE(published(small) == blob_content(43, 5000));
+    server.wait_for_requests(2);
+    other->wait_for_requests(9);
     // The configured origin got its headers (and the URL's credentials) ...
     for (const auto &q : requests_at(server, "/dl/far.bin")) EXPECT_EQ(header(q, "X-Api-Key"), "secret-X-Api-Key");
     auto at_origin = requests_at(server, "/dl/far-small.bin");
@@ -107,6 +110,7 @@ TEST_F(RedirectTest, RedirectTargetThatStopsAnswering_TheBlobsOwnUrlIsAskedAgain
     FetchResult r = fetch({b});
     ASSERT_TRUE(r.status.ok()) << r.blobs[0].status.message() << logs();
     EXPECT_TRUE(published(b) == blob_content(44, 6 * kChunk));
+    server.wait_for_requests(2);
     EXPECT_EQ(requests_at(server, "/dl/expiring.bin").size(), 2u) << "asked again once the target refused";
 }
 
