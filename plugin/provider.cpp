@@ -29,7 +29,12 @@ struct bf_session {
     std::unique_ptr<blobfetch::BlobSetFetcher> fetcher;
     // Strings handed to the host; valid until the next fetch() or destroy.
     std::vector<std::string> messages;
-    std::string last_error;
+    // The last fetch's failure text, in two slots: a fetch writes the slot
+    // that is not current and switches once it is done, so that
+    // session_last_error() (from any thread, also while a fetch runs) always
+    // reads a string no one is writing.
+    std::string last_errors[2];
+    std::atomic<unsigned> last_error_slot{0};
     std::atomic<bool> busy{false};  // a fetch() runs (BF_E_BUSY for a second one)
 };
 
@@ -143,16 +148,26 @@ bf_status session_create(const char *config_json, bf_session **out, char *error_
 void session_destroy(bf_session *session) noexcept { delete session; }
 
 const char *session_last_error(bf_session *session) noexcept {
-    return session ? session->last_error.c_str() : kEmpty;
+    return session ? session->last_errors[session->last_error_slot.load(std::memory_order_acquire) & 1].c_str() : kEmpty;
+}
+
+// Makes `text` what session_last_error() returns (once per fetch, at its end).
+void publish_last_error(bf_session *session, std::string text) noexcept {
+    const unsigned next = (session->last_error_slot.load(std::memory_order_relaxed) + 1) & 1;
+    try {
+        session->last_errors[next] = std::move(text);
+    } catch (...) {
+        session->last_errors[next].clear();
+    }
+    session->last_error_slot.store(next, std::memory_order_release);
 }
 
 bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *blobs, uint32_t n,
-                     const bf_callbacks *callbacks, bf_blob_result *results) {
+                     const bf_callbacks *callbacks, bf_blob_result *results, std::string &last_error) {
     session->messages.clear();
     session->messages.reserve(static_cast<std::size_t>(n) + 1);
-    session->last_error.clear();
     auto fail_all = [&](bf_status code, const std::string &message) {
-        session->last_error = message;
+        last_error = message;
         if (results)
             for (uint32_t i = 0; i < n; ++i) set_result(session, &results[i], code, 0, 0, message);
         return code;
@@ -228,11 +243,11 @@ bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *
                    o.bytes_skipped, std::move(message), o.skipped ? BF_BLOB_SKIPPED : BF_BLOB_DONE);
     }
     if (fr.status.code() == Errc::cancelled) {
-        session->last_error = fr.status.message();
+        last_error = fr.status.message();
         return BF_E_CANCELLED;
     }
     if (failed) {
-        session->last_error = std::to_string(failed) + " of " + std::to_string(n) + " blobs failed";
+        last_error = std::to_string(failed) + " of " + std::to_string(n) + " blobs failed";
         return BF_E_PARTIAL;
     }
     return BF_OK;
@@ -268,23 +283,27 @@ bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs
             for (uint32_t i = 0; i < n; ++i) fill_result(&results[i], BF_E_BUSY, 0, 0, kBusy);
         return BF_E_BUSY;
     }
+    std::string error;
     try {
-        return fetch_impl(session, cache_dir, blobs, n, callbacks, results);
+        const bf_status rc = fetch_impl(session, cache_dir, blobs, n, callbacks, results, error);
+        publish_last_error(session, std::move(error));
+        return rc;
     } catch (const std::bad_alloc &) {
-        session->last_error = "out of memory during fetch";
+        error = "out of memory during fetch";
     } catch (const std::exception &e) {
-        session->last_error = std::string("internal error during fetch: ") + e.what();
+        error = std::string("internal error during fetch: ") + e.what();
     } catch (...) {
-        session->last_error = "internal error during fetch";
+        error = "internal error during fetch";
     }
     if (results)
         for (uint32_t i = 0; i < n; ++i) {
             try {
-                set_result(session, &results[i], BF_E_INTERNAL, 0, 0, session->last_error);
+                set_result(session, &results[i], BF_E_INTERNAL, 0, 0, error);
             } catch (...) {
                 fill_result(&results[i], BF_E_INTERNAL, 0, 0, kEmpty);
             }
         }
+    publish_last_error(session, std::move(error));
     return BF_E_INTERNAL;
 }
 

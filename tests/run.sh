@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds, and
 # runs the whole suite twice: a normal build, then under ASan+UBSan; then the
-# concurrency-heavy tests (unit, engine) under TSan; then each fuzz target for
+# concurrency-heavy tests (unit, engine, abi) under TSan; then each fuzz target for
 # a CI-sized run (clang, libFuzzer).
 #   bash tests/run.sh            # everything
 #   BLOBFETCH_SKIP_SANITIZERS=1 bash tests/run.sh   # normal build only
@@ -17,7 +17,7 @@ run_suite() {  # name, build dir, ctest label regex ("" = all), extra cmake args
   echo "=== ${name}: configure + build (${dir})"
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLOBFETCH_WERROR=ON "$@" >/dev/null
   if [ -n "$labels" ]; then
-    cmake --build "$dir" -j "$jobs" --target blobfetch_unit_tests blobfetch_engine_tests
+    cmake --build "$dir" -j "$jobs" --target blobfetch_unit_tests blobfetch_engine_tests blobfetch_abi_tests
     echo "=== ${name}: ctest -L '${labels}'"
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 -L "$labels"
   else
@@ -33,7 +33,7 @@ if [ "${BLOBFETCH_SKIP_SANITIZERS:-0}" != "1" ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   run_suite "asan+ubsan" build-asan "" -DBLOBFETCH_ASAN=ON -DBLOBFETCH_BUILD_BENCH=OFF
   export TSAN_OPTIONS=halt_on_error=1
-  run_suite "tsan" build-tsan "unit|engine" -DBLOBFETCH_TSAN=ON -DBLOBFETCH_BUILD_BENCH=OFF
+  run_suite "tsan" build-tsan "unit|engine|abi" -DBLOBFETCH_TSAN=ON -DBLOBFETCH_BUILD_BENCH=OFF
   # libFuzzer (clang): every target for BLOBFETCH_FUZZ_SECONDS (20) over its
   # seed corpus. Long runs: bash tests/fuzz/run.sh [SECONDS].
   echo "=== fuzz: configure + build (build-fuzz, clang)"

@@ -222,8 +222,11 @@ typedef struct bf_provider {
                        uint32_t n, const bf_callbacks *callbacks, bf_blob_result *results);
 
     /**
-     * Text of the last failure of fetch() on this session ("" if none). Owned
-     * by the session, valid until the next fetch() or session_destroy().
+     * Text of the last failure of fetch() on this session ("" if none; the
+     * text of the last fetch() that returned). Safe from any thread, also
+     * while a fetch() runs (it then returns the previous fetch's text).
+     * Owned by the session, valid until the end of the fetch() after the one
+     * that is running or next starts, or session_destroy().
      */
     const char *(*session_last_error)(bf_session *session);
 } bf_provider;

@@ -9,8 +9,11 @@ namespace blobfetch {
 struct CancellationToken::State {
     std::atomic<bool> cancelled{false};
     std::mutex mutex;
+    std::condition_variable calls_done;
     std::uint64_t next_id = 1;
     std::vector<std::pair<std::uint64_t, std::function<void()>>> wakers;
+    bool calling = false;        // cancel() is running the wakers it took
+    std::thread::id caller;      // ... on this thread
 
     void cancel() {
         std::vector<std::pair<std::uint64_t, std::function<void()>>> to_call;
@@ -18,8 +21,15 @@ struct CancellationToken::State {
             std::lock_guard lock(mutex);
             if (cancelled.exchange(true)) return;
             to_call.swap(wakers);
+            calling = true;
+            caller = std::this_thread::get_id();
         }
         for (auto &w : to_call) w.second();
+        {
+            std::lock_guard lock(mutex);
+            calling = false;
+        }
+        calls_done.notify_all();
     }
 };
 
@@ -43,7 +53,7 @@ std::uint64_t CancellationToken::add_waker(std::function<void()> waker) const {
 
 void CancellationToken::remove_waker(std::uint64_t id) const {
     if (!m_state || id == 0) return;
-    std::lock_guard lock(m_state->mutex);
+    std::unique_lock lock(m_state->mutex);
     auto &w = m_state->wakers;
     for (auto it = w.begin(); it != w.end(); ++it) {
         if (it->first == id) {
@@ -51,6 +61,10 @@ void CancellationToken::remove_waker(std::uint64_t id) const {
             return;
         }
     }
+    // cancel() took it: it may be running right now. Wait until it has run
+    // (unless this is the cancelling thread, inside a waker).
+    if (m_state->calling && m_state->caller != std::this_thread::get_id())
+        m_state->calls_done.wait(lock, [&] { return !m_state->calling; });
 }
 
 bool CancellationToken::wait_for(std::chrono::milliseconds duration) const {

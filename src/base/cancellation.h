@@ -33,6 +33,9 @@ public:
     // callback runs on the cancelling thread and must be quick and noexcept.
     // Returns an id for remove_waker.
     std::uint64_t add_waker(std::function<void()> waker) const;
+    // Once it returns, the waker is not running and never will: when cancel()
+    // already took it, this waits until cancel() has run it (except on the
+    // cancelling thread itself, from inside a waker).
     void remove_waker(std::uint64_t id) const;
 
     // Blocks for up to `duration`, returning early (true) when cancelled.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <atomic>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -226,6 +227,77 @@ TEST(PluginAbi, Fetch_SecondCallWhileOneRuns_IsBusyAndTouchesNothing) {
     // Once it returned, the session takes the next fetch().
     EXPECT_EQ(p->fetch(s, cache.c_str(), &blob, 1, nullptr, &result), BF_OK);
     EXPECT_EQ(result.state, BF_BLOB_SKIPPED);
+    p->session_destroy(s);
+}
+
+// session_last_error() is safe from any thread while a fetch() runs: it
+// returns the text of the fetch before, which the running one never writes.
+// (It once read a std::string that the running fetch() cleared and wrote;
+// TSan reports that.)
+TEST(PluginAbi, SessionLastError_ReadFromAnotherThreadDuringAFetch_IsThePreviousText) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    TempDir dir;
+    const std::string cache = dir / "cache";
+    bf_session *s = nullptr;
+    char err[256];
+    ASSERT_EQ(p->session_create(nullptr, &s, err, sizeof err), BF_OK) << err;
+    // A failing fetch leaves its text.
+    bf_blob missing{};
+    missing.struct_size = sizeof missing;
+    const std::string missing_url = "file://" + dir.path() + "/nothing-here.bin";
+    missing.url = missing_url.c_str();
+    missing.path = "missing.bin";
+    missing.size = 10;
+    bf_blob_result r{};
+    r.struct_size = sizeof r;
+    ASSERT_EQ(p->fetch(s, cache.c_str(), &missing, 1, nullptr, &r), BF_E_PARTIAL);
+    const std::string before = p->session_last_error(s);
+    ASSERT_EQ(before, "1 of 1 blobs failed");
+
+    // A second fetch runs while another thread keeps reading the text.
+    const std::string sha = write_blob(dir / "src/big.bin", 9, 3 << 20);
+    const std::string url = "file://" + dir.path() + "/src/big.bin";
+    bf_blob big{};
+    big.struct_size = sizeof big;
+    big.url = url.c_str();
+    big.path = "big.bin";
+    big.size = 3 << 20;
+    big.sha256 = sha.c_str();
+    std::atomic<bool> done{false};
+    std::atomic<int> reads{0}, wrong{0};
+    std::thread reader([&] {
+        while (!done.load()) {
+            // The previous text, or this fetch's once it is about to return.
+            const std::string now = p->session_last_error(s);
+            if (now != before && !now.empty()) ++wrong;
+            ++reads;
+        }
+    });
+    struct During {
+        const bf_provider *p;
+        bf_session *s;
+        const std::string *before;
+        int calls = 0, mismatches = 0;
+    } during{p, s, &before};
+    bf_callbacks cb{};
+    cb.struct_size = sizeof cb;
+    cb.user = &during;
+    cb.progress = [](void *user, const bf_progress *) -> int32_t {
+        auto *d = static_cast<During *>(user);
+        ++d->calls;
+        if (*d->before != d->p->session_last_error(d->s)) ++d->mismatches;  // the fetch runs right now
+        return 0;
+    };
+    EXPECT_EQ(p->fetch(s, cache.c_str(), &big, 1, &cb, &r), BF_OK);
+    done = true;
+    reader.join();
+    EXPECT_GT(reads.load(), 0);
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_GT(during.calls, 0);
+    EXPECT_EQ(during.mismatches, 0) << "the running fetch changed the text it was reading";
+    EXPECT_STREQ(p->session_last_error(s), "") << "the successful fetch's text once it returned";
     p->session_destroy(s);
 }
 

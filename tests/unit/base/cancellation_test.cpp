@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -66,6 +67,45 @@ TEST(Cancellation, RemovedWakerIsNotCalled) {
     src.token().remove_waker(id);
     src.cancel();
     EXPECT_EQ(calls, 0);
+}
+
+// A waker that cancel() already took may be running when its owner removes
+// it; remove_waker() waits for it, so the owner can then destroy what the
+// waker touches (the engine's transfer loop). Under TSan and ASan too.
+TEST(Cancellation, RemoveWaker_WaitsForAWakerThatCancelIsRunning) {
+    for (int round = 0; round < 20; ++round) {
+        CancellationSource source;
+        auto owned = std::make_unique<std::atomic<int>>(0);
+        std::atomic<bool> entered{false};
+        std::atomic<bool> finished{false};
+        const std::uint64_t id = source.token().add_waker([&, target = owned.get()] {
+            entered = true;
+            // A slow waker: it still runs when remove_waker() is called.
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            target->fetch_add(1);
+            finished = true;
+        });
+        std::thread canceller([&] { source.cancel(); });
+        while (!entered) std::this_thread::yield();
+        source.token().remove_waker(id);
+        EXPECT_TRUE(finished) << "remove_waker returned while the waker still ran";
+        owned.reset();  // what the waker touched goes away
+        canceller.join();
+    }
+}
+
+// Removing a waker from inside itself (on the cancelling thread) never waits
+// for itself.
+TEST(Cancellation, RemoveWaker_FromInsideTheWaker_DoesNotDeadlock) {
+    CancellationSource source;
+    std::uint64_t id = 0;
+    bool ran = false;
+    id = source.token().add_waker([&] {
+        source.token().remove_waker(id);
+        ran = true;
+    });
+    source.cancel();
+    EXPECT_TRUE(ran);
 }
 
 }  // namespace
