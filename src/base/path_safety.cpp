@@ -18,6 +18,17 @@ int hex_value(char c) {
 
 }  // namespace
 
+const char *reserved_name_reason(std::string_view name) {
+    auto ends = [&](std::string_view suffix) {
+        return name.size() >= suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
+    };
+    if (name == ".download.lock") return "is named .download.lock, which blobfetch uses for its lock file";
+    if (ends(".part")) return "ends with '.part', which blobfetch uses for its partial files";
+    if (ends(".dlstate") || ends(".dlstate.tmp"))
+        return "ends with '.dlstate', which blobfetch uses for its download records";
+    return nullptr;
+}
+
 Status check_relative_path(std::string_view path) {
     auto refuse = [&](std::string_view why) {
         return Status(Errc::unsafe_path, "destination path '" + std::string(path) + "' " +
@@ -38,6 +49,9 @@ Status check_relative_path(std::string_view path) {
         if (part.empty()) return refuse("has an empty component");
         if (part == ".") return refuse("has a '.' component");
         if (part == "..") return refuse("escapes the cache directory with '..'");
+        if (const char *why = reserved_name_reason(part))
+            return Status(Errc::unsafe_path, "destination path '" + std::string(path) + "' " + why +
+                                                 ": rename the blob or choose another cache_path");
         start = end + 1;
     }
     return Status::success();

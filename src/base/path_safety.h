@@ -12,10 +12,18 @@ namespace blobfetch {
 
 // Checks a destination path that is meant to be relative to a cache directory.
 // Accepts non-empty '/'-separated relative paths whose components are neither
-// empty, ".", nor "..", contain no NUL or backslash, and do not start with a
-// drive letter. Returns Errc::unsafe_path with a message naming the path
-// otherwise. Pure; no file-system access.
+// empty, ".", nor "..", contain no NUL or backslash, do not start with a
+// drive letter, and are none of the engine's own names (see
+// reserved_name_reason). Returns Errc::unsafe_path with a message naming the
+// path otherwise. Pure; no file-system access.
 Status check_relative_path(std::string_view path);
+
+// The engine's own names in a cache directory, which no blob path may use
+// (a blob there would clobber the held lock, another blob's partial file or
+// record, and gc would take it for a leftover): `.download.lock`, and any
+// name ending in `.part`, `.dlstate` or `.dlstate.tmp`. Returns why `name`
+// (one path component) is reserved, or nullptr when it is not.
+const char *reserved_name_reason(std::string_view name);
 
 // Checks, on the file system, that the directory that will hold `relative`
 // (already accepted by check_relative_path) lies inside `cache_dir` once

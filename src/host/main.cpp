@@ -28,6 +28,7 @@
 #include "base/path_safety.h"
 #include "config/manifest.h"
 #include "hash/sha256.h"
+#include "host/asset_staging.h"
 #include "host/cache_commands.h"
 #include "host/plugin_loader.h"
 #include "host/progress_display.h"
@@ -304,8 +305,10 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     if (p.session_create(options ? options : "", &session, err, sizeof err) != BF_OK || !session)
         return fail_early(args, kExitPlugin, std::string("the plugin refused the options: ") + err);
     const std::string lower = lower_hex(sha512);
+    // Downloaded under a name keyed on the content, then placed at {dst}
+    // (see host/asset_staging.h): a rerun with another {dst} resumes.
     const std::string cache_dir = target.parent_path().string();
-    const std::string name = target.filename().string();
+    const std::string name = host::staged_relative_path(lower);
     bf_blob d{};
     d.struct_size = sizeof d;
     d.url = url.c_str();
@@ -320,10 +323,16 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     CallbackContext ctx{&display, args.verbose, args.quiet};
     const bf_callbacks cb = callbacks_for(ctx);
     install_signal_handlers();
-    const bf_status rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
+    bf_status rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
     display.finish();
     if (rc != BF_OK) std::fprintf(stderr, "blobfetch: x-script: %s\n", r.message ? r.message : p.session_last_error(session));
     p.session_destroy(session);
+    if (rc == BF_OK) {
+        if (Status s = host::place_staged(target.parent_path() / name, target); !s.ok()) {
+            std::fprintf(stderr, "blobfetch: x-script: %s\n", s.message().c_str());
+            return kExitFailed;
+        }
+    }
     return rc == BF_OK ? kExitOk : rc == BF_E_CANCELLED ? kExitCancelled : kExitFailed;
 }
 

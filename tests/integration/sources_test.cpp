@@ -129,8 +129,13 @@ TEST_F(Sources, XScript_DownloadsVerifiesSha512_AndFailsWithoutTouchingDst) {
     EXPECT_TRUE(read_file(dst) == content);
     for (const auto &e : fs::directory_iterator(m_dir / "downloads")) {
         const std::string n = e.path().filename().string();
-        EXPECT_TRUE(n == "asset.tar.gz" || n == ".download.lock") << "left behind: " << n;
+        EXPECT_TRUE(n == "asset.tar.gz" || n == ".blobfetch-staging") << "left behind: " << n;
     }
+    // vcpkg's {dst} ends in ".<pid>.part": a name the engine itself never uses.
+    const std::string vcpkg_dst = m_dir / "downloads/asset.tar.gz.4242.part";
+    ProcessResult again = run_process({host_binary(), "x-script", url, sha512_hex(content), vcpkg_dst});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_TRUE(read_file(vcpkg_dst) == content);
 
     const std::string other = m_dir / "downloads/other.tar.gz";
     ProcessResult wrong = run_process({host_binary(), "x-script", url, std::string(128, 'a'), other});

@@ -25,6 +25,20 @@ TEST(PathSafety, RefusesAbsoluteAndOddForms) {
     EXPECT_EQ(check_relative_path(std::string_view("a\0b", 3)).code(), Errc::unsafe_path);
 }
 
+// The engine's own names are not blob paths: a blob named `.download.lock`
+// would clobber the held lock, one named `x.part` another blob's partial file.
+TEST(PathSafety, RefusesTheEnginesOwnNames_AnywhereInThePath) {
+    for (const char *p : {".download.lock", "a/.download.lock", "x.zip.part", "x.zip.dlstate", "x.dlstate.tmp",
+                          "dir.part/x.zip", "a/b.123.part", ".part"}) {
+        Status s = check_relative_path(p);
+        EXPECT_EQ(s.code(), Errc::unsafe_path) << p;
+        EXPECT_NE(s.message().find(p), std::string::npos) << s.message();
+        EXPECT_NE(s.message().find("blobfetch uses"), std::string::npos) << s.message();
+    }
+    for (const char *p : {"x.partial", "part", "x.part.zip", "download.lock", "x.dlstatex", "a.dlstate.tmp.zip"})
+        EXPECT_TRUE(check_relative_path(p).ok()) << p;
+}
+
 TEST(RedactUrl, DropsQueryFragmentAndCredentials) {
     EXPECT_EQ(redact_url("https://h.example/c/b.zip?sv=1&sig=SECRET"), "https://h.example/c/b.zip");
     EXPECT_EQ(redact_url("https://user:pass@h/x#frag"), "https://h/x");
