@@ -55,36 +55,40 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
                                 FetchResult &result, FetchProgress &progress, const CancellationToken &token,
                                 const Logger &log) {
     // Phase 1: skip what is already complete (stat, then hash), so the
-    // first progress report already credits cached bytes.
+    // first progress report already credits cached bytes. Directories are
+    // opened beneath the cache root once each, never following a link.
+    DirCache dirs(cache_dir);
     std::vector<std::size_t> to_download;
     std::mutex list_mutex;
     const std::size_t hash_threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
     parallel_for(specs.size(), hash_threads, [&](std::size_t i) {
         const BlobSpec &spec = specs[i];
-        if (Status s = check_inside_cache(cache_dir, spec.path); !s.ok()) {
-            log.error(s.message());
-            result.blobs[i].status = s;
+        auto download = [&] {
+            std::lock_guard lock(list_mutex);
+            to_download.push_back(i);
+        };
+        auto dir = dirs.get(relative_dir_of(spec.path), /*create=*/false);
+        if (!dir && dir.status().code() == Errc::not_found) return download();  // nothing there yet
+        if (!dir) {
+            log.error(dir.message());
+            result.blobs[i].status = dir.status().code() == Errc::unsafe_path
+                                         ? Status(Errc::unsafe_path, "blob '" + spec.path + "': " + dir.message())
+                                         : dir.status();
             progress.set_state(i, BlobState::failed);
             return;
         }
-        auto cached = is_cached(cache_dir / spec.path, spec, m_options.verify_cached_hash, token);
-        if (cached.ok() && *cached) {
-            std::int64_t sz = spec.size >= 0 ? spec.size : 0;
-            if (spec.size < 0) {
-                std::error_code ec;
-                sz = static_cast<std::int64_t>(std::filesystem::file_size(cache_dir / spec.path, ec));
-            }
-            result.blobs[i].bytes_skipped = sz;
+        auto cached = cached_size(**dir, file_name_of(spec.path), spec, m_options.verify_cached_hash, token);
+        if (cached.ok() && *cached >= 0) {
+            result.blobs[i].bytes_skipped = *cached;
             result.blobs[i].status = Status::success();
             result.blobs[i].skipped = true;
-            progress.add_bytes(i, sz);
+            progress.add_bytes(i, *cached);
             progress.set_state(i, BlobState::skipped);
             return;
         }
         if (!cached.ok() && cached.status().code() != Errc::cancelled)
             log.warn(cached.message() + "; downloading it again");
-        std::lock_guard lock(list_mutex);
-        to_download.push_back(i);
+        download();
     });
     std::sort(to_download.begin(), to_download.end());
 
@@ -98,7 +102,7 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
     e.fail_fast = m_options.fail_fast;
     e.verify_cached_hash = m_options.verify_cached_hash;
     e.max_blob_size = m_options.max_blob_size;
-    DownloadEngine(e, m_loop).run(cache_dir, specs, to_download, result.blobs, progress, token, log);
+    DownloadEngine(e, m_loop).run(dirs, specs, to_download, result.blobs, progress, token, log);
 }
 
 FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,

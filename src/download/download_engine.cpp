@@ -20,6 +20,7 @@
 #include "download/partial_file.h"
 #include "download/response_check.h"
 #include "download/task_pool.h"
+#include "io/dir_handle.h"
 #include "lock/dir_lock.h"
 #include "net/http_headers.h"
 
@@ -62,15 +63,17 @@ public:
         for (auto &[id, t] : m_transfers) m_loop.abort(id);
     }
 
-    void execute(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
-                 const std::vector<std::size_t> &which, std::vector<BlobOutcome> &outcomes) {
+    void execute(DirCache &dirs, const std::vector<BlobSpec> &specs, const std::vector<std::size_t> &which,
+                 std::vector<BlobOutcome> &outcomes) {
+        m_dircache = &dirs;
+        const std::filesystem::path &cache_dir = dirs.root_path();
         m_outcomes = &outcomes;
         m_jobs.reserve(which.size());
         for (std::size_t i : which) {
             auto j = std::make_unique<Job>();
             j->index = i;
             j->spec = &specs[i];
-            j->paths = partial_paths(cache_dir / specs[i].path);
+            j->paths = partial_paths(cache_dir, specs[i].path);
             j->shown_url = redact_url(specs[i].url);
             const bool small = specs[i].size >= 0 && specs[i].size <= m_options.chunk_size;
             j->local = specs[i].url.rfind("file:", 0) == 0;
@@ -266,9 +269,20 @@ private:
             try_start(j, now);
         }
         Clock::time_point wake = now + std::chrono::milliseconds(100);
-        for (Job *j : std::vector<Job *>(m_waiting)) {
+        for (Job *j : std::vector<Job *>(m_waiting)) {  // the same path as another blob of this fetch
             if (j->next_lock_try <= now) try_start(*j, now);
             if (j->phase == Phase::locking) wake = std::min(wake, j->next_lock_try);
+        }
+        // One attempt per busy directory, however many blobs wait for it.
+        for (auto it = m_dirs.begin(); it != m_dirs.end();) {
+            auto entry = it++->second;  // (the entry may go below)
+            if (entry->state != DirEntry::State::waiting || entry->attempt_running) continue;
+            if (now - entry->since >= m_options.lock_timeout) {
+                lock_timed_out(entry);
+                continue;
+            }
+            if (entry->next_try <= now) launch_attempt(entry);
+            else wake = std::min(wake, entry->next_try);
         }
         // Only admitted blobs can transfer: skip the finished head of the list
         // (a set of 10,000 blobs must not cost 10,000 checks per event).
@@ -336,65 +350,165 @@ private:
     }
 
     // ------------------------------------------------------------ blob life cycle
+    // One cache directory as this run uses it: opened once, locked once
+    // (<dir>/.download.lock) for every blob of the run in it, and, while
+    // another process holds the lock, tried again by one attempt every 100 ms
+    // on a worker, whatever the number of blobs waiting (never on this thread).
+    struct DirEntry {
+        enum class State { trying, waiting, held };
+        std::string rel_dir;
+        State state = State::trying;
+        std::shared_ptr<DirHandle> dir;
+        std::unique_ptr<DirLock> lock;
+        bool attempt_running = false;
+        std::size_t users = 0;        // blobs that use the held lock (until they are done)
+        std::vector<Job *> waiters;   // blobs waiting for it
+        Clock::time_point since{}, next_try{};
+        std::string holder;           // who holds it, as shown
+        bool told = false;            // the wait was logged
+    };
+
     // Takes the blob's directory lock (shared by this run's blobs in that
     // directory) and starts preparing it, or makes it wait for the lock while
     // the other blobs go on.
     void try_start(Job &j, Clock::time_point now) {
-        const std::filesystem::path dir = j.paths.final_path.parent_path();
-        std::string holder;
         if (m_busy_paths.count(j.paths.final_path)) {
-            holder = "another blob of this fetch with the same path";
-        } else if (!m_options.locking) {
+            // Another blob of this fetch works on the same path: look again in 100 ms.
+            if (j.phase != Phase::locking) {
+                enter_waiting(j);
+                m_waiting.push_back(&j);
+                m_progress.set_state(j.index, BlobState::waiting_lock, "another blob of this fetch with the same path");
+            }
+            j.next_lock_try = now + std::chrono::milliseconds(100);
+            return;
+        }
+        j.owns_path = true;  // from now on the only blob of this run on its path
+        m_busy_paths.insert(j.paths.final_path);
+        if (!m_options.locking) {
             use_private_files(j);
             return start_prepare(j);
-        } else if (auto it = m_dirs.find(dir); it != m_dirs.end()) {
-            ++it->second.second;
-            if (!it->second.first->enforced()) use_private_files(j);
-            return start_prepare(j);
-        } else {
-            auto attempt = try_lock_directory(dir);
-            if (!attempt) return finish(j, attempt.status());
-            if (attempt->lock) {
-                if (!attempt->lock->enforced()) {
-                    m_log.warn("file locks are not enforced in '" + dir.string() +
-                               "' (a network file system?); downloads there use private temporary files and "
-                               "are not resumed across processes");
-                    use_private_files(j);
-                }
-                m_dirs.emplace(dir, std::make_pair(std::move(attempt->lock), std::size_t{1}));
-                return start_prepare(j);
-            }
-            holder = describe_holder(attempt->holder);
         }
-        // Busy: wait, without holding a slot, and try again in 100 ms.
-        if (j.phase != Phase::locking) {
-            j.phase = Phase::locking;
-            j.lock_since = now;
-            if (j.counted) {
-                j.counted = false;
-                --m_active;
-            }
-            m_waiting.push_back(&j);
-            m_progress.set_state(j.index, BlobState::waiting_lock, "held by " + holder);
-            m_log.info("'" + j.spec->path + "': waiting for the lock '" + (dir / kLockFileName).string() +
-                       "' (held by " + holder + ")");
+        auto &slot = m_dirs[j.paths.rel_dir];
+        if (!slot) {
+            slot = std::make_shared<DirEntry>();
+            slot->rel_dir = j.paths.rel_dir;
         }
-        if (now - j.lock_since >= m_options.lock_timeout) {
-            return finish(j, Status(Errc::lock_timeout,
-                                    "'" + j.spec->path + "': timed out after " +
-                                        std::to_string(m_options.lock_timeout.count()) + " ms waiting for the lock '" +
-                                        (dir / kLockFileName).string() + "' held by " + holder +
-                                        "; if that process is stuck, stop it (its lock goes with it) or raise "
-                                        "lock_timeout_ms"));
+        auto entry = slot;
+        if (entry->state == DirEntry::State::held) return join_held(j, *entry);
+        if (j.phase != Phase::locking) enter_waiting(j);
+        entry->waiters.push_back(&j);
+        if (entry->state == DirEntry::State::waiting)
+            m_progress.set_state(j.index, BlobState::waiting_lock, "held by " + entry->holder);
+        if (entry->state == DirEntry::State::trying && !entry->attempt_running) launch_attempt(entry);
+    }
+
+    // A blob that waits no longer holds one of the active slots.
+    void enter_waiting(Job &j) {
+        j.phase = Phase::locking;
+        if (j.counted) {
+            j.counted = false;
+            --m_active;
         }
-        j.next_lock_try = now + std::chrono::milliseconds(100);
+    }
+
+    void join_held(Job &j, DirEntry &entry) {
+        ++entry.users;
+        j.dir_entry = &entry;
+        j.paths.dir = entry.dir;
+        if (!entry.lock->enforced()) use_private_files(j);
+        start_prepare(j);
+    }
+
+    // One attempt at a directory's lock, on a worker: opens the directory
+    // beneath the cache root (creating it), then tries its lock once.
+    void launch_attempt(const std::shared_ptr<DirEntry> &entry) {
+        entry->attempt_running = true;
+        struct Attempt {
+            std::shared_ptr<DirHandle> dir;
+            TryLock lock;
+        };
+        submit(
+            [this, rel = entry->rel_dir]() -> Expected<Attempt> {
+                auto dir = m_dircache->get(rel, /*create=*/true);
+                if (!dir) return dir.status();
+                auto attempt = try_lock_directory(**dir);
+                if (!attempt) return attempt.status();
+                return Attempt{std::move(*dir), std::move(*attempt)};
+            },
+            [this, entry](Expected<Attempt> r) {
+                entry->attempt_running = false;
+                on_attempt(entry, std::move(r));
+            });
+    }
+
+    template <class Attempt>
+    void on_attempt(const std::shared_ptr<DirEntry> &entry, Expected<Attempt> r) {
+        const auto now = Clock::now();
+        if (entry->waiters.empty() && entry->users == 0) {
+            forget_dir(entry);  // nobody waits any more (cancelled): a lock just taken goes
+            return;
+        }
+        if (!r) {
+            for (Job *j : std::vector<Job *>(entry->waiters)) finish(*j, r.status());
+            forget_dir(entry);
+            return;
+        }
+        entry->dir = std::move(r->dir);
+        if (r->lock.lock) {
+            if (!r->lock.lock->enforced())
+                m_log.warn("file locks are not enforced in '" + entry->dir->path().string() +
+                           "' (a network file system?); downloads there use private temporary files and are not "
+                           "resumed across processes");
+            entry->lock = std::move(r->lock.lock);
+            entry->state = DirEntry::State::held;
+            auto waiters = std::move(entry->waiters);
+            entry->waiters.clear();
+            for (Job *j : waiters) join_held(*j, *entry);
+            return;
+        }
+        entry->holder = describe_holder(r->lock.holder);
+        if (entry->state != DirEntry::State::waiting) {
+            entry->state = DirEntry::State::waiting;
+            entry->since = now;
+        }
+        for (Job *j : entry->waiters) m_progress.set_state(j->index, BlobState::waiting_lock, "held by " + entry->holder);
+        if (!entry->told) {
+            entry->told = true;
+            const std::size_t more = entry->waiters.size() - 1;
+            m_log.info("'" + entry->waiters.front()->spec->path + "'" +
+                       (more ? " and " + std::to_string(more) + " more blob(s) of its directory" : std::string()) +
+                       ": waiting for the lock '" + entry->dir->show(kLockFileName).string() + "' (held by " +
+                       entry->holder + ")");
+        }
+        entry->next_try = now + std::chrono::milliseconds(100);
+    }
+
+    void lock_timed_out(const std::shared_ptr<DirEntry> &entry) {
+        const std::string file = entry->dir ? entry->dir->show(kLockFileName).string() : entry->rel_dir;
+        for (Job *j : std::vector<Job *>(entry->waiters))
+            finish(*j, Status(Errc::lock_timeout,
+                              "'" + j->spec->path + "': timed out after " +
+                                  std::to_string(m_options.lock_timeout.count()) + " ms waiting for the lock '" + file +
+                                  "' held by " + entry->holder +
+                                  "; if that process is stuck, stop it (its lock goes with it) or raise "
+                                  "lock_timeout_ms"));
+        forget_dir(entry);
+    }
+
+    // Drops a directory nobody uses or waits for (releasing its lock); an
+    // attempt still running finds it forgotten.
+    void forget_dir(const std::shared_ptr<DirEntry> &entry) {
+        if (!entry->waiters.empty() || entry->users > 0 || entry->attempt_running) return;
+        auto it = m_dirs.find(entry->rel_dir);
+        if (it != m_dirs.end() && it->second == entry) m_dirs.erase(it);
+        entry->lock.reset();
     }
 
     void use_private_files(Job &j) {
         static std::atomic<unsigned> counter{0};
         j.private_files = true;
-        j.paths = partial_paths(j.paths.final_path,
-                                "." + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)));
+        j.paths = with_unique_names(j.paths, "." + std::to_string(::getpid()) + "-" +
+                                                 std::to_string(counter.fetch_add(1)));
     }
 
     void start_prepare(Job &j) {
@@ -403,14 +517,22 @@ private:
             j.counted = true;
             ++m_active;
         }
-        j.holds_dir = m_options.locking;
-        j.owns_path = true;
-        m_busy_paths.insert(j.paths.final_path);
         j.phase = Phase::preparing;
         submit(
-            [this, &j] {
-                return prepare_partial(*j.spec, j.paths, j.mode, j.chunk_size, /*recheck=*/true,
-                                       m_options.verify_cached_hash, m_cancel, m_log);
+            [this, &j, paths = j.paths, private_files = j.private_files]() -> Expected<Prepared> {
+                PartialPaths p = paths;
+                if (!p.dir) {  // not locked: the directory is opened here
+                    auto dir = m_dircache->get(p.rel_dir, /*create=*/true);
+                    if (!dir) return dir.status();
+                    p.dir = std::move(*dir);
+                }
+                auto r = prepare_partial(*j.spec, p, j.mode, j.chunk_size, /*recheck=*/true,
+                                         m_options.verify_cached_hash, m_cancel, m_log);
+                // A private file's owner holds a lock on it while alive (gc looks).
+                if (r && r->file && private_files) {
+                    if (Status s = r->file->hold_lock(); !s.ok()) return s;
+                }
+                return r;
             },
             [this, &j](Expected<Prepared> r) { on_prepared(j, std::move(r)); });
     }
@@ -420,6 +542,8 @@ private:
             finish(j, r.status());
             return;
         }
+        j.paths = r->paths;  // the opened directory; private names when the shared ones are another user's
+        if (r->went_private) j.private_files = true;
         if (r->present >= 0) {
             // Published meanwhile, by another process or a blob of this fetch
             // with the same path (checked with the lock held).
@@ -551,10 +675,24 @@ private:
                },
                [this, &j, claimed = snapshot->chunks.completed()](Status s) {
                    j.checkpointing = false;
-                   if (s.ok()) j.saved_chunks = claimed;
-                   else if (j.failure.ok())
+                   if (s.ok()) {
+                       j.saved_chunks = claimed;
+                   } else if (j.failure.ok() && j.file && j.file->durability_lost()) {
+                       // The data did not reach the disk, and the kernel may
+                       // have dropped it: nothing of this file can be trusted.
+                       if (!j.sync_restarted && !m_cancel_seen) {
+                           j.sync_restarted = true;
+                           j.restart_fresh = true;
+                           m_log.warn(s.message() + "; '" + j.spec->path + "' is downloaded again into a fresh file");
+                           fail(j, Status(Errc::io, s.message()));
+                           return;
+                       }
+                       fail(j, sync_failed_again(j, s));
+                       return;
+                   } else if (j.failure.ok()) {
                        m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message() +
                                   "; the download goes on, but an interruption now would lose more of it");
+                   }
                    on_worker_done(j);
                });
     }
@@ -589,16 +727,33 @@ private:
             j.finish_requested = false;
             // The worker owns the file while publishing (it closes it before the rename).
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
-            submit([this, &j, file] {
-                       return publish_partial(*file, *j.spec, j.paths, j.spec->size,
-                                              j.state ? j.state->blob_size : j.landed, j.sha.get(), j.hashed,
-                                              m_options.durable, m_cancel);
+            PublishCheck check;
+            check.expected_size = j.spec->size;
+            check.landed = j.state ? j.state->blob_size : j.landed;
+            check.sha = j.sha.get();
+            check.hashed = j.hashed;
+            check.had_record = j.mode == TransferMode::chunked;
+            check.durable = m_options.durable;
+            auto sync_failed = std::make_shared<bool>(false);
+            submit([this, &j, file, check, sync_failed] {
+                       const auto root = m_dircache->root();
+                       PublishCheck c = check;
+                       c.root = root.get();
+                       return publish_partial(*file, *j.spec, j.paths, c, m_cancel, sync_failed.get());
                    },
-                   [this, &j, file](Status s) {
+                   [this, &j, file, sync_failed](Status s) {
                        if (s.code() == Errc::verify && j.resumed > 0 && !j.refetched && !m_cancel_seen) {
                            refetch(j, s);
                            return;
                        }
+                       if (*sync_failed && !j.sync_restarted && !m_cancel_seen) {
+                           // publish_partial gave the file up: a fresh one.
+                           j.sync_restarted = true;
+                           m_log.warn(s.message() + "; '" + j.spec->path + "' is downloaded again into a fresh file");
+                           start_fresh(j);
+                           return;
+                       }
+                       if (*sync_failed) s = sync_failed_again(j, s);
                        if (s.ok() || s.code() != Errc::cancelled || !*file) {
                            finish(j, std::move(s));
                            return;
@@ -611,8 +766,11 @@ private:
             // Keep what landed unless the source does not have the blob or
             // holds something else; a state-less blob has nothing to resume.
             const Errc code = j.failure.code();
+            // A file whose sync failed is kept by nobody: the disk may have
+            // dropped what was written to it, so no record may claim it.
+            const bool lost = j.file && j.file->durability_lost();
             const bool keep = j.state && j.state->chunks.completed() > 0 && code != Errc::not_found &&
-                              code != Errc::verify && !j.private_files;
+                              code != Errc::verify && !j.private_files && !lost && !j.restart_fresh;
             auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
             submit([this, &j, snapshot, file] {
@@ -625,6 +783,11 @@ private:
                    [this, &j](Status s) {
                        if (!s.ok())
                            m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message());
+                       if (j.restart_fresh && !m_cancel_seen) {
+                           j.restart_fresh = false;
+                           start_fresh(j);
+                           return;
+                       }
                        finish(j, j.failure);
                    });
         }
@@ -634,11 +797,23 @@ private:
     void finish(Job &j, Status status, std::int64_t present = -1) {
         if (j.phase == Phase::done) return;
         if (j.counted) --m_active;
-        if (j.phase == Phase::locking) std::erase(m_waiting, &j);
+        if (j.phase == Phase::locking) {
+            std::erase(m_waiting, &j);
+            if (auto it = m_dirs.find(j.paths.rel_dir); it != m_dirs.end()) {
+                auto entry = it->second;
+                std::erase(entry->waiters, &j);
+                forget_dir(entry);
+            }
+        }
         if (j.owns_path) m_busy_paths.erase(j.paths.final_path);
-        if (j.holds_dir) {
-            auto it = m_dirs.find(j.paths.final_path.parent_path());
-            if (it != m_dirs.end() && --it->second.second == 0) m_dirs.erase(it);  // releases the lock
+        if (j.dir_entry) {
+            auto it = m_dirs.find(j.paths.rel_dir);
+            if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
+                auto entry = it->second;
+                --entry->users;
+                forget_dir(entry);  // the last user releases the lock
+            }
+            j.dir_entry = nullptr;
         }
         j.phase = Phase::done;
         ++m_done;
@@ -683,6 +858,21 @@ private:
         m_log.warn(why.message() + "; it was resumed from an earlier run, so '" + j.spec->path +
                    "' is downloaded once more from scratch");
         j.refetched = true;
+        start_fresh(j);
+    }
+
+    // A second sync failure of one blob: the disk keeps failing.
+    Status sync_failed_again(const Job &j, const Status &s) const {
+        return Status(Errc::io, s.message() + "; '" + j.spec->path +
+                                    "' was already downloaded again into a fresh file after an earlier failure: the "
+                                    "disk keeps failing (see dmesg); nothing was published");
+    }
+
+    // Starts the blob over from nothing, in a fresh file (its old file and
+    // record were removed or given up).
+    void start_fresh(Job &j) {
+        j.failure = Status::success();
+        j.close_requested = false;
         forget_progress(j, {});
         j.file.reset();
         j.state.reset();
@@ -866,7 +1056,8 @@ private:
     CancellationSource m_stop;  // the caller's cancel, or fail-fast
     CancellationToken m_cancel;
     std::string m_stop_reason;  // set when fail-fast stopped the run
-    std::map<std::filesystem::path, std::pair<std::unique_ptr<DirLock>, std::size_t>> m_dirs;  // lock, users
+    DirCache *m_dircache = nullptr;                // the directories of this fetch
+    std::map<std::string, std::shared_ptr<DirEntry>> m_dirs;  // by directory relative to the cache
     std::set<std::filesystem::path> m_busy_paths;  // final paths owned by a blob of this run
     std::vector<Job *> m_waiting;                  // blobs waiting for a lock
     std::deque<Job *> m_copy_queue;                // file:// blobs waiting for a copying worker
@@ -947,12 +1138,12 @@ Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
 DownloadEngine::DownloadEngine(EngineOptions options, TransferLoop &loop)
     : m_options(std::move(options)), m_loop(loop) {}
 
-void DownloadEngine::run(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
-                         const std::vector<std::size_t> &which, std::vector<BlobOutcome> &outcomes,
-                         FetchProgress &progress, const CancellationToken &cancel, const Logger &log) {
+void DownloadEngine::run(DirCache &dirs, const std::vector<BlobSpec> &specs, const std::vector<std::size_t> &which,
+                         std::vector<BlobOutcome> &outcomes, FetchProgress &progress, const CancellationToken &cancel,
+                         const Logger &log) {
     if (which.empty()) return;  // everything was cached: no threads to start
     Run run(m_options, m_loop, progress, cancel, log);
-    run.execute(cache_dir, specs, which, outcomes);
+    run.execute(dirs, specs, which, outcomes);
 }
 
 }  // namespace blobfetch

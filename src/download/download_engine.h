@@ -23,11 +23,17 @@
 //  - nothing is published unless its size and SHA-256 match;
 //  - a blob's directory is locked (<dir>/.download.lock) while it is
 //    prepared, transferred and published, so two processes never fetch the
-//    same bytes; a blob whose lock is held waits (in 100 ms tries) while the
-//    others go on, and once it has the lock, a blob another process
-//    published meanwhile is reported present without a request. Without
-//    locking (or where the file system ignores locks) every process works in
-//    private temporary files and only verified files are renamed into place.
+//    same bytes; blobs whose directory's lock is held wait while the others
+//    go on (one attempt per directory every 100 ms, on a worker, however many
+//    blobs wait), and once it has the lock, a blob another process published
+//    meanwhile is reported present without a request. Without locking (or
+//    where the file system ignores locks) every process works in private
+//    temporary files and only verified files are renamed into place;
+//  - every file is opened, created, renamed and removed through its open
+//    directory (never a path), and the directory is checked to be still in
+//    place before publishing;
+//  - a failed sync gives the file up (nothing claims or publishes its bytes)
+//    and the blob is fetched once more into a fresh file.
 
 #include <chrono>
 #include <cstdint>
@@ -38,6 +44,7 @@
 #include "base/log.h"
 #include "download/blob_spec.h"
 #include "download/fetch_progress.h"
+#include "io/dir_handle.h"
 #include "net/retry_policy.h"
 #include "net/transport.h"
 
@@ -72,9 +79,11 @@ public:
     // outcomes[i]. Blocks until each is published, failed or cancelled;
     // returns within about 100 ms of `cancel` firing plus the time to record
     // the chunks that landed. `progress` is written (not emitted) from here.
-    void run(const std::filesystem::path &cache_dir, const std::vector<BlobSpec> &specs,
-             const std::vector<std::size_t> &which, std::vector<BlobOutcome> &outcomes, FetchProgress &progress,
-             const CancellationToken &cancel, const Logger &log);
+    // Every file is reached through `dirs` (directories opened beneath its
+    // root, never following a link; see io/dir_handle.h).
+    void run(DirCache &dirs, const std::vector<BlobSpec> &specs, const std::vector<std::size_t> &which,
+             std::vector<BlobOutcome> &outcomes, FetchProgress &progress, const CancellationToken &cancel,
+             const Logger &log);
 
 private:
     EngineOptions m_options;

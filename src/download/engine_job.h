@@ -44,7 +44,7 @@ struct Job {
     std::int64_t chunk_size = 0;   // for a fresh record; a resumed one keeps its own
     Phase phase = Phase::queued;
     bool counted = false;          // counts against the limit of active blobs
-    bool holds_dir = false;        // uses its directory's lock
+    const void *dir_entry = nullptr;  // the engine's record of its locked directory, while it uses the lock
     bool owns_path = false;        // the only blob of this run working on its final path
     bool private_files = false;    // .part/.dlstate private to this process: never resumed
     Clock::time_point lock_since{};
@@ -86,6 +86,10 @@ struct Job {
     std::int64_t resumed = 0;
     int restarts = 0;
     bool refetched = false;    // fetched again from scratch after resumed bytes failed the hash
+    // A sync of its file failed (the disk may have dropped written pages):
+    // the file is given up and the blob fetched once more into a fresh one.
+    bool sync_restarted = false;
+    bool restart_fresh = false;  // the close now running ends in that fresh start, not in finish()
     std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
     int pending_writes = 0;    // buffers and barriers queued at the writer (also in Run::m_outstanding)
     bool write_failed = false; // no chunk is claimed after a failed write

@@ -1,6 +1,7 @@
 #include "download/partial_file.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -107,62 +108,120 @@ Digest32 expected_digest(const BlobSpec &spec) {
     return Digest32{};
 }
 
-PartialPaths partial_paths(const std::filesystem::path &final_path, std::string_view unique) {
+PartialPaths partial_paths(const std::filesystem::path &cache_dir, const std::string &relative_path,
+                           std::string_view unique) {
     PartialPaths p;
-    p.final_path = final_path;
-    p.data = final_path;
+    p.rel_dir = relative_dir_of(relative_path);
+    p.final_name = file_name_of(relative_path);
+    p.final_path = cache_dir / relative_path;
+    return with_unique_names(p, unique);
+}
+
+PartialPaths with_unique_names(const PartialPaths &paths, std::string_view unique) {
+    PartialPaths p = paths;
+    p.data_name = p.final_name + std::string(unique) + ".part";
+    p.state_name = p.final_name + std::string(unique) + ".dlstate";
+    p.data = p.final_path;
     p.data += std::string(unique) + ".part";
-    p.state = final_path;
+    p.state = p.final_path;
     p.state += std::string(unique) + ".dlstate";
     return p;
 }
+
+namespace {
+
+// Below this, a blob's file is not preallocated: one write covers it, and a
+// full disk is a clear error of that write.
+constexpr std::int64_t kPreallocateFrom = 256 << 10;
+
+std::string private_suffix() {
+    static std::atomic<unsigned> counter{0};
+    return "." + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+// Removes the sidecar and its temporary. Sets `not_ours` (and succeeds) when
+// they belong to someone this process may not remove them for.
+Status remove_record(const PartialPaths &paths, bool &not_ours) {
+    for (const std::string &name : {download_state_temp_name(paths.state_name), paths.state_name}) {
+        const int e = paths.dir->unlink(name);
+        if (e == 0 || e == ENOENT) continue;
+        if (e == EACCES || e == EPERM) {
+            not_ours = true;
+            continue;
+        }
+        return Status(Errc::io, "cannot remove '" + paths.dir->show(name).string() + "': " + std::strerror(e));
+    }
+    return Status::success();
+}
+
+}  // namespace
 
 Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &paths, TransferMode mode,
                                    std::int64_t chunk_size, bool recheck, bool verify_hash,
                                    const CancellationToken &cancel, const Logger &log) {
     Prepared out;
+    out.paths = paths;
+    const DirHandle &dir = *paths.dir;
     if (recheck) {
-        auto cached = is_cached(paths.final_path, spec, verify_hash, cancel);
+        auto cached = cached_size(dir, paths.final_name, spec, verify_hash, cancel);
         if (!cached) return cached.status();
-        if (*cached) {
-            std::error_code ec;
-            const auto size = std::filesystem::file_size(paths.final_path, ec);
-            out.present = ec ? 0 : static_cast<std::int64_t>(size);
+        if (*cached >= 0) {
+            out.present = *cached;
             return out;
         }
     }
-    if (Status s = ensure_directory(paths.final_path.parent_path()); !s.ok()) return s;
     out.sha = BlobHashes::for_spec(spec);
 
+    bool not_ours = false;
     std::optional<DownloadState> resumed;
     if (mode == TransferMode::chunked) {
-        auto loaded = load_download_state(paths.state);
+        auto loaded = load_download_state(dir, paths.state_name);
         if (loaded.ok()) {
-            std::error_code ec;
-            auto data_size = std::filesystem::is_regular_file(paths.data, ec)
-                                 ? static_cast<std::int64_t>(std::filesystem::file_size(paths.data, ec))
-                                 : -1;
-            if (ec) data_size = -1;
+            auto file = open_positional_writer(dir, paths.data_name, {OpenMode::existing, nullptr, &not_ours});
+            std::int64_t data_size = -1;
+            if (file) {
+                auto sz = (*file)->size();
+                data_size = sz ? *sz : -1;
+            }
             const std::string why = mismatch(*loaded, spec, data_size);
-            if (why.empty()) resumed = std::move(*loaded);
-            else log.info("not resuming '" + spec.path + "' from '" + paths.state.string() + "': " + why +
-                          "; starting afresh");
+            if (why.empty()) {
+                resumed = std::move(*loaded);
+                out.file = std::move(*file);
+            } else {
+                log.info("not resuming '" + spec.path + "' from '" + paths.state.string() + "': " + why +
+                         "; starting afresh");
+            }
         } else if (loaded.status().code() != Errc::not_found) {
             log.warn(loaded.message() + "; starting '" + spec.path + "' afresh");
         }
+        // A leftover record (and a leftover temporary of an interrupted
+        // save) must not outlive the fresh start it no longer describes.
+        if (!resumed) {
+            if (Status s = remove_record(paths, not_ours); !s.ok()) return s;
+        } else if (const int e = dir.unlink(download_state_temp_name(paths.state_name)); e != 0 && e != ENOENT) {
+            return Status(Errc::io, "cannot remove '" + dir.show(download_state_temp_name(paths.state_name)).string() +
+                                        "': " + std::strerror(e));
+        }
     }
     if (!resumed) {
-        // A leftover record (and a leftover temporary of an interrupted save)
-        // must not outlive the fresh start it no longer describes.
-        if (Status s = remove_download_state(paths.state); !s.ok()) return s;
-    } else if (::unlink(download_state_temp_path(paths.state).c_str()) != 0 && errno != ENOENT) {
-        return Status(Errc::io, "cannot remove '" + download_state_temp_path(paths.state).string() + "': " +
-                                    std::strerror(errno));
+        if (!not_ours) {
+            auto file = open_positional_writer(dir, paths.data_name, {OpenMode::fresh, nullptr, &not_ours});
+            if (file) out.file = std::move(*file);
+            else if (!not_ours) return file.status();
+        }
+        if (not_ours) {
+            // Another user's leftovers at the shared names: work beside them.
+            out.went_private = true;
+            out.paths = with_unique_names(paths, private_suffix());
+            log.warn("'" + paths.data.string() + "' or its record belongs to another user and cannot be replaced; '" +
+                     spec.path + "' is downloaded under a private name instead (not resumable); its owner can "
+                     "reclaim the leftover with 'blobfetch gc'");
+            auto file = open_positional_writer(dir, out.paths.data_name, {OpenMode::fresh, nullptr, nullptr});
+            if (!file) return file.status();
+            out.file = std::move(*file);
+            if (Status s = out.file->hold_lock(); !s.ok()) return s;
+        }
     }
-
-    auto file = open_positional_writer(paths.data);
-    if (!file) return file.status();
-    out.file = std::move(*file);
 
     if (resumed) {
         const std::uint64_t claimed = resumed->chunks.completed();
@@ -180,14 +239,17 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
     }
 
     const std::int64_t size = out.state ? out.state->blob_size : spec.size;
-    // Unknown size: written from 0 up.
-    if (Status s = out.file->preallocate(size >= 0 ? size : 0); !s.ok()) {
-        // A fresh start leaves nothing behind; a resumed one keeps its chunks.
-        if (!resumed) {
-            out.file.reset();
-            discard_partial(paths);
+    // A resumed file keeps its size; a fresh one is empty, and grows from 0
+    // when the size is unknown or small.
+    if (size >= kPreallocateFrom || (out.state && out.resumed_bytes > 0)) {
+        if (Status s = out.file->preallocate(size); !s.ok()) {
+            // A fresh start leaves nothing behind; a resumed one keeps its chunks.
+            if (!out.state || out.resumed_bytes == 0) {
+                out.file.reset();
+                discard_partial(out.paths);
+            }
+            return s;
         }
-        return s;
     }
     return out;
 }
@@ -197,7 +259,7 @@ Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot
     if (durable) {
         if (Status s = file.sync(); !s.ok()) return s;
     }
-    return save_download_state(paths.state, snapshot, durable);
+    return save_download_state(*paths.dir, paths.state_name, snapshot, durable);
 }
 
 Expected<std::int64_t> hash_partial(IPositionalWriter &file, BlobHashes &sha, std::int64_t from, std::int64_t to,
@@ -216,55 +278,59 @@ Expected<std::int64_t> hash_partial(IPositionalWriter &file, BlobHashes &sha, st
 }
 
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
-                       std::int64_t expected_size, std::int64_t landed, BlobHashes *sha, std::int64_t hashed,
-                       bool durable, const CancellationToken &cancel) {
+                       const PublishCheck &check, const CancellationToken &cancel, bool *sync_failed) {
     const std::string shown = redact_url(spec.url);
-    if (landed < 0 || (expected_size >= 0 && landed != expected_size)) {
+    const DirHandle &dir = *paths.dir;
+    auto give_up = [&](Status s) {
         file.reset();
         discard_partial(paths);
-        return Status(Errc::verify, shown + " gave " + std::to_string(std::max<std::int64_t>(landed, 0)) +
-                                        " bytes for blob '" + spec.path + "' but " + std::to_string(expected_size) +
-                                        " were expected; nothing was published");
-    }
+        return s;
+    };
+    const std::int64_t landed = check.landed;
+    if (landed < 0 || (check.expected_size >= 0 && landed != check.expected_size))
+        return give_up(Status(Errc::verify, shown + " gave " + std::to_string(std::max<std::int64_t>(landed, 0)) +
+                                                " bytes for blob '" + spec.path + "' but " +
+                                                std::to_string(check.expected_size) +
+                                                " were expected; nothing was published"));
     auto size = file->size();
     if (!size) return size.status();
-    if (*size < landed) {
-        file.reset();
-        discard_partial(paths);
-        return Status(Errc::io, "'" + paths.data.string() + "' holds " + std::to_string(*size) + " bytes although " +
-                                    std::to_string(landed) +
-                                    " were written to it; the disk lost data, nothing was published");
-    }
+    if (*size < landed)
+        return give_up(Status(Errc::io, "'" + paths.data.string() + "' holds " + std::to_string(*size) +
+                                            " bytes although " + std::to_string(landed) +
+                                            " were written to it; the disk lost data, nothing was published"));
     if (*size > landed) {
         // Preallocated for more than arrived (a size learned from an older remote).
         if (Status s = file->preallocate(landed); !s.ok()) return s;
     }
-    if (sha) {
-        auto done = hash_partial(*file, *sha, hashed, landed, cancel);
+    if (check.sha) {
+        auto done = hash_partial(*file, *check.sha, check.hashed, landed, cancel);
         if (!done) return done.status();
         const std::pair<const char *, std::pair<Digest *, const std::string *>> checks[] = {
-            {"SHA-256", {sha->sha256.get(), &spec.sha256}}, {"SHA-512", {sha->sha512.get(), &spec.sha512}}};
-        for (const auto &[name, check] : checks) {
-            if (!check.first) continue;
-            const std::string actual = check.first->finish_hex();
-            if (actual == *check.second) continue;
-            file.reset();
-            discard_partial(paths);
-            return Status(Errc::verify, std::string(name) + " mismatch for blob '" + spec.path + "' from " + shown +
-                                            ": expected " + *check.second + ", got " + actual +
-                                            "; the source holds different bytes than the descriptor says, "
-                                            "nothing was published");
+            {"SHA-256", {check.sha->sha256.get(), &spec.sha256}}, {"SHA-512", {check.sha->sha512.get(), &spec.sha512}}};
+        for (const auto &[name, digest] : checks) {
+            if (!digest.first) continue;
+            const std::string actual = digest.first->finish_hex();
+            if (actual == *digest.second) continue;
+            return give_up(Status(Errc::verify, std::string(name) + " mismatch for blob '" + spec.path + "' from " +
+                                                    shown + ": expected " + *digest.second + ", got " + actual +
+                                                    "; the source holds different bytes than the descriptor says, "
+                                                    "nothing was published"));
         }
     }
     if (Status s = file->make_public(); !s.ok()) return s;
-    if (durable) {
-        if (Status s = file->sync(); !s.ok()) return s;
+    // In every mode: the final name never holds bytes that are not on disk.
+    if (Status s = file->sync(); !s.ok()) {
+        if (sync_failed) *sync_failed = true;
+        return give_up(Status(Errc::io, s.message() + "; nothing was published"));
     }
     file.reset();
-    if (::rename(paths.data.c_str(), paths.final_path.c_str()) != 0) {
-        const int e = errno;
-        auto there = is_cached(paths.final_path, spec, true, cancel);
-        if (!there.ok() || !*there)
+    if (check.root && !dir.still_at(*check.root, paths.rel_dir))
+        return give_up(Status(Errc::io, "the directory '" + dir.path().string() + "' was moved or replaced while '" +
+                                            spec.path + "' was downloading; nothing was published in the cache, "
+                                            "run again"));
+    if (const int e = dir.rename(paths.data_name, paths.final_name); e != 0) {
+        auto there = cached_size(dir, paths.final_name, spec, true, cancel);
+        if (!there.ok() || *there < 0)
             return Status(Errc::io, "cannot rename '" + paths.data.string() + "' to '" + paths.final_path.string() +
                                         "': " + std::strerror(e));
         discard_partial(paths);  // another process published the same verified blob
@@ -273,13 +339,17 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
     // The record goes only after the rename: a crash in between leaves a
     // published blob and a stale record (harmless), never a complete .part
     // without its record (which would be downloaded again).
-    if (Status s = remove_download_state(paths.state); !s.ok()) return s;
-    return sync_directory(paths.final_path.parent_path());
+    if (check.had_record) {
+        bool not_ours = false;
+        if (Status s = remove_record(paths, not_ours); !s.ok()) return s;
+    }
+    return check.durable ? dir.sync() : Status::success();
 }
 
 void discard_partial(const PartialPaths &paths) {
-    ::unlink(paths.data.c_str());
-    (void)remove_download_state(paths.state);
+    if (!paths.dir) return;
+    paths.dir->unlink(paths.data_name);
+    (void)remove_download_state(*paths.dir, paths.state_name);
 }
 
 }  // namespace blobfetch

@@ -16,19 +16,29 @@
 #include "download/blob_spec.h"
 #include "hash/crc32.h"
 #include "hash/sha256.h"
+#include "io/dir_handle.h"
 #include "io/positional_writer.h"
 #include "state/download_state.h"
 
 namespace blobfetch {
 
+// The files of one blob, all in one open directory (io/dir_handle.h): every
+// create, open, rename and unlink goes through `dir`, never through a path.
 struct PartialPaths {
-    std::filesystem::path final_path;  // where the verified blob is published
-    std::filesystem::path data;        // <final>.part: the bytes as they arrive
-    std::filesystem::path state;       // <final>.dlstate: which chunks of .part are complete
+    std::shared_ptr<DirHandle> dir;    // the directory holding the blob (opened beneath the cache root)
+    std::string rel_dir;               // its path relative to the cache root ("" for the root)
+    std::string final_name;            // where the verified blob is published
+    std::string data_name;             // <final>.part: the bytes as they arrive
+    std::string state_name;            // <final>.dlstate: which chunks of .part are complete
+    // The same as full paths, for messages.
+    std::filesystem::path final_path, data, state;
 };
 // `unique` (e.g. ".<pid>-<n>") makes the names private to one process:
 // "" gives the shared, resumable `<final>.part` and `<final>.dlstate`.
-PartialPaths partial_paths(const std::filesystem::path &final_path, std::string_view unique = "");
+// `dir` may be null until the directory is opened (set_directory()).
+PartialPaths partial_paths(const std::filesystem::path &cache_dir, const std::string &relative_path,
+                           std::string_view unique = "");
+PartialPaths with_unique_names(const PartialPaths &paths, std::string_view unique);
 
 // How a blob is transferred; decided before preparing it.
 enum class TransferMode {
@@ -62,25 +72,32 @@ struct Prepared {
     // >= 0: the blob is already complete in the cache (the re-check found
     // it, with this size); nothing else is set.
     std::int64_t present = -1;
+    // The shared names hold another user's leftovers that this process may
+    // neither open nor replace: the blob went to private names instead
+    // (`paths` tells them); nothing of it is resumed or kept.
+    bool went_private = false;
+    PartialPaths paths;
 };
 
-// With `recheck`, first looks at the final path again (size, then SHA-256
+// With `recheck`, first looks at the final name again (size, then SHA-256
 // when `verify_hash`): a blob another process published meanwhile is
-// reported `present`. Otherwise opens `.part` (creating the directory), and
-// in chunked mode loads the
-// sidecar: a record that matches the descriptor (URL, size, SHA-256) and the
-// data file is kept, every chunk it claims is re-read and checked against its
-// CRC-32, and chunks that fail are fetched again; anything else starts afresh
-// (with a log line saying why). Preallocates the known size; fails before any
-// transfer when the disk lacks the space. `chunk_size` applies to fresh
-// records (a resumed record keeps its own).
+// reported `present`. Otherwise, in chunked mode, loads the sidecar: a record
+// that matches the descriptor (URL, size, SHA-256) and the data file is kept,
+// every chunk it claims is re-read and checked against its CRC-32, and
+// chunks that fail are fetched again; anything else starts afresh (with a log
+// line saying why) in a new `.part` file (O_EXCL: a leftover is removed
+// first, never written into). Preallocates a known size of more than one
+// chunk; fails before any transfer when the disk lacks the space.
+// `chunk_size` applies to fresh records (a resumed record keeps its own).
+// Precondition: paths.dir is set.
 Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &paths, TransferMode mode,
                                    std::int64_t chunk_size, bool recheck, bool verify_hash,
                                    const CancellationToken &cancel, const Logger &log);
 
 // Makes `snapshot` durable: with `durable`, fdatasync of the data first (so
 // the record never claims bytes that are not on disk), then the atomic save
-// of the sidecar.
+// of the sidecar. A failed data sync is for good (file.durability_lost()):
+// the caller must not trust the file any more.
 Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot, const PartialPaths &paths,
                           bool durable);
 
@@ -89,21 +106,34 @@ Status checkpoint_partial(IPositionalWriter &file, const DownloadState &snapshot
 Expected<std::int64_t> hash_partial(IPositionalWriter &file, BlobHashes &sha, std::int64_t from, std::int64_t to,
                                     const CancellationToken &cancel);
 
-// Verifies and publishes (closing `file` before the rename). `landed` is
-// what the engine knows arrived and was written ([0, landed): every chunk of
-// the record, or the bytes of the one request or local copy), never the
-// file's length, which preallocation set: it must equal `expected_size`
-// (when >= 0), the file is cut to it, and, when the spec has one, the
-// SHA-256 must match (the prefix [0, hashed) is already in `sha`). Then
-// fdatasync (when durable), rename into place, remove the sidecar, sync the
-// directory. A verification failure removes `.part` and
-// the sidecar (the next run starts afresh) and says what differs. A rename
-// that fails while the final path already holds the right blob (another
+// What publish_partial() checks a blob against.
+struct PublishCheck {
+    std::int64_t expected_size = -1;  // the descriptor's size, -1 unknown
+    // What the engine knows arrived and was written: [0, landed) (every
+    // chunk of the record, or the bytes of the one request or local copy),
+    // never the file's length, which preallocation set.
+    std::int64_t landed = -1;
+    BlobHashes *sha = nullptr;  // the digests, with [0, hashed) already folded in
+    std::int64_t hashed = 0;
+    bool had_record = false;    // a sidecar may exist (chunked mode): removed after the rename
+    bool durable = true;        // sync the directory after the rename
+    const DirHandle *root = nullptr;  // when given: the directory must still be where the cache has it
+};
+
+// Verifies and publishes (closing `file` before the rename): `landed` must
+// equal the expected size (when known), the file is cut to it, and, when the
+// spec has one, the SHA-256 (SHA-512) must match. Then, in every durability
+// mode, fdatasync: a file under its final name never holds bytes that are
+// not on disk. Then a check that the directory was not moved or replaced, the
+// rename into place, the removal of the sidecar and, when `durable`, a sync
+// of the directory (shared with the other publishes of that directory running
+// at once). A verification failure removes `.part` and the sidecar (the next
+// run starts afresh) and says what differs; a failed sync removes them too
+// (the disk may have dropped the bytes) and sets `*sync_failed`. A rename
+// that fails while the final name already holds the right blob (another
 // process won the race) counts as success.
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
-                       std::int64_t expected_size, std::int64_t landed, BlobHashes *sha, std::int64_t hashed,
-                       bool durable,
-                       const CancellationToken &cancel);
+                       const PublishCheck &check, const CancellationToken &cancel, bool *sync_failed);
 
 // Removes `.part`, the sidecar and a leftover temporary sidecar.
 void discard_partial(const PartialPaths &paths);

@@ -91,15 +91,21 @@ Expected<std::string> hash_file(const std::filesystem::path &path, Digest::Algor
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
         return Status(Errc::io, "cannot hash '" + path.string() + "': not a regular file");
+    return hash_fd(fd.get(), algorithm, path.string(), cancel);
+}
+
+Expected<std::string> hash_fd(int fd, Digest::Algorithm algorithm, const std::string &name,
+                              const CancellationToken &cancel) {
     Digest hash(algorithm);
-    auto buf = std::make_unique<char[]>(1 << 20);
-    for (;;) {
-        if (cancel.cancelled()) return Status(Errc::cancelled, "cancelled while hashing '" + path.string() + "'");
-        ssize_t n = ::read(fd.get(), buf.get(), 1 << 20);
+    thread_local std::unique_ptr<char[]> buf(new char[1 << 20]);
+    for (std::int64_t offset = 0;;) {
+        if (cancel.cancelled()) return Status(Errc::cancelled, "cancelled while hashing '" + name + "'");
+        const ssize_t n = ::pread(fd, buf.get(), 1 << 20, static_cast<off_t>(offset));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Status(Errc::io, "cannot read '" + path.string() + "': " + std::strerror(errno));
+        if (n < 0) return Status(Errc::io, "cannot read '" + name + "': " + std::strerror(errno));
         if (n == 0) break;
         hash.update(buf.get(), static_cast<std::size_t>(n));
+        offset += n;
     }
     return hash.finish_hex();
 }

@@ -57,5 +57,9 @@ std::string lower_hex(std::string_view hex);
 Expected<std::string> sha256_file(const std::filesystem::path &path, const CancellationToken &cancel = {});
 Expected<std::string> hash_file(const std::filesystem::path &path, Digest::Algorithm algorithm,
                                 const CancellationToken &cancel = {});
+// Hashes what `fd` (a regular file, read from offset 0 with pread) holds;
+// `name` is the file as shown in errors.
+Expected<std::string> hash_fd(int fd, Digest::Algorithm algorithm, const std::string &name,
+                              const CancellationToken &cancel = {});
 
 }  // namespace blobfetch

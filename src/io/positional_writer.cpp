@@ -10,10 +10,12 @@
 #include <cerrno>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "io/dir_handle.h"
 #include "io/file.h"
 #endif
 
@@ -72,7 +74,30 @@ public:
         return got;
     }
 
-    Status sync() override { return sync_data(m_fd.get(), m_name); }
+    Status sync() override {
+        std::lock_guard lock(m_sync_mutex);
+        if (!m_sync_error.ok()) return m_sync_error;  // once lost, lost for good
+        Status s = sync_data(m_fd.get(), m_name);
+        if (!s.ok())
+            m_sync_error = Status(Errc::io, s.message() + "; the disk may have dropped what was written to it, so "
+                                                           "nothing of it is trusted");
+        return m_sync_error.ok() ? Status::success() : m_sync_error;
+    }
+
+    bool durability_lost() const override {
+        std::lock_guard lock(m_sync_mutex);
+        return !m_sync_error.ok();
+    }
+
+    Status hold_lock() override {
+        int r;
+        do {
+            r = ::flock(m_fd.get(), LOCK_EX | LOCK_NB);
+        } while (r != 0 && errno == EINTR);
+        if (r != 0 && errno != ENOLCK && errno != EOPNOTSUPP && errno != ENOSYS)
+            return Status(Errc::io, "cannot lock '" + m_name + "': " + std::strerror(errno));
+        return Status::success();
+    }
 
     Expected<std::int64_t> size() override {
         struct stat st {};
@@ -119,20 +144,24 @@ public:
     }
 
 private:
-    // The umask, read without changing it (umask(2) would, process-wide).
+    // The umask, read once per process without changing it (umask(2)
+    // would, process-wide, racing other threads).
     static mode_t process_umask() {
-        FILE *f = std::fopen("/proc/self/status", "re");
-        mode_t mask = 022;
-        if (!f) return mask;
-        char line[256];
-        while (std::fgets(line, sizeof line, f)) {
-            unsigned value = 0;
-            if (std::sscanf(line, "Umask: %o", &value) == 1) {
-                mask = static_cast<mode_t>(value);
-                break;
+        static const mode_t mask = [] {
+            mode_t m = 022;
+            FILE *f = std::fopen("/proc/self/status", "re");
+            if (!f) return m;
+            char line[256];
+            while (std::fgets(line, sizeof line, f)) {
+                unsigned value = 0;
+                if (std::sscanf(line, "Umask: %o", &value) == 1) {
+                    m = static_cast<mode_t>(value);
+                    break;
+                }
             }
-        }
-        std::fclose(f);
+            std::fclose(f);
+            return m;
+        }();
         return mask;
     }
 
@@ -152,9 +181,53 @@ private:
     UniqueFd m_fd;
     std::string m_name;
     AllocateFn m_allocate;
+    mutable std::mutex m_sync_mutex;
+    Status m_sync_error;  // the first failed sync; then every sync fails
 };
 
 }  // namespace
+
+Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const DirHandle &dir, std::string_view name,
+                                                                    const OpenOptions &options) {
+    const std::string shown = dir.show(name).string();
+    const AllocateFn allocate = options.allocate ? options.allocate : system_allocate;
+    auto refused = [&](int e) -> Status {
+        if ((e == EACCES || e == EPERM) && options.not_ours) *options.not_ours = true;
+        std::string hint = e == ELOOP ? "; it is a symbolic link, which blobfetch never follows in the cache"
+                           : e == EACCES || e == EPERM
+                               ? "; it belongs to another user (a leftover in a shared cache?): ask them to run "
+                                 "'blobfetch gc', or remove it"
+                               : "; check that the cache directory exists and is writable";
+        return Status(Errc::io, "cannot open '" + shown + "': " + std::strerror(e) + hint);
+    };
+    if (options.mode == OpenMode::fresh) {
+        // A new file: one call when nothing is there (the usual case).
+        UniqueFd fd = dir.open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (!fd && errno == EEXIST) {
+            if (const int e = dir.unlink(name); e != 0) {
+                if (e == EISDIR || e == EPERM) {
+                    struct stat st {};
+                    if (dir.stat(name, st) == 0 && S_ISDIR(st.st_mode))
+                        return Status(Errc::io, "'" + shown + "' is not a regular file; remove it and run again");
+                }
+                return refused(e);
+            }
+            fd = dir.open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+        }
+        if (!fd) return refused(errno);
+        return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate));
+    }
+    UniqueFd fd = dir.open(name, O_RDWR | O_NONBLOCK);
+    if (!fd) {
+        const int e = errno;
+        if (e == ENOENT) return Status(Errc::not_found, "'" + shown + "' does not exist");
+        return refused(e);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return Status(Errc::io, "'" + shown + "' is not a regular file; remove it and run again");
+    return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate));
+}
 
 Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path,
                                                                     AllocateFn allocate) {

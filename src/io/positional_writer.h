@@ -25,8 +25,16 @@ public:
     virtual Status write_at(const void *data, std::size_t len, std::int64_t offset) = 0;
     // Reads up to `len` bytes at `offset`; fewer only at the end of the file.
     virtual Expected<std::size_t> read_at(void *data, std::size_t len, std::int64_t offset) = 0;
-    // Makes written data durable (fdatasync / FlushFileBuffers).
+    // Makes written data durable (fdatasync / FlushFileBuffers). A failure
+    // is for good: the kernel may have dropped the pages it could not write
+    // (Linux reports such an error once, and a later sync "succeeds"), so
+    // once sync() failed it keeps failing, and durability_lost() says so:
+    // nothing written to this file may then be trusted or published.
     virtual Status sync() = 0;
+    virtual bool durability_lost() const { return false; }
+    // Takes an exclusive lock on the open file (flock) for as long as it
+    // stays open: how `gc` tells that a private partial file's owner lives.
+    virtual Status hold_lock() { return Status::success(); }
     virtual Expected<std::int64_t> size() = 0;
     // Sets the size to `size`, reserving the blocks where the file system
     // can; where it cannot (EOPNOTSUPP), checks the free space and sets the
@@ -42,14 +50,35 @@ public:
     virtual Status make_public() { return Status::success(); }
 };
 
-// Opens (creating it 0600 when missing, never following a symlink) the file
-// at `path` for positional I/O. Errors name the file and say what to do.
-Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path);
+class DirHandle;
 
 // The allocation call preallocate() uses; replaceable so tests can play a
 // file system without fallocate or a full disk. Same contract as
 // fallocate(fd, 0, offset, len): 0, or -1 with errno set.
 using AllocateFn = int (*)(int fd, std::int64_t offset, std::int64_t len);
+
+enum class OpenMode {
+    fresh,     // a new file (0600): whatever is at the name goes first (O_EXCL, then unlink and again)
+    existing,  // the file that is there, which must be a regular file (Errc::not_found when none)
+};
+
+struct OpenOptions {
+    OpenMode mode = OpenMode::fresh;
+    AllocateFn allocate = nullptr;  // nullptr: fallocate
+    // Set when the open failed because the file at the name belongs to
+    // someone this process may not replace or open (EACCES, EPERM): a
+    // leftover of another user in a shared cache.
+    bool *not_ours = nullptr;
+};
+
+// Opens `name` in `dir` for positional I/O, never following a symlink and
+// never blocking on a FIFO. Errors name the file and say what to do.
+Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const DirHandle &dir, std::string_view name,
+                                                                    const OpenOptions &options);
+
+// By path, opening the file that is there or creating it (0600): for tests
+// and tools.
+Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path);
 Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path,
                                                                     AllocateFn allocate);
 

@@ -54,10 +54,24 @@ struct TryLock {
     std::string holder;             // when busy: the holder's line ("PID:1234,Time:..."), "" if unreadable
 };
 
-// One attempt, never waiting: creates the directory when missing, then takes
-// the lock or reports who holds it. Errors (Errc::io) are real failures
+class DirHandle;
+
+// One attempt, never waiting, in the open directory `dir` (the lock file is
+// opened through it, so a directory swapped for a link cannot redirect it):
+// takes the lock or reports who holds it. Errors (Errc::io) are real failures
 // (permission denied, a symlink in place of the lock file), never contention.
+Expected<TryLock> try_lock_directory(const DirHandle &dir);
+// The same by path, creating the directory when missing (tools, gc).
 Expected<TryLock> try_lock_directory(const std::filesystem::path &dir);
+
+struct LockProbe {
+    bool held = false;   // another open file holds the lock now
+    std::string holder;  // when held: the holder's line, "" if unreadable
+};
+// Looks whether someone holds the lock of `dir`, creating, changing and
+// removing nothing (a missing directory or lock file: not held). For the
+// read-only commands (status, gc --dry-run).
+Expected<LockProbe> probe_directory_lock(const std::filesystem::path &dir);
 
 // Waits for the lock, trying again at most every 100 ms, so `cancel` is
 // noticed within that (Errc::cancelled). Gives up after `timeout` with

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/dir_handle.h"
 #include "io/file.h"
 #include "lock/dir_lock.h"
 
@@ -59,18 +60,15 @@ int flock_retrying(int fd, int op) {
 
 }  // namespace
 
-Expected<TryLock> try_lock_directory(const std::filesystem::path &dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status(Errc::io, "cannot create directory '" + dir.string() + "': " + ec.message());
-    const std::filesystem::path path = dir / kLockFileName;
+Expected<TryLock> try_lock_directory(const DirHandle &dir) {
+    const std::filesystem::path path = dir.show(kLockFileName);
     for (int attempt = 0; attempt < 8; ++attempt) {
         bool writable = true;
-        UniqueFd fd(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644));
+        UniqueFd fd = dir.open(kLockFileName, O_CREAT | O_RDWR | O_NONBLOCK, 0644);
         if (!fd && errno == EACCES) {
             // Another user's lock file in a shared cache: flock works on a
             // read-only descriptor too; only the diagnosis line is not ours.
-            fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+            fd = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
             writable = false;
         }
         if (!fd) {
@@ -87,19 +85,19 @@ Expected<TryLock> try_lock_directory(const std::filesystem::path &dir) {
                 return Status(Errc::io, "cannot lock '" + path.string() + "': " + std::strerror(e));
             enforced = false;  // the file system has no locks at all
         }
-        // The path must still name the inode we locked: a lock on a file that
+        // The name must still be the inode we locked: a lock on a file that
         // was removed (or replaced) in between protects nothing.
         struct stat locked {}, current {};
         if (::fstat(fd.get(), &locked) != 0)
             return Status(Errc::io, "cannot inspect the lock file '" + path.string() + "': " + std::strerror(errno));
         if (!S_ISREG(locked.st_mode))
             return Status(Errc::io, "the lock file '" + path.string() + "' is not a regular file; remove it");
-        if (::lstat(path.c_str(), &current) != 0 || current.st_dev != locked.st_dev ||
+        if (dir.stat(kLockFileName, current) != 0 || current.st_dev != locked.st_dev ||
             current.st_ino != locked.st_ino)
             continue;  // try again with the file that is there now
         if (enforced) {
             // Self-test: a second open file description must not get the lock.
-            UniqueFd probe(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+            UniqueFd probe = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
             if (probe && flock_retrying(probe.get(), LOCK_EX | LOCK_NB) == 0) enforced = false;
         }
         if (writable) {
@@ -112,6 +110,29 @@ Expected<TryLock> try_lock_directory(const std::filesystem::path &dir) {
         return TryLock{std::make_unique<DirLock>(std::move(impl), path, enforced), {}};
     }
     return Status(Errc::io, "the lock file '" + path.string() + "' keeps being replaced; is another tool removing it?");
+}
+
+Expected<TryLock> try_lock_directory(const std::filesystem::path &dir) {
+    auto handle = DirHandle::open_root(dir, /*create=*/true);
+    if (!handle) return handle.status();
+    return try_lock_directory(**handle);
+}
+
+Expected<LockProbe> probe_directory_lock(const std::filesystem::path &dir) {
+    const std::filesystem::path path = dir / kLockFileName;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) {
+        if (errno == ENOENT || errno == ENOTDIR) return LockProbe{};
+        return Status(Errc::io, "cannot open the lock file '" + path.string() + "': " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return Status(Errc::io, "the lock file '" + path.string() + "' is not a regular file");
+    if (flock_retrying(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) return LockProbe{true, holder_line(fd.get())};
+        return LockProbe{};  // no locks on this file system: nobody can be seen holding it
+    }
+    return LockProbe{};  // taken for an instant; closing the descriptor lets it go
 }
 
 }  // namespace blobfetch

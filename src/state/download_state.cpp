@@ -12,6 +12,7 @@
 #include "base/path_safety.h"
 #include "hash/crc32.h"
 #include "hash/sha256.h"
+#include "io/dir_handle.h"
 #include "io/file.h"
 
 namespace blobfetch {
@@ -193,75 +194,108 @@ Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> in) 
     return s;
 }
 
+std::string download_state_temp_name(std::string_view name) { return std::string(name) + ".tmp"; }
+
 std::filesystem::path download_state_temp_path(const std::filesystem::path &path) {
     std::filesystem::path tmp = path;
     tmp += ".tmp";
     return tmp;
 }
 
-Status save_download_state(const std::filesystem::path &path, const DownloadState &state, bool durable) {
+Status save_download_state(const DirHandle &dir, std::string_view name, const DownloadState &state, bool durable) {
     const std::vector<std::uint8_t> bytes = encode_download_state(state);
-    const std::filesystem::path tmp = download_state_temp_path(path);
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    const std::string tmp = download_state_temp_name(name);
+    const std::string shown_tmp = dir.show(tmp).string();
+    UniqueFd fd = dir.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (!fd)
-        return Status(Errc::io, "cannot write download state '" + tmp.string() + "': " + std::strerror(errno) +
+        return Status(Errc::io, "cannot write download state '" + shown_tmp + "': " + std::strerror(errno) +
                                     "; check that the cache directory is writable");
-    if (Status s = write_all_at(fd.get(), bytes.data(), bytes.size(), 0, tmp.string()); !s.ok()) {
-        ::unlink(tmp.c_str());
+    if (Status s = write_all_at(fd.get(), bytes.data(), bytes.size(), 0, shown_tmp); !s.ok()) {
+        dir.unlink(tmp);
         return s;
     }
     if (durable) {
         while (::fsync(fd.get()) != 0) {
             if (errno == EINTR) continue;
-            Status s(Errc::io, "cannot flush download state '" + tmp.string() + "': " + std::strerror(errno));
-            ::unlink(tmp.c_str());
+            Status s(Errc::io, "cannot flush download state '" + shown_tmp + "': " + std::strerror(errno));
+            dir.unlink(tmp);
             return s;
         }
     }
     fd.reset();
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        Status s(Errc::io, "cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + std::strerror(errno));
-        ::unlink(tmp.c_str());
+    if (const int e = dir.rename(tmp, name); e != 0) {
+        Status s(Errc::io, "cannot rename '" + shown_tmp + "' to '" + dir.show(name).string() + "': " + std::strerror(e));
+        dir.unlink(tmp);
         return s;
     }
-    return durable ? sync_directory(path.parent_path()) : Status::success();
+    return durable ? dir.sync() : Status::success();
 }
 
-Expected<DownloadState> load_download_state(const std::filesystem::path &path) {
+Expected<DownloadState> load_download_state(const DirHandle &dir, std::string_view name) {
+    const std::string shown = dir.show(name).string();
     // O_NONBLOCK: a FIFO put in its place must not hang the run (refused below).
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
     if (!fd) {
-        if (errno == ENOENT) return Status(Errc::not_found, "no download state at '" + path.string() + "'");
-        return Status(Errc::io, "cannot open download state '" + path.string() + "': " + std::strerror(errno));
+        if (errno == ENOENT) return Status(Errc::not_found, "no download state at '" + shown + "'");
+        return Status(Errc::io, "cannot open download state '" + shown + "': " + std::strerror(errno));
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        return Status(Errc::verify, "download state '" + path.string() + "' is not a regular file");
+        return Status(Errc::verify, "download state '" + shown + "' is not a regular file");
     constexpr std::uint64_t kLargest = kFixedHeader + DownloadState::kMaxEtag + DownloadState::kMaxLastModified +
                                        DownloadState::kMaxChunks / 8 + 4 * DownloadState::kMaxChunks + kTrailer;
     if (static_cast<std::uint64_t>(st.st_size) > kLargest)
-        return Status(Errc::verify, "download state '" + path.string() + "' is too large to be one");
+        return Status(Errc::verify, "download state '" + shown + "' is too large to be one");
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
     std::size_t got = 0;
     while (got < bytes.size()) {
         ssize_t n = ::pread(fd.get(), bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Status(Errc::io, "cannot read download state '" + path.string() + "': " + std::strerror(errno));
+        if (n < 0) return Status(Errc::io, "cannot read download state '" + shown + "': " + std::strerror(errno));
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
     bytes.resize(got);
     auto state = decode_download_state(bytes);
-    if (!state) return Status(state.status().code(), "'" + path.string() + "': " + state.message());
+    if (!state) return Status(state.status().code(), "'" + shown + "': " + state.message());
     return state;
 }
 
-Status remove_download_state(const std::filesystem::path &path) {
-    for (const auto &p : {download_state_temp_path(path), path}) {
-        if (::unlink(p.c_str()) != 0 && errno != ENOENT)
-            return Status(Errc::io, "cannot remove '" + p.string() + "': " + std::strerror(errno));
+Status remove_download_state(const DirHandle &dir, std::string_view name) {
+    if (Status s = dir.remove(download_state_temp_name(name)); !s.ok()) return s;
+    return dir.remove(name);
+}
+
+namespace {
+
+// The directory holding `path`, for the path-based forms.
+Expected<std::shared_ptr<DirHandle>> parent_of(const std::filesystem::path &path) {
+    const std::filesystem::path parent = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    return DirHandle::open_root(parent, false);
+}
+
+}  // namespace
+
+Status save_download_state(const std::filesystem::path &path, const DownloadState &state, bool durable) {
+    auto dir = parent_of(path);
+    if (!dir) return Status(Errc::io, "cannot write download state '" + path.string() + "': " + dir.message());
+    return save_download_state(**dir, path.filename().string(), state, durable);
+}
+
+Expected<DownloadState> load_download_state(const std::filesystem::path &path) {
+    auto dir = parent_of(path);
+    if (!dir) {
+        if (dir.status().code() == Errc::not_found)
+            return Status(Errc::not_found, "no download state at '" + path.string() + "'");
+        return dir.status();
     }
-    return Status::success();
+    return load_download_state(**dir, path.filename().string());
+}
+
+Status remove_download_state(const std::filesystem::path &path) {
+    auto dir = parent_of(path);
+    if (!dir) return dir.status().code() == Errc::not_found ? Status::success() : dir.status();
+    return remove_download_state(**dir, path.filename().string());
 }
 
 Digest32 url_identity_hash(std::string_view url) {

@@ -47,6 +47,8 @@
 
 namespace blobfetch {
 
+class DirHandle;
+
 using Digest32 = std::array<std::uint8_t, 32>;
 
 // What identifies the remote bytes a download was started against.
@@ -98,18 +100,28 @@ std::vector<std::uint8_t> encode_download_state(const DownloadState &state);
 // wrong; an unknown version says so (the caller logs it and starts afresh).
 Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> bytes);
 
-// Writes the record durably: `<path>.tmp` (created 0600, O_NOFOLLOW), fsync,
-// rename over `path`, fsync of the directory. With durable = false the two
-// fsyncs are skipped (the record's CRC still catches a torn file). Errors name
-// the file.
-Status save_download_state(const std::filesystem::path &path, const DownloadState &state, bool durable);
-// Reads and decodes `path` (not following a symlink; at most the largest
-// possible record). Errc::not_found when there is none.
-Expected<DownloadState> load_download_state(const std::filesystem::path &path);
-// Removes `path` and a leftover `<path>.tmp` of an interrupted save; missing
+// Writes the record durably, in `dir`: `<name>.tmp` (created 0600, never
+// following a link), fsync, rename over `name`, fsync of the directory. With
+// durable = false the two fsyncs are skipped (the record's CRC still catches
+// a torn file). Errors name the file. What a crash may leave: the old record,
+// the new one, or either with a `<name>.tmp` beside it (removed by the next
+// prepare or `gc`); never a record that claims bytes not synced before it
+// (durable mode: the engine syncs the data first).
+Status save_download_state(const DirHandle &dir, std::string_view name, const DownloadState &state, bool durable);
+// Reads and decodes `name` in `dir` (not following a symlink; at most the
+// largest possible record). Errc::not_found when there is none.
+Expected<DownloadState> load_download_state(const DirHandle &dir, std::string_view name);
+// Removes `name` and a leftover `<name>.tmp` of an interrupted save; missing
 // files are fine.
+Status remove_download_state(const DirHandle &dir, std::string_view name);
+// The temporary name save_download_state writes first: `<name>.tmp`.
+std::string download_state_temp_name(std::string_view name);
+
+// The same by path (the directory holding `path` is opened first), for the
+// host's cache commands and tests.
+Status save_download_state(const std::filesystem::path &path, const DownloadState &state, bool durable);
+Expected<DownloadState> load_download_state(const std::filesystem::path &path);
 Status remove_download_state(const std::filesystem::path &path);
-// The temporary file save_download_state writes first.
 std::filesystem::path download_state_temp_path(const std::filesystem::path &path);
 
 // SHA-256 of the URL as it may be shown (no credentials, query or fragment),

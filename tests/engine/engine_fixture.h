@@ -104,7 +104,7 @@ protected:
     }
 
     fs::path final_path(const BlobSpec &s) const { return fs::path(dir.path()) / s.path; }
-    PartialPaths partial(const BlobSpec &s) const { return partial_paths(final_path(s)); }
+    PartialPaths partial(const BlobSpec &s) const { return partial_paths(dir.path(), s.path); }
     std::string published(const BlobSpec &s) const {
         return fs::exists(final_path(s)) ? read_file(final_path(s).string()) : std::string("<missing>");
     }

@@ -64,12 +64,27 @@ TEST_F(EngineTest, SymlinkInsideTheCachePointingOutside_IsRefused_NothingWritten
     EXPECT_TRUE(fs::is_empty(outside.path())) << "not even a lock file outside the cache";
     EXPECT_TRUE(server.requests().empty());
 
-    // A link that stays inside the cache is fine.
+    // Every link below the cache directory is refused, also one that stays
+    // inside (it could be turned outward at any moment); the message names it.
     fs::create_directories(fs::path(dir.path()) / "cache" / "real");
     fs::create_directory_symlink(fs::path(dir.path()) / "cache" / "real", fs::path(dir.path()) / "cache" / "alias");
-    BlobSpec ok = blob("alias/y.bin", 82, 1000);
-    ASSERT_TRUE(fetch({ok}).status.ok());
-    EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "cache" / "real" / "y.bin"));
+    BlobSpec inside = blob("alias/y.bin", 82, 1000);
+    r = fetch({inside});
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::unsafe_path) << r.blobs[0].status.message();
+    EXPECT_NE(r.blobs[0].status.message().find("cache/alias' is a symbolic link"), std::string::npos)
+        << r.blobs[0].status.message();
+    EXPECT_TRUE(fs::is_empty(fs::path(dir.path()) / "cache" / "real"));
+
+    // The cache directory itself may be a link.
+    TempDir elsewhere;
+    fs::create_directory_symlink(elsewhere.path(), fs::path(dir.path()) / "linked-root");
+    BlobSpec ok = blob("y.bin", 82, 1000);
+    ok.path = "linked-root/y.bin";
+    BlobSetFetcher fetcher(options());
+    FetchResult linked = fetcher.fetch(fs::path(dir.path()) / "linked-root", {BlobSpec{ok.url, "y.bin", 1000, ok.sha256, "", ""}},
+                                       {}, Logger{});
+    ASSERT_TRUE(linked.status.ok()) << linked.blobs[0].status.message();
+    EXPECT_TRUE(fs::is_regular_file(fs::path(elsewhere.path()) / "y.bin"));
 }
 
 TEST_F(EngineTest, PartialFilesAreOwnerOnly_PublishedFilesFollowTheUmask) {
@@ -96,8 +111,9 @@ TEST_F(EngineTest, MissingParentsAreCreated_APathTooLongIsAClearError) {
 
 // Special files where blobfetch keeps its own regular files never hang a run
 // (opening a FIFO for reading blocks until a writer comes): a FIFO as the
-// sidecar or as a cached blob is not trusted and is replaced; a FIFO as the
-// partial file and a directory as the lock file are errors naming them.
+// sidecar, as a cached blob or as the partial file is not trusted and is
+// replaced; a directory as the partial file or the lock file is an error
+// naming it.
 TEST_F(EngineTest, FifosAndDirectoriesInPlaceOfItsFiles_NeverHang_AreReplacedOrNamed) {
     BlobSpec state = blob("odd/state.bin", 90, 3 * kChunk);
     fs::create_directories(final_path(state).parent_path());
@@ -111,14 +127,21 @@ TEST_F(EngineTest, FifosAndDirectoriesInPlaceOfItsFiles_NeverHang_AreReplacedOrN
     EXPECT_NE(logs().find("not a regular file"), std::string::npos) << logs();
     EXPECT_TRUE(leftovers().empty());
 
+    // A fresh start makes a new partial file: a FIFO there is replaced, a
+    // directory is an error naming it.
     BlobSpec part = blob("odd/part.bin", 92, 3 * kChunk);
     ASSERT_EQ(::mkfifo(partial(part).data.c_str(), 0600), 0) << std::strerror(errno);
     r = fetch({part});
+    ASSERT_TRUE(r.status.ok()) << r.blobs[0].status.message();
+    EXPECT_TRUE(published(part) == blob_content(92, 3 * kChunk));
+    BlobSpec part_dir = blob("odd/part-dir.bin", 94, 3 * kChunk);
+    fs::create_directories(partial(part_dir).data);
+    r = fetch({part_dir});
     ASSERT_EQ(r.blobs[0].status.code(), Errc::io) << r.blobs[0].status.message();
-    EXPECT_NE(r.blobs[0].status.message().find(partial(part).data.string() + "' is not a regular file"),
+    EXPECT_NE(r.blobs[0].status.message().find(partial(part_dir).data.string() + "' is not a regular file"),
               std::string::npos)
         << r.blobs[0].status.message();
-    EXPECT_TRUE(requests_for(part).empty());
+    EXPECT_TRUE(requests_for(part_dir).empty());
 
     BlobSpec locked = blob("lockdir/x.bin", 93, 1000);
     fs::create_directories(final_path(locked).parent_path() / ".download.lock");

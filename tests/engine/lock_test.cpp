@@ -61,6 +61,38 @@ TEST_F(LockTest, BlobWhoseDirectoryIsLocked_WaitsWhileTheOthersDownload) {
     EXPECT_NE(logs().find("waiting for the lock"), std::string::npos) << logs();
 }
 
+// The directory is opened once, before the wait: swapping it for a symbolic
+// link to somewhere else while the blob waits for its lock redirects nothing
+// (every file is reached through the open directory), and the publish sees
+// that the directory moved and says so. (It once wrote the blob and a lock
+// file to the link's target and reported success.)
+TEST_F(LockTest, DirectorySwappedForALinkWhileWaitingForItsLock_NothingGoesThroughTheLink) {
+    TempDir outside;
+    BlobSpec b = blob("swap/x.bin", 59, 3 * kChunk);
+    hold(b);
+    const fs::path swap = final_path(b).parent_path();
+    bool swapped = false;
+    FetchResult r = fetch({b}, options(), [&](const ProgressEvent &e) {
+        if (e.blob == 0u && e.blob_state == BlobState::waiting_lock && !swapped) {
+            swapped = true;
+            fs::rename(swap, swap.string() + "-moved");  // the lock file (held) moves along
+            fs::create_directory_symlink(outside.path(), swap);
+            release();
+        }
+        return false;
+    });
+    ASSERT_TRUE(swapped);
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::io) << r.blobs[0].status.message();
+    EXPECT_NE(r.blobs[0].status.message().find("was moved or replaced"), std::string::npos)
+        << r.blobs[0].status.message();
+    EXPECT_TRUE(fs::is_empty(outside.path())) << "nothing, not even a lock file, went through the link";
+    EXPECT_FALSE(fs::exists(fs::path(outside.path()) / "x.bin"));
+    // The next run refuses the link outright.
+    r = fetch({b});
+    EXPECT_EQ(r.blobs[0].status.code(), Errc::unsafe_path) << r.blobs[0].status.message();
+    EXPECT_TRUE(fs::is_empty(outside.path()));
+}
+
 TEST_F(LockTest, PublishedByTheHolderMeanwhile_IsReportedPresentWithoutARequest) {
     BlobSpec b = blob("taken/c.bin", 53, 3 * kChunk);
     hold(b);

@@ -1,0 +1,222 @@
+// POSIX directory handles (see dir_handle.h). Windows has no such code yet.
+#ifndef _WIN32
+#include "io/dir_handle.h"
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#endif
+
+namespace blobfetch {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string_view> components(std::string_view relative) {
+    std::vector<std::string_view> out;
+    std::size_t start = 0;
+    while (start < relative.size()) {
+        std::size_t end = relative.find('/', start);
+        if (end == std::string_view::npos) end = relative.size();
+        if (end > start) out.push_back(relative.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): the directory in one call,
+// or -1 with errno (ENOSYS/EPERM: the kernel or a sandbox lacks it).
+int open_beneath_fast(int root, std::string_view relative) {
+#if defined(__linux__) && defined(SYS_openat2)
+    struct open_how how {};
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    const std::string path(relative);
+    int fd;
+    do {
+        fd = static_cast<int>(::syscall(SYS_openat2, root, path.c_str(), &how, sizeof how));
+    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    return fd;
+#else
+    (void)root;
+    (void)relative;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+Status link_refused(const fs::path &where) {
+    return Status(Errc::unsafe_path, "'" + where.string() +
+                                         "' is a symbolic link inside the cache directory; blobfetch never follows "
+                                         "links below the cache directory (they could lead anywhere): remove the "
+                                         "link, or make the cache directory itself the link");
+}
+
+}  // namespace
+
+DirHandle::DirHandle(UniqueFd fd, fs::path path) : m_fd(std::move(fd)), m_path(std::move(path)) {
+    struct stat st {};
+    if (::fstat(m_fd.get(), &st) == 0) {
+        m_dev = st.st_dev;
+        m_ino = st.st_ino;
+    }
+}
+
+Expected<std::shared_ptr<DirHandle>> DirHandle::open_root(const fs::path &root, bool create) {
+    if (create) {
+        std::error_code ec;
+        fs::create_directories(root, ec);
+        if (ec) return Status(Errc::io, "cannot create directory '" + root.string() + "': " + ec.message());
+    }
+    UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+        const int e = errno;
+        if (e == ENOENT) return Status(Errc::not_found, "the cache directory '" + root.string() + "' does not exist");
+        return Status(Errc::io, "cannot open the cache directory '" + root.string() + "': " + std::strerror(e) +
+                                    (e == ENOTDIR ? "" : "; check its permissions"));
+    }
+    return std::shared_ptr<DirHandle>(new DirHandle(std::move(fd), root));
+}
+
+Expected<std::shared_ptr<DirHandle>> DirHandle::open_beneath(const DirHandle &root, std::string_view relative,
+                                                             bool create) {
+    const auto parts = components(relative);
+    fs::path shown = root.path();
+    for (auto p : parts) shown /= std::string(p);
+    if (parts.empty()) {
+        UniqueFd fd(::fcntl(root.fd(), F_DUPFD_CLOEXEC, 0));
+        if (!fd) return Status(Errc::io, "cannot open '" + root.path().string() + "': " + std::strerror(errno));
+        return std::shared_ptr<DirHandle>(new DirHandle(std::move(fd), root.path()));
+    }
+    // The usual case, one system call: the directory exists and is plain.
+    if (UniqueFd fd(open_beneath_fast(root.fd(), relative)); fd)
+        return std::shared_ptr<DirHandle>(new DirHandle(std::move(fd), shown));
+    // Missing parts (created), links (named in the message), or no openat2:
+    // one component at a time.
+    UniqueFd current(::fcntl(root.fd(), F_DUPFD_CLOEXEC, 0));
+    if (!current) return Status(Errc::io, "cannot open '" + root.path().string() + "': " + std::strerror(errno));
+    fs::path walked = root.path();
+    for (auto part : parts) {
+        const std::string name(part);
+        walked /= name;
+        UniqueFd next(::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!next && errno == ENOENT && create) {
+            if (::mkdirat(current.get(), name.c_str(), 0777) != 0 && errno != EEXIST)
+                return Status(Errc::io, "cannot create directory '" + walked.string() + "': " + std::strerror(errno));
+            next.reset(::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        }
+        if (!next) {
+            const int e = errno;
+            struct stat st {};
+            if (::fstatat(current.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (S_ISLNK(st.st_mode)) return link_refused(walked);
+                if (!S_ISDIR(st.st_mode))
+                    return Status(Errc::unsafe_path, "'" + walked.string() +
+                                                         "' is in the way of a directory of the cache (it is no "
+                                                         "directory): remove it and run again");
+            }
+            if (e == ENOENT) return Status(Errc::not_found, "'" + walked.string() + "' does not exist");
+            return Status(Errc::io, "cannot open directory '" + walked.string() + "': " + std::strerror(e));
+        }
+        current = std::move(next);
+    }
+    return std::shared_ptr<DirHandle>(new DirHandle(std::move(current), shown));
+}
+
+UniqueFd DirHandle::open(std::string_view name, int flags, mode_t mode) const {
+    const std::string n(name);
+    int fd;
+    do {
+        fd = ::openat(m_fd.get(), n.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
+    } while (fd < 0 && errno == EINTR);
+    return UniqueFd(fd);
+}
+
+int DirHandle::stat(std::string_view name, struct stat &st) const {
+    return ::fstatat(m_fd.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+}
+
+int DirHandle::rename(std::string_view from, std::string_view to) const {
+    return ::renameat(m_fd.get(), std::string(from).c_str(), m_fd.get(), std::string(to).c_str()) == 0 ? 0 : errno;
+}
+
+int DirHandle::unlink(std::string_view name) const {
+    return ::unlinkat(m_fd.get(), std::string(name).c_str(), 0) == 0 ? 0 : errno;
+}
+
+Status DirHandle::remove(std::string_view name) const {
+    const int e = unlink(name);
+    if (e == 0 || e == ENOENT) return Status::success();
+    return Status(Errc::io, "cannot remove '" + show(name).string() + "': " + std::strerror(e));
+}
+
+Status DirHandle::sync() const {
+    std::unique_lock lock(m_sync_mutex);
+    const std::uint64_t mine = ++m_requests;
+    for (;;) {
+        if (m_covered >= mine) return Status::success();
+        if (!m_syncing) break;
+        m_sync_done.wait(lock);  // a sync runs; it may have started before our changes
+    }
+    // Everything requested so far is covered by the fsync that starts now.
+    const std::uint64_t covers = m_requests;
+    m_syncing = true;
+    lock.unlock();
+    int e = 0;
+    while (::fsync(m_fd.get()) != 0) {
+        if (errno == EINTR) continue;
+        if (errno != EINVAL && errno != ENOTSUP) e = errno;  // some file systems cannot sync directories
+        break;
+    }
+    lock.lock();
+    m_syncing = false;
+    if (e == 0) m_covered = std::max(m_covered, covers);
+    m_sync_done.notify_all();
+    if (e != 0) return Status(Errc::io, "cannot sync directory '" + m_path.string() + "': " + std::strerror(e));
+    return Status::success();
+}
+
+bool DirHandle::still_at(const DirHandle &root, std::string_view relative) const {
+    struct stat st {};
+    const std::string rel = relative.empty() ? std::string(".") : std::string(relative);
+    if (::fstatat(root.fd(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    return S_ISDIR(st.st_mode) && st.st_dev == m_dev && st.st_ino == m_ino;
+}
+
+Expected<std::shared_ptr<DirHandle>> DirCache::get(const std::string &relative_dir, bool create) {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_dirs.find(relative_dir); it != m_dirs.end()) return it->second;
+    if (!m_root) {
+        auto root = DirHandle::open_root(m_root_path, create);
+        if (!root) return root.status();
+        m_root = std::move(*root);
+    }
+    auto dir = DirHandle::open_beneath(*m_root, relative_dir, create);
+    if (!dir) return dir.status();
+    m_dirs.emplace(relative_dir, *dir);
+    return *dir;
+}
+
+std::shared_ptr<DirHandle> DirCache::root() {
+    std::lock_guard lock(m_mutex);
+    return m_root;
+}
+
+std::string relative_dir_of(std::string_view relative_path) {
+    const std::size_t slash = relative_path.rfind('/');
+    return slash == std::string_view::npos ? std::string() : std::string(relative_path.substr(0, slash));
+}
+
+std::string file_name_of(std::string_view relative_path) {
+    const std::size_t slash = relative_path.rfind('/');
+    return std::string(slash == std::string_view::npos ? relative_path : relative_path.substr(slash + 1));
+}
+
+}  // namespace blobfetch
+#endif  // !_WIN32

@@ -1,0 +1,125 @@
+#pragma once
+// Directory handles: every file a fetch creates, opens, renames or removes
+// inside the cache goes through the open directory that holds it, so nothing
+// swapped in under a path (a symbolic link, a directory moved away) can
+// redirect it once the directory was opened.
+//
+// A handle is opened beneath the cache root, one component at a time, never
+// following a symbolic link and never leaving the root: openat2() with
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it (Linux 5.6+),
+// else openat(O_NOFOLLOW | O_DIRECTORY) per component. The cache root itself
+// is the user's path and may be a link. Every name given to a handle's
+// operations is one path component; a final symbolic link is never followed
+// (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW).
+//
+// Thread safety: a handle is immutable after opening and may be used from
+// any thread; sync() coalesces concurrent callers (group commit).
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "base/status.h"
+#include "io/file.h"
+
+namespace blobfetch {
+
+class DirHandle {
+public:
+    // Opens (with `create`, first creating it and its parents) the cache
+    // root. Errc::not_found when it does not exist and !create.
+    static Expected<std::shared_ptr<DirHandle>> open_root(const std::filesystem::path &root, bool create);
+
+    // Opens `relative` ('/'-separated components, already checked by
+    // check_relative_path; "" is the root itself) beneath `root`. With
+    // `create`, missing directories are made (mode 0777 minus the umask).
+    // Errc::not_found: a component is missing (without `create`);
+    // Errc::unsafe_path: a component is a symbolic link or no directory (the
+    // message names it); Errc::io otherwise.
+    static Expected<std::shared_ptr<DirHandle>> open_beneath(const DirHandle &root, std::string_view relative,
+                                                             bool create);
+
+    ~DirHandle() = default;
+    DirHandle(const DirHandle &) = delete;
+    DirHandle &operator=(const DirHandle &) = delete;
+
+    int fd() const { return m_fd.get(); }
+    // The directory's path as shown in messages.
+    const std::filesystem::path &path() const { return m_path; }
+    // path() / name, for messages.
+    std::filesystem::path show(std::string_view name) const { return m_path / std::string(name); }
+
+    // openat(fd, name, flags | O_CLOEXEC | O_NOFOLLOW, mode); errno on failure.
+    UniqueFd open(std::string_view name, int flags, mode_t mode = 0) const;
+    // fstatat(..., AT_SYMLINK_NOFOLLOW): 0, or errno.
+    int stat(std::string_view name, struct stat &st) const;
+    // renameat within this directory: 0, or errno.
+    int rename(std::string_view from, std::string_view to) const;
+    // unlinkat: 0, or errno (ENOENT included: callers decide).
+    int unlink(std::string_view name) const;
+    // Removes `name` when it exists; ENOENT is success. Errors name the file.
+    Status remove(std::string_view name) const;
+
+    // Makes every create, rename and unlink done in this directory before the
+    // call durable (fsync of the directory). Concurrent callers share one
+    // fsync where they can: a caller whose changes an fsync already started
+    // after them covers returns when that one ends. A file system that cannot
+    // fsync directories (EINVAL) counts as done.
+    Status sync() const;
+
+    // True when `relative` beneath `root` still names this very directory
+    // (same device and inode), i.e. it was not moved away or replaced.
+    bool still_at(const DirHandle &root, std::string_view relative) const;
+
+private:
+    DirHandle(UniqueFd fd, std::filesystem::path path);
+
+    UniqueFd m_fd;
+    std::filesystem::path m_path;
+    dev_t m_dev = 0;
+    ino_t m_ino = 0;
+
+    // Group commit of directory syncs.
+    mutable std::mutex m_sync_mutex;
+    mutable std::condition_variable m_sync_done;
+    mutable std::uint64_t m_requests = 0;   // sync() calls so far
+    mutable std::uint64_t m_covered = 0;    // calls up to this one are durable
+    mutable bool m_syncing = false;
+};
+
+// The directories of one fetch, opened once each and shared by every blob
+// (and thread) that needs them. Thread-safe.
+class DirCache {
+public:
+    explicit DirCache(std::filesystem::path root) : m_root_path(std::move(root)) {}
+
+    const std::filesystem::path &root_path() const { return m_root_path; }
+    // The handle of `relative_dir` beneath the root ("" for the root), opened
+    // on first use; with `create`, the root and the directories are created
+    // when missing. A directory found missing without `create` is looked for
+    // again next time.
+    Expected<std::shared_ptr<DirHandle>> get(const std::string &relative_dir, bool create);
+    // The root's handle, when opened (for still_at checks).
+    std::shared_ptr<DirHandle> root();
+
+private:
+    std::filesystem::path m_root_path;
+    std::mutex m_mutex;
+    std::shared_ptr<DirHandle> m_root;
+    std::map<std::string, std::shared_ptr<DirHandle>> m_dirs;
+};
+
+// The directory part of a relative blob path ("a/b/c.zip" -> "a/b", "c.zip" -> "").
+std::string relative_dir_of(std::string_view relative_path);
+// Its last component ("a/b/c.zip" -> "c.zip").
+std::string file_name_of(std::string_view relative_path);
+
+}  // namespace blobfetch
