@@ -9,14 +9,17 @@
 #include <set>
 #include <vector>
 
-#include <csignal>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "config/manifest.h"
 #include "hash/sha256.h"
 #include "host/progress_display.h"
+#include "io/file.h"
 #include "lock/dir_lock.h"
 #include "state/download_state.h"
 
@@ -50,7 +53,24 @@ std::optional<long> private_owner(const std::string &base) {
     return std::stol(tail.substr(0, dash));
 }
 
-bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+// Whether the process that made a private partial file still runs, told by
+// the lock its owner holds on it for as long as it lives (a PID says nothing
+// across PID namespaces, containers and hosts sharing a cache).
+enum class Owner { alive, gone, unknown };
+Owner private_file_owner(const fs::path &file) {
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) return errno == ENOENT ? Owner::gone : Owner::unknown;
+    int r;
+    do {
+        r = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    } while (r != 0 && errno == EINTR);
+    if (r != 0) return errno == EWOULDBLOCK ? Owner::alive : Owner::unknown;
+    // We hold it now; a second descriptor must not get it, or this file
+    // system does not enforce locks and the answer means nothing.
+    UniqueFd probe(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (probe && ::flock(probe.get(), LOCK_EX | LOCK_NB) == 0) return Owner::unknown;
+    return Owner::gone;
+}
 
 std::string age_text(fs::file_time_type when) {
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(fs::file_time_type::clock::now() - when).count();
@@ -92,11 +112,12 @@ Found scan(const fs::path &cache) {
     return f;
 }
 
+// Who fetches into `dir` now ("" when nobody), looked at without creating
+// or changing anything.
 std::string holder_of(const fs::path &dir) {
-    auto attempt = try_lock_directory(dir);
-    if (!attempt.ok()) return "unknown (" + attempt.message() + ")";
-    if (attempt->lock) return {};
-    return describe_holder(attempt->holder);
+    auto probe = probe_directory_lock(dir);
+    if (!probe.ok()) return "unknown (" + probe.message() + ")";
+    return probe->held ? describe_holder(probe->holder) : std::string();
 }
 
 }  // namespace
@@ -181,12 +202,26 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
     int errors = 0;
     for (const auto &dir : found.locked_dirs) found.by_dir[dir];  // lock files alone get a visit too
     for (const auto &[dir, files] : found.by_dir) {
-        auto attempt = try_lock_directory(dir);
-        if (!attempt.ok() || !attempt->lock) {
-            skipped.push_back({{"dir", dir.string()},
-                               {"why", attempt.ok() ? "in use by " + describe_holder(attempt->holder)
-                                                    : attempt.message()}});
-            continue;
+        // A dry run only looks (it creates, changes and removes nothing); a
+        // real one holds the directory's lock while it removes.
+        std::unique_ptr<DirLock> held;
+        if (dry_run) {
+            auto probe = probe_directory_lock(dir);
+            if (!probe.ok() || probe->held) {
+                skipped.push_back({{"dir", dir.string()},
+                                   {"why", probe.ok() ? "in use by " + describe_holder(probe->holder)
+                                                      : probe.message()}});
+                continue;
+            }
+        } else {
+            auto attempt = try_lock_directory(dir);
+            if (!attempt.ok() || !attempt->lock) {
+                skipped.push_back({{"dir", dir.string()},
+                                   {"why", attempt.ok() ? "in use by " + describe_holder(attempt->holder)
+                                                        : attempt.message()}});
+                continue;
+            }
+            held = std::move(attempt->lock);
         }
         std::error_code ec;
         std::set<fs::path> dropped;  // removed (or, in a dry run, would be)
@@ -211,7 +246,19 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             const bool is_record = ends_with(name, ".dlstate");
             const std::string base = strip(name, is_record ? ".dlstate" : ".part");
             if (auto pid = private_owner(base)) {
-                if (!process_alive(*pid)) drop(file, "private file of process " + std::to_string(*pid) + ", which is gone");
+                switch (private_file_owner(file)) {
+                    case Owner::gone: drop(file, "private file of process " + std::to_string(*pid) + ", which is gone"); break;
+                    case Owner::alive:
+                        skipped.push_back({{"dir", file.string()}, {"why", "in use by its process"}});
+                        break;
+                    case Owner::unknown:
+                        if (all) drop(file, "private file whose owner cannot be told (--all)");
+                        else
+                            skipped.push_back({{"dir", file.string()},
+                                               {"why", "locks are not enforced here, so whether its process still "
+                                                       "runs cannot be told; --all removes it"}});
+                        break;
+                }
                 continue;
             }
             if (is_record) {
@@ -239,6 +286,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         for (const auto &e : fs::directory_iterator(dir, ec))
             if (is_download_file(e.path().filename().string()) && !dropped.count(e.path())) downloads_left = true;
         if (!ec && !downloads_left) drop(dir / kLockFileName, "lock file of a directory with no download left");
+        held.reset();
     }
     if (json) {
         out << nlohmann::json{{"cache_dir", cache}, {"dry_run", dry_run}, {"removed", removed},

@@ -5,8 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <map>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +19,7 @@
 #include "support/fault_server.h"
 #include "support/fixture.h"
 #include "support/wait.h"
+#include "io/file.h"
 
 namespace blobfetch::test {
 namespace {
@@ -90,7 +95,11 @@ TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirector
     if (gone == 0) _exit(0);
     waitpid(gone, nullptr, 0);
     write_file(dir + "/y.zip." + std::to_string(gone) + "-0.part", "private, owner gone");
-    write_file(dir + "/z.zip." + std::to_string(getpid()) + "-0.part", "private, owner alive");
+    // A live owner holds a lock on its private file (this process, here).
+    const std::string alive = dir + "/z.zip." + std::to_string(getpid()) + "-0.part";
+    write_file(alive, "private, owner alive");
+    UniqueFd alive_lock(::open(alive.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_EQ(::flock(alive_lock.get(), LOCK_EX), 0);
 
     ProcessResult dry = host({"gc", cache(), "--dry-run"});
     ASSERT_EQ(dry.exit_code, 0) << dry.err;
@@ -127,7 +136,8 @@ TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirector
         << "no download left in the directory: its lock file goes too\n" << all.out;
 
     // Once the live process's private file is gone too, so is the last lock file.
-    fs::remove(dir + "/z.zip." + std::to_string(getpid()) + "-0.part");
+    alive_lock.reset();
+    fs::remove(alive);
     ProcessResult last = host({"gc", cache()});
     EXPECT_EQ(last.exit_code, 0) << last.err;
     for (const auto &e : fs::recursive_directory_iterator(cache()))
@@ -135,6 +145,61 @@ TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirector
 
     // A fetch afterwards takes the lock again as if nothing happened.
     EXPECT_EQ(run_host_fetch(manifest()).process.exit_code, 0);
+}
+
+// Everything under `root`: path -> (size, mtime), to see that a command
+// changed nothing.
+std::map<std::string, std::pair<std::uintmax_t, fs::file_time_type>> snapshot(const std::string &root) {
+    std::map<std::string, std::pair<std::uintmax_t, fs::file_time_type>> out;
+    for (const auto &e : fs::recursive_directory_iterator(root))
+        out[e.path().string()] = {e.is_regular_file() ? e.file_size() : 0, e.last_write_time()};
+    return out;
+}
+
+// The read-only commands write nothing: `status` and `gc --dry-run` create
+// no lock file (they once did, in every directory they looked at), change
+// and remove nothing.
+TEST_F(CacheCommands, StatusAndGcDryRun_CreateChangeAndRemoveNothing) {
+    interrupt_big();
+    const std::string big_dir = fs::path(cached(0)).parent_path();
+    fs::remove(big_dir + "/.download.lock");  // as after a gc, or a cache copied elsewhere
+    const std::string other = cache() + "/other";
+    fs::create_directories(other);
+    write_file(other + "/orphan.zip.part", "no record");
+    const auto before = snapshot(cache());
+    ASSERT_EQ(host({"status", cache()}).exit_code, 0);
+    ASSERT_EQ(host({"status", cache(), "--json"}).exit_code, 0);
+    ProcessResult dry = host({"gc", cache(), "--dry-run", "--all"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_NE(dry.out.find("would remove"), std::string::npos) << dry.out;
+    EXPECT_EQ(snapshot(cache()), before) << "status and gc --dry-run touched the cache";
+    EXPECT_FALSE(fs::exists(big_dir + "/.download.lock"));
+    EXPECT_FALSE(fs::exists(other + "/.download.lock"));
+}
+
+// gc judges a private temporary (locking off, or locks not enforced) by the
+// lock its owner holds on it, never by the PID in its name: a PID says
+// nothing across PID namespaces, containers and hosts sharing a cache.
+TEST_F(CacheCommands, Gc_PrivateFiles_LivenessComesFromTheLockNotFromThePidInTheName) {
+    const std::string dir = cache() + "/shared";
+    fs::create_directories(dir);
+    // Named after a live process (this one) but held by nobody: dead.
+    const std::string unheld = dir + "/a.zip." + std::to_string(getpid()) + "-3.part";
+    write_file(unheld, "owner gone, its PID reused");
+    // Named after a PID that does not exist here, but held: a live process
+    // in another PID namespace (or on another host).
+    const std::string held = dir + "/b.zip.4194000-0.part";
+    write_file(held, "owner alive elsewhere");
+    UniqueFd lock(::open(held.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_EQ(::flock(lock.get(), LOCK_EX), 0);
+    ProcessResult gc = host({"gc", cache()});
+    ASSERT_EQ(gc.exit_code, 0) << gc.err;
+    EXPECT_FALSE(fs::exists(unheld)) << gc.out;
+    EXPECT_TRUE(fs::exists(held)) << gc.out;
+    EXPECT_NE(gc.out.find("in use by its process"), std::string::npos) << gc.out;
+    lock.reset();
+    ASSERT_EQ(host({"gc", cache()}).exit_code, 0);
+    EXPECT_FALSE(fs::exists(held)) << "its owner is gone now";
 }
 
 TEST_F(CacheCommands, Verify_ReportsMissingAndCorruptBlobs) {
