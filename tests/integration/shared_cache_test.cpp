@@ -1,0 +1,90 @@
+// A cache shared by several users: another user's leftovers (a 0600 partial
+// file and record left by a crash) never make a blob fail. A fresh start
+// makes a new file; where the leftover cannot be removed (a sticky
+// directory), the blob goes to a private name and the leftover is named.
+// The host runs as `nobody` (setpriv) while the leftovers belong to root.
+#include <filesystem>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/blob_content.h"
+#include "support/fault_server.h"
+#include "support/fixture.h"
+
+namespace blobfetch::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SharedCache : public ::testing::TestWithParam<bool> {
+protected:
+    void SetUp() override {
+        if (::geteuid() != 0) GTEST_SKIP() << "playing two users needs root";
+        if (run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "true"}).exit_code != 0)
+            GTEST_SKIP() << "setpriv cannot run a command as nobody here";
+        ::chmod(m_dir.path().c_str(), 0755);
+    }
+    TempDir m_dir;
+    FaultServer m_server;
+};
+
+TEST_P(SharedCache, AnotherUsersLeftoverPartAndRecord_NeverFailTheBlob) {
+    const bool sticky = GetParam();
+    const std::string cache = m_dir / "cache";
+    const std::string team = cache + "/team";
+    fs::create_directories(team);
+    ::chmod(cache.c_str(), 01777);
+    ::chmod(team.c_str(), sticky ? 01777 : 0777);
+    std::vector<TestArtifact> artifacts = {{"big", abi_key("big"), 61, 5 * 65536, {}},
+                                           {"small", abi_key("small"), 62, 3000, {}}};
+    nlohmann::json m = make_manifest(m_server.base_url(), cache, artifacts, {{"chunk_size", 65536}});
+    m["cache_path"] = "team/{sha}.zip";
+    m["sources"][0]["url"] = m_server.base_url() + "/{name}";
+    for (std::size_t i = 0; i < artifacts.size(); ++i) {
+        auto &a = artifacts[i];
+        m_server.add_blob("/" + a.name, a.seed, a.size);
+        m["artifacts"][i]["sha256"] = sha256_hex(blob_content(a.seed, a.size));
+        // A crash of root's fetch left these behind, owner-only.
+        for (const char *suffix : {".part", ".dlstate"}) {
+            const std::string f = team + "/" + a.abi + ".zip" + suffix;
+            write_file(f, "root's leftover");
+            ::chmod(f.c_str(), 0600);
+        }
+    }
+    write_file(m_dir / "m.json", m.dump());
+    ::chmod((m_dir / "m.json").c_str(), 0644);
+
+    ProcessResult run = run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", host_binary(),
+                                     "fetch", m_dir / "m.json", "--no-progress"});
+    ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+    for (const auto &a : artifacts) {
+        const std::string published = team + "/" + a.abi + ".zip";
+        EXPECT_TRUE(read_file(published) == blob_content(a.seed, a.size)) << a.name;
+        struct stat st {};
+        ASSERT_EQ(::stat(published.c_str(), &st), 0);
+        EXPECT_EQ(st.st_uid, 65534u) << "published by the user who fetched";
+    }
+    if (sticky) {
+        // Root's files stay (nobody may remove them); the message names them.
+        EXPECT_NE(run.err.find("belongs to another user"), std::string::npos) << run.err;
+        EXPECT_NE(run.err.find(team + "/" + artifacts[0].abi + ".zip.part"), std::string::npos) << run.err;
+        for (const auto &e : fs::directory_iterator(team)) {
+            const std::string n = e.path().filename().string();
+            EXPECT_TRUE(n.find('-') == std::string::npos || !n.ends_with(".part")) << "a private leftover: " << n;
+        }
+    } else {
+        // In a plain shared directory the leftovers are replaced by fresh files.
+        EXPECT_FALSE(fs::exists(team + "/" + artifacts[0].abi + ".zip.part"));
+        EXPECT_FALSE(fs::exists(team + "/" + artifacts[0].abi + ".zip.dlstate"));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Directory, SharedCache, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool> &info) { return info.param ? "Sticky" : "Plain"; });
+
+}  // namespace
+}  // namespace blobfetch::test
