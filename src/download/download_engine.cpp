@@ -679,7 +679,9 @@ private:
                        j.saved_chunks = claimed;
                    } else if (j.failure.ok() && j.file && j.file->durability_lost()) {
                        // The data did not reach the disk, and the kernel may
-                       // have dropped it: nothing of this file can be trusted.
+                       // have dropped it: nothing of this file can be trusted
+                       // (nor published, should every chunk be in meanwhile).
+                       j.finish_requested = false;
                        if (!j.sync_restarted && !m_cancel_seen) {
                            j.sync_restarted = true;
                            j.restart_fresh = true;

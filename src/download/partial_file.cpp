@@ -343,7 +343,11 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
         bool not_ours = false;
         if (Status s = remove_record(paths, not_ours); !s.ok()) return s;
     }
-    return check.durable ? dir.sync() : Status::success();
+    if (!check.durable) return Status::success();
+    if (Status s = dir.sync(); !s.ok())
+        return Status(Errc::io, "'" + paths.final_path.string() + "' is published with the right bytes, but " +
+                                    s.message() + ": a power loss now could lose its name; check the disk");
+    return Status::success();
 }
 
 void discard_partial(const PartialPaths &paths) {
