@@ -29,13 +29,25 @@ Scenarios:
      beyond the blob size, from a server sending 1 MiB/s per connection
   E  everything already cached: 10,000 blobs, size-only and with SHA-256
   F  cancel latency with 16 transfers in flight (build/bin/blobfetch-bench-cancel)
+  G  many small blobs: 10,000 blobs of 4 KiB (one directory per blob, as in C) into a fresh cache:
+     blobfetch strict + SHA-256 and relaxed without a hash, aria2c -i -j16, curl URL after URL; then
+     the system calls per blob (strace -f -c; --no-strace skips it) of a fresh fetch and of a rerun
+     over the full cache
+
+RESULTS.md is merged, not replaced: the sections of the scenarios run replace their earlier
+versions, the other scenarios' sections are kept (each section carries a comment naming the
+command and date that produced it). --also-out writes this run's sections alone to another file.
+--work-dir puts the temporary directory elsewhere than /tmp (for example on a tmpfs: scenario G's
+wall times on a file system that is slow to create inodes measure mostly that file system).
 """
 import argparse
+import concurrent.futures
 import datetime
 import filecmp
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -413,28 +425,380 @@ def scenario_f(args, work, nginx, out):
     out.append(res.strip())
 
 
+# System calls that scenario G counts as file-system work, in the order of its
+# table: (row label, the strace names summed into it). "file-system total" is
+# the sum of exactly these rows. read/write/close also count calls on other
+# descriptors (strace -c cannot tell them apart); the network rows below are
+# reported separately.
+FS_CALLS = [
+    ("openat/open", ("openat", "open")),
+    ("newfstatat/fstat/lstat/stat/statx", ("newfstatat", "fstat", "lstat", "stat", "statx")),
+    ("unlink/unlinkat", ("unlink", "unlinkat")),
+    ("ftruncate", ("ftruncate",)),
+    ("fallocate", ("fallocate",)),
+    ("fchmod", ("fchmod",)),
+    ("flock", ("flock",)),
+    ("fcntl", ("fcntl",)),
+    ("fdatasync", ("fdatasync",)),
+    ("fsync", ("fsync",)),
+    ("rename/renameat/renameat2", ("rename", "renameat", "renameat2")),
+    ("mkdir/mkdirat", ("mkdir", "mkdirat")),
+    ("pwrite64/write", ("pwrite64", "write")),
+    ("pread64/read", ("pread64", "read")),
+    ("close", ("close",)),
+]
+NET_CALLS = [
+    ("recvfrom/recvmsg", ("recvfrom", "recvmsg", "recvmmsg")),
+    ("sendto/sendmsg", ("sendto", "sendmsg", "sendmmsg")),
+    ("poll/ppoll/select", ("poll", "ppoll", "select", "pselect6")),
+    ("epoll_*", ("epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl", "epoll_create", "epoll_create1")),
+    ("socket/connect/sockopt/sockname", ("socket", "connect", "socketpair", "setsockopt", "getsockopt",
+                                          "getsockname", "getpeername", "bind", "shutdown")),
+    ("eventfd2/pipe2", ("eventfd2", "eventfd", "pipe", "pipe2")),
+]
+
+
+def parse_strace_summary(path):
+    """strace -c's table -> {syscall: (calls, errors)}; the "total" row is left out."""
+    calls = {}
+    rules = 0
+    with open(path) as f:
+        for line in f:
+            if line.startswith("------"):
+                rules += 1
+                continue
+            if rules != 1:
+                continue  # the heading, or the total row after the second rule
+            tok = line.split()
+            if len(tok) < 5:
+                continue
+            errors = int(tok[4]) if len(tok) >= 6 else 0
+            calls[tok[-1]] = (int(tok[3]), errors)
+    if not calls:
+        raise RuntimeError(f"no strace summary in {path}")
+    return calls
+
+
+def file_system(path):
+    """"ext4 on /dev/vda (without a journal)": the file system holding path, for scenario G's notes."""
+    r = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", path], capture_output=True, text=True)
+    if r.returncode != 0 or not r.stdout.split():
+        return "unknown"
+    fstype, source = (r.stdout.split() + ["?"])[:2]
+    text = f"{fstype} on {source}"
+    if fstype == "ext4":
+        try:
+            with open(f"/sys/fs/ext4/{os.path.basename(source)}/journal_task") as f:
+                if f.read().strip() == "<none>":
+                    text += " (without a journal)"
+        except OSError:
+            pass
+    return text
+
+
+def gen_blobs(jobs):
+    """gen_blob for many (path, seed, size) at once, on every core; returns the SHA-256s in order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(lambda j: gen_blob(*j), jobs))
+
+
+def scenario_g(args, work, nginx, out):
+    count, size = args.g_blobs, 4 << 10
+    host = os.path.join(BIN, "blobfetch")
+    names = [f"g-{i}" for i in range(count)]
+    shas = gen_blobs([(os.path.join(work, "www", n, "k.zip"), 20000 + i, size) for i, n in enumerate(names)])
+    cache = os.path.join(work, "cache-g")
+    base = nginx.url("").rstrip("/")
+    strict = write_manifest(os.path.join(work, "g.json"), cache, base, [(n, size, h) for n, h in zip(names, shas)])
+    relaxed = write_manifest(os.path.join(work, "g-relaxed.json"), cache, base, [(n, size, None) for n in names],
+                             {"durability": "relaxed"})
+    aria_in = os.path.join(work, "g.aria")
+    curl_cfg = os.path.join(work, "g.curl")
+    odir = os.path.join(work, "out-g")
+    with open(aria_in, "w") as fa, open(curl_cfg, "w") as fc:
+        for n in names:
+            fa.write(f"{nginx.url(n + '/k.zip')}\n  dir={odir}/{n}\n  out=k.zip\n")
+            fc.write(f'url = "{nginx.url(n + "/k.zip")}"\noutput = "{odir}/{n}/k.zip"\ncreate-dirs\n')
+    picks = (names[0], names[count // 2], names[-1])
+    left_by = {}  # tool -> {entry name or "directory": count} after its last run
+
+    def entries(where):
+        found = {}
+        for _, dirs, files in os.walk(where):
+            found["directory"] = found.get("directory", 0) + len(dirs)
+            for x in files:
+                found[x] = found.get(x, 0) + 1
+        return found
+
+    def check_in(where, tool=None):
+        def check():
+            if tool:
+                left_by[tool] = entries(where)
+            for n in picks:
+                same(os.path.join(where, n, "k.zip"), os.path.join(work, "www", n, "k.zip"))
+            missing = [n for n in names if os.path.getsize(os.path.join(where, n, "k.zip")) != size]
+            if missing:
+                raise RuntimeError(f"{len(missing)} blobs missing or short in {where}, e.g. {missing[0]}")
+        return check
+
+    argv = {
+        "blobfetch": [host, "fetch", strict, "-q"],
+        "blobfetch relaxed, no hash": [host, "fetch", relaxed, "-q"],
+        "aria2c -i -j16": ["aria2c", "-q", "-i", aria_in, "-j16", "--allow-overwrite=true",
+                           "--auto-file-renaming=false"],
+        "curl, URL after URL": ["curl", "-sS", "-K", curl_cfg],
+    }
+    s = Scenario(args, f"G: {count} x {size >> 10} KiB, fresh cache", count * size)
+    for name, cmd in argv.items():
+        where = cache if name.startswith("blobfetch") else odir
+        s.tool(name, cmd, lambda where=where: rm(where), check_in(where, name))
+    out_g = [s.run().table()]
+    rm(odir)
+
+    def per_blob_entries(found):
+        return ", ".join(f"{n / count:.2f} {'directories' if k == 'directory' else '`' + k + '`'}"
+                         for k, n in sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    out_g.append(
+        "What each tool leaves behind, per blob (each entry a new inode): " +
+        "; ".join(f"{name}: {per_blob_entries(found)}" for name, found in left_by.items()) +
+        f". The outputs are on {file_system(work)}. Every timed run creates these right after its preparation "
+        "deleted as many: a file system that delays the reuse of freed inodes (ext4 without a journal skips "
+        "inodes freed in the last 60 s, 360 s while their inode-table block is dirty, and scans past each of "
+        "them) makes mkdir and openat(O_CREAT) the largest part of every tool's wall time, and a noisy one; the "
+        "system-call counts below do not depend on it.")
+
+    def shown(cmd):
+        return " ".join(cmd).replace(work, "$WORK").replace(ROOT + "/", "")
+
+    manifest_note = (
+        f"`$WORK` is the harness's temporary directory. `$WORK/g.json`: `{{\"version\": 1, \"cache_dir\": "
+        f"\"$WORK/cache-g\", \"sources\": [{{\"url\": \"http://127.0.0.1:PORT/{{name}}/{{sha}}.zip\"}}], "
+        f"\"artifacts\": [{{\"name\": \"g-0\", \"sha\": \"k\", \"size\": {size}, \"sha256\": \"...\"}}, ... "
+        f"\"g-{count - 1}\"]}}` (cache files `$WORK/cache-g/g-N/k.zip`, one directory per blob, as in C; "
+        f"content from `blobfetch-testgen {20000}+N {size}`); `$WORK/g-relaxed.json` is the same without "
+        f"`sha256` and with `\"options\": {{\"durability\": \"relaxed\"}}`. `g.aria` and `g.curl` list the same "
+        f"URLs, written as in scenario C.")
+    out_g.append("Commands (each timed run after deleting its output directory, `sync` and the settle wait):\n\n" +
+                 "\n".join(f"- {name}: `{shown(cmd)}`" for name, cmd in argv.items()) + "\n\n" + manifest_note)
+
+    strace = shutil.which("strace") or ("/usr/bin/strace" if os.access("/usr/bin/strace", os.X_OK) else None)
+    if args.no_strace or not strace:
+        why = "--no-strace was given" if args.no_strace else "strace was not found"
+        out_g.append(f"System calls per blob: skipped ({why}).")
+        out.append("\n\n".join(out_g))
+        rm(cache)
+        return
+
+    runs = []  # (column label, command shown, {syscall: (calls, errors)})
+    for label, m in (("strict + SHA-256", strict), ("relaxed, no hash", relaxed)):
+        for cached in (False, True):
+            if not cached:
+                rm(cache)
+            subprocess.run(["sync"], check=True)
+            time.sleep(args.settle)
+            trace = os.path.join(work, f"g-strace-{len(runs)}.txt")
+            cmd = [strace, "-f", "-c", "-o", trace, host, "fetch", m, "-q"]
+            nginx.clear_log()
+            p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if p.returncode != 0:
+                raise RuntimeError(f"strace run exited {p.returncode}: {p.stderr.decode(errors='replace')[-2000:]}")
+            check_in(cache)()
+            time.sleep(0.5)  # nginx writes its log lines as it answers
+            _, requests = nginx.body_bytes("/g-")
+            if cached and requests:
+                raise RuntimeError(f"the rerun over the full cache sent {requests} requests")
+            if not cached and requests != count:
+                raise RuntimeError(f"the fresh fetch sent {requests} requests for {count} blobs")
+            col = f"{label}, {'rerun, all cached' if cached else 'fresh cache'}"
+            runs.append((col, shown(cmd).replace(trace.replace(work, "$WORK"), "$WORK/g-strace.txt"),
+                         parse_strace_summary(trace)))
+    rm(cache)
+
+    def per_blob(n):
+        return "0" if n == 0 else "<0.01" if n / count < 0.005 else f"{n / count:.2f}"
+
+    def cell(counts, names_):
+        c = sum(counts.get(n, (0, 0))[0] for n in names_)
+        e = sum(counts.get(n, (0, 0))[1] for n in names_)
+        return per_blob(c) + (f" ({per_blob(e)} failed)" if e else "")
+
+    listed = {n for _, ns in FS_CALLS + NET_CALLS for n in ns}
+    fs_names = tuple(n for _, ns in FS_CALLS for n in ns)
+    net_names = tuple(n for _, ns in NET_CALLS for n in ns)
+    # The largest of the rest, by calls in any run.
+    others = sorted({n for _, _, c in runs for n in c if n not in listed},
+                    key=lambda n: -max(c.get(n, (0, 0))[0] for _, _, c in runs))
+    head = f"| G: system calls per blob (count / {count:,}) | " + " | ".join(col for col, _, _ in runs) + " |"
+    rows = [head, "|---|" + "---|" * len(runs)]
+
+    def row(label, names_, bold=False):
+        cells = [cell(c, names_) for _, _, c in runs]
+        if bold:
+            label, cells = f"**{label}**", [f"**{x}**" for x in cells]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    row("all system calls", tuple({n for _, _, c in runs for n in c}), bold=True)
+    for label, ns in FS_CALLS:
+        row(label, ns)
+    row("file-system total (the rows above)", fs_names, bold=True)
+    for label, ns in NET_CALLS:
+        row(label, ns)
+    row("network/poll total (the rows above)", net_names, bold=True)
+    for n in others[:8]:
+        row(n, (n,))
+    rest = tuple(others[8:])
+    if rest:
+        row("everything else (" + ", ".join(rest) + ")", rest)
+    out_g.append("\n".join(rows))
+    out_g.append(
+        f"From `strace -f -c` (every thread) of one run each, divided by the {count:,} blobs; the counts include the "
+        "process's own start-up and exit (loading the plugin, a few hundred calls in all, under 0.1 per blob). "
+        "\"(x failed)\": calls that returned an error, per blob (for example an unlink of a file that is not "
+        "there). The file-system total is the sum of exactly the rows above it: openat/open, "
+        "newfstatat/fstat/lstat/stat/statx, unlink/unlinkat, ftruncate, fallocate, fchmod, flock, fcntl, "
+        "fdatasync, fsync, rename/renameat/renameat2, mkdir/mkdirat, pwrite64/write, pread64/read and close; "
+        "read, write and close are counted there whatever the descriptor (strace -c does not tell a file from a "
+        "socket or pipe), while recv*/send*/poll/epoll and socket set-up are counted as network/poll. "
+        "A fresh cache is deleted, `sync` runs and the harness waits the settle time before the run; the rerun "
+        "follows the fresh run over the cache it filled (no request reaches nginx). Commands:\n\n" +
+        "\n".join(f"- {col}: `{cmd}`" for col, cmd, _ in runs))
+    out.append("\n\n".join(out_g))
+
+
+SCENARIOS = "ABCDEFG"
+MARKER = re.compile(r"^<!-- harness section (\{.*\}) -->$")
+
+
+def read_sections(path):
+    """The sections of an earlier RESULTS.md: {scenario: (provenance, text)}.
+
+    A file this harness wrote starts each section with a MARKER comment. An
+    older file without them is split at its blank lines: a block whose table
+    starts "| X:" opens scenario X ("| case" is F's), any other block belongs
+    to the section before it; its provenance comes from its header."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        text = f.read()
+    sections, current = {}, None
+    if any(MARKER.match(line) for line in text.splitlines()):
+        for line in text.splitlines():
+            m = MARKER.match(line)
+            if m:
+                prov = json.loads(m.group(1))
+                current = prov.pop("scenario")
+                sections[current] = (prov, [])
+            elif current:
+                sections[current][1].append(line)
+        return {k: (p, "\n".join(lines).strip()) for k, (p, lines) in sections.items()}
+    written = re.search(r"^Written by `([^`]*)` on ([^\n]*?)\.$", text, re.M)
+    machine = re.search(r"^Machine: (.*)\.$", text, re.M)
+    prov = {"cmd": written.group(1) if written else "?", "when": written.group(2) if written else "?",
+            "machine": machine.group(1) if machine else "?"}
+    for block in text.split("\n\n"):
+        block = block.strip()
+        m = re.match(r"\| ([A-Z]):", block)
+        if m:
+            current = m.group(1)
+        elif block.startswith("| case ("):
+            current = "F"
+        if current and block:
+            sections.setdefault(current, (prov, []))[1].append(block)
+    return {k: (p, "\n\n".join(blocks)) for k, (p, blocks) in sections.items()}
+
+
+def render(sections):
+    """RESULTS.md from {scenario: (provenance, text)}, in scenario order."""
+    order = [k for k in SCENARIOS if k in sections] + sorted(k for k in sections if k not in SCENARIOS)
+    groups = []  # (provenance, [scenarios]) in order of first appearance
+    for k in order:
+        prov = sections[k][0]
+        for g in groups:
+            if g[0] == prov:
+                g[1].append(k)
+                break
+        else:
+            groups.append((prov, [k]))
+
+    def which(ks):
+        return ("scenario " if len(ks) == 1 else "scenarios ") + ", ".join(ks)
+
+    written = "; ".join(f"`{p['cmd']}` on {p['when']} ({which(ks)})" for p, ks in groups)
+    machines = {p["machine"] for p, _ in groups}
+    if len(machines) == 1:
+        machine = [f"Machine: {machines.pop()}."]
+    else:
+        machine = [f"Machine for {which(ks)}: {p['machine']}." for p, ks in groups]
+    head = [
+        "# blobfetch benchmark results",
+        "",
+        f"Written by {written}.",
+        *machine,
+        "",
+        "Medians of alternated rounds after a warm-up round; before each timed run the outputs are deleted,",
+        "`sync` runs and the harness waits --settle seconds (3 unless the command above says otherwise). CPU is",
+        "user+sys of the tool and its children; the last column is the median of",
+        "the per-round ratios of blobfetch's wall time to this tool's (below 1: blobfetch is faster).",
+        "blobfetch runs with its defaults (8 connections, 2 MiB chunks, strict durability, SHA-256) unless",
+        "the row says otherwise. Every output is checked byte-exact after its timed run.",
+        "",
+    ]
+    body = []
+    for k in order:
+        prov, text = sections[k]
+        body.append(f"<!-- harness section {json.dumps(dict(scenario=k, **prov))} -->\n{text}")
+    return "\n".join(head) + "\n" + "\n\n".join(body) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenarios", default="A,B,C,D,E,F")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help="comma-separated, from " + ",".join(SCENARIOS) + " (default: all)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--settle", type=float, default=3.0, help="seconds to wait before each timed run")
     ap.add_argument("--size-mib", type=int, default=1024, help="scenario A's blob size")
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    ap.add_argument("--g-blobs", type=int, default=10000, help="scenario G's blob count")
+    ap.add_argument("--no-strace", action="store_true",
+                    help="scenario G: skip the system-call counts (skipped anyway, with a note, without strace)")
+    ap.add_argument("--work-dir", default="/tmp",
+                    help="where the temporary directory (blobs, caches, outputs) is made (default /tmp)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"),
+                    help="results file; the sections of the scenarios run replace theirs, the others stay")
+    ap.add_argument("--also-out", help="also write this run's sections alone (with the header) to this file")
     args = ap.parse_args()
+    chosen = [x.strip().upper() for x in args.scenarios.split(",") if x.strip()]
+    bad = [x for x in chosen if x not in SCENARIOS]
+    if bad or not chosen:
+        ap.error(f"--scenarios: unknown {','.join(bad) or '(none)'}; choose from {','.join(SCENARIOS)}")
     for tool in ("blobfetch", "blobfetch-testgen"):
         if not os.access(os.path.join(BIN, tool), os.X_OK):
             sys.exit("build first: cmake -S . -B build -G Ninja && cmake --build build -j2")
     for tool in ("curl", "aria2c"):
         if not shutil.which(tool):
             sys.exit(f"needs {tool} (apt-get install curl aria2)")
-    work = tempfile.mkdtemp(prefix="blobfetch-harness-", dir="/tmp")
+    cmd = f"python3 bench/harness.py --scenarios {','.join(chosen)} --rounds {args.rounds}"
+    if args.settle != 3.0:
+        cmd += f" --settle {args.settle:g}"
+    if "A" in chosen and args.size_mib != 1024:
+        cmd += f" --size-mib {args.size_mib}"
+    if "G" in chosen and args.g_blobs != 10000:
+        cmd += f" --g-blobs {args.g_blobs}"
+    if "G" in chosen and args.no_strace:
+        cmd += " --no-strace"
+    if args.work_dir != "/tmp":
+        cmd += f" --work-dir {args.work_dir}"
+    work = tempfile.mkdtemp(prefix="blobfetch-harness-", dir=args.work_dir)
     nginx = Nginx(work, os.path.join(work, "www"))
-    out = []
+    out, parts = [], {}
     try:
-        fns = {"A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d, "E": scenario_e, "F": scenario_f}
-        for sc in args.scenarios.split(","):
+        fns = {"A": scenario_a, "B": scenario_b, "C": scenario_c, "D": scenario_d, "E": scenario_e, "F": scenario_f,
+               "G": scenario_g}
+        for sc in chosen:
             print(f"scenario {sc}", flush=True)
+            first = len(out)
             fns[sc](args, work, nginx, out)
+            parts[sc] = "\n\n".join(out[first:])
     finally:
         nginx.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -444,27 +808,21 @@ def main():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    head = [
-        "# blobfetch benchmark results",
-        "",
-        f"Written by `python3 bench/harness.py --scenarios {args.scenarios} --rounds {args.rounds}` on "
-        f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.",
-        f"Machine: {os.cpu_count()} cores ({cpu}), kernel {platform.release()}, "
-        f"{subprocess.run(['curl', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}, "
-        f"{subprocess.run(['aria2c', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}, "
-        f"{subprocess.run(['/usr/sbin/nginx', '-v'], capture_output=True, text=True).stderr.strip()}.",
-        "",
-        "Medians of alternated rounds after a warm-up round; before each timed run the outputs are deleted,",
-        "`sync` runs and the harness waits "
-        f"{args.settle:g} s. CPU is user+sys of the tool and its children; the last column is the median of",
-        "the per-round ratios of blobfetch's wall time to this tool's (below 1: blobfetch is faster).",
-        "blobfetch runs with its defaults (8 connections, 2 MiB chunks, strict durability, SHA-256) unless",
-        "the row says otherwise. Every output is checked byte-exact after its timed run.",
-        "",
-    ]
+    machine = (f"{os.cpu_count()} cores ({cpu}), kernel {platform.release()}, "
+               f"{subprocess.run(['curl', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}, "
+               f"{subprocess.run(['aria2c', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}, "
+               f"{subprocess.run(['/usr/sbin/nginx', '-v'], capture_output=True, text=True).stderr.strip()}")
+    prov = {"cmd": cmd, "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine}
+    mine = {sc: (prov, text) for sc, text in parts.items()}
+    sections = read_sections(args.out)
+    sections.update(mine)
     with open(args.out, "w") as f:
-        f.write("\n".join(head) + "\n" + "\n\n".join(out) + "\n")
-    print(open(args.out).read())
+        f.write(render(sections))
+    if args.also_out:
+        with open(args.also_out, "w") as f:
+            f.write(render(mine))
+    print(render(mine))
 
 
 if __name__ == "__main__":
