@@ -214,11 +214,15 @@ public:
 private:
     // ------------------------------------------------------------ the inbox (worker -> engine thread)
     void post(std::function<void()> fn) {
+        bool was_empty;
         {
             std::lock_guard lock(m_inbox_mutex);
+            was_empty = m_inbox.empty();
             m_inbox.push_back(std::move(fn));
         }
-        m_loop.wakeup();
+        // One wake-up per batch: a non-empty inbox has one pending already
+        // (the engine thread drains everything it finds after waking).
+        if (was_empty) m_loop.wakeup();
     }
 
     void drain_inbox() {

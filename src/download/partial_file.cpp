@@ -162,7 +162,9 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
     Prepared out;
     out.paths = paths;
     const DirHandle &dir = *paths.dir;
-    if (recheck) {
+    // (A directory this fetch just made, with nothing renamed into it yet,
+    // holds no finished blob: nothing to look at.)
+    if (recheck && !dir.fresh()) {
         auto cached = cached_size(dir, paths.final_name, spec, verify_hash, cancel);
         if (!cached) return cached.status();
         if (*cached >= 0) {
@@ -344,7 +346,10 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
         if (Status s = remove_record(paths, not_ours); !s.ok()) return s;
     }
     if (!check.durable) return Status::success();
-    if (Status s = dir.sync(); !s.ok())
+    // Its name, and the directories this fetch made for it, reach the disk.
+    Status s = dir.sync();
+    if (s.ok()) s = dir.sync_created();
+    if (!s.ok())
         return Status(Errc::io, "'" + paths.final_path.string() + "' is published with the right bytes, but " +
                                     s.message() + ": a power loss now could lose its name; check the disk");
     return Status::success();

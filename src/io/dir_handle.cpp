@@ -84,8 +84,10 @@ Expected<std::shared_ptr<DirHandle>> DirHandle::open_root(const fs::path &root, 
     return std::shared_ptr<DirHandle>(new DirHandle(std::move(fd), root));
 }
 
-Expected<std::shared_ptr<DirHandle>> DirHandle::open_beneath(const DirHandle &root, std::string_view relative,
-                                                             bool create) {
+Expected<std::shared_ptr<DirHandle>> DirHandle::open_beneath(const std::shared_ptr<DirHandle> &root_handle,
+                                                             std::string_view relative, bool create,
+                                                             bool known_missing) {
+    const DirHandle &root = *root_handle;
     const auto parts = components(relative);
     fs::path shown = root.path();
     for (auto p : parts) shown /= std::string(p);
@@ -94,27 +96,53 @@ Expected<std::shared_ptr<DirHandle>> DirHandle::open_beneath(const DirHandle &ro
         if (!fd) return Status(Errc::io, "cannot open '" + root.path().string() + "': " + std::strerror(errno));
         return std::shared_ptr<DirHandle>(new DirHandle(std::move(fd), root.path()));
     }
-    // The usual case, one system call: the directory exists and is plain.
-    if (UniqueFd fd(open_beneath_fast(root.fd(), relative)); fd)
-        return std::shared_ptr<DirHandle>(new DirHandle(std::move(fd), shown));
+    int fast_error = ENOENT;
+    if (!known_missing) {
+        // The usual case, one system call: the directory exists and is plain.
+        if (UniqueFd fd(open_beneath_fast(root.fd(), relative)); fd)
+            return std::shared_ptr<DirHandle>(new DirHandle(std::move(fd), shown));
+        // (With openat2, ENOENT means a component is missing: links and
+        // escapes are ELOOP and EXDEV.)
+        fast_error = errno;
+        if (fast_error == ENOENT && !create) return Status(Errc::not_found, "'" + shown.string() + "' does not exist");
+    }
     // Missing parts (created), links (named in the message), or no openat2:
     // one component at a time.
-    UniqueFd current(::fcntl(root.fd(), F_DUPFD_CLOEXEC, 0));
-    if (!current) return Status(Errc::io, "cannot open '" + root.path().string() + "': " + std::strerror(errno));
+    UniqueFd owned;
+    int current = root.fd();
     fs::path walked = root.path();
+    std::vector<UniqueFd> created_in;  // parents below the root in which a component was made
+    bool created_in_root = false;
+    // The previous component is new, so this one cannot exist yet (also:
+    // the only component was found missing).
+    bool created = fast_error == ENOENT && parts.size() == 1;
     for (auto part : parts) {
         const std::string name(part);
         walked /= name;
-        UniqueFd next(::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!next && errno == ENOENT && create) {
-            if (::mkdirat(current.get(), name.c_str(), 0777) != 0 && errno != EEXIST)
+        auto make = [&]() -> Status {
+            if (::mkdirat(current, name.c_str(), 0777) == 0) {
+                created = true;
+                if (current == root.fd()) created_in_root = true;
+                else created_in.emplace_back(::fcntl(current, F_DUPFD_CLOEXEC, 0));
+            } else if (errno != EEXIST) {
                 return Status(Errc::io, "cannot create directory '" + walked.string() + "': " + std::strerror(errno));
-            next.reset(::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            } else {
+                created = false;  // someone else made it meanwhile
+            }
+            return Status::success();
+        };
+        if (create && created) {
+            if (Status s = make(); !s.ok()) return s;
+        }
+        UniqueFd next(::openat(current, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!next && errno == ENOENT && create && !created) {
+            if (Status s = make(); !s.ok()) return s;
+            next.reset(::openat(current, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         }
         if (!next) {
             const int e = errno;
             struct stat st {};
-            if (::fstatat(current.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (::fstatat(current, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
                 if (S_ISLNK(st.st_mode)) return link_refused(walked);
                 if (!S_ISDIR(st.st_mode))
                     return Status(Errc::unsafe_path, "'" + walked.string() +
@@ -124,9 +152,33 @@ Expected<std::shared_ptr<DirHandle>> DirHandle::open_beneath(const DirHandle &ro
             if (e == ENOENT) return Status(Errc::not_found, "'" + walked.string() + "' does not exist");
             return Status(Errc::io, "cannot open directory '" + walked.string() + "': " + std::strerror(e));
         }
-        current = std::move(next);
+        owned = std::move(next);
+        current = owned.get();
     }
-    return std::shared_ptr<DirHandle>(new DirHandle(std::move(current), shown));
+    auto handle = std::shared_ptr<DirHandle>(new DirHandle(std::move(owned), shown));
+    handle->m_fresh.store(created);
+    if (created_in_root) handle->m_created_in_root = root_handle;
+    handle->m_created_in = std::move(created_in);
+    handle->m_created_synced = !created_in_root && handle->m_created_in.empty();
+    return handle;
+}
+
+Status DirHandle::sync_created() const {
+    std::lock_guard lock(m_created_mutex);
+    if (m_created_synced) return Status::success();
+    if (m_created_in_root) {
+        if (Status s = m_created_in_root->sync(); !s.ok()) return s;
+    }
+    for (const UniqueFd &fd : m_created_in) {
+        while (fd && ::fsync(fd.get()) != 0) {
+            if (errno == EINTR) continue;
+            if (errno == EINVAL || errno == ENOTSUP) break;
+            return Status(Errc::io, "cannot sync a directory above '" + m_path.string() + "': " + std::strerror(errno));
+        }
+    }
+    m_created_in.clear();
+    m_created_synced = true;
+    return Status::success();
 }
 
 UniqueFd DirHandle::open(std::string_view name, int flags, mode_t mode) const {
@@ -143,6 +195,7 @@ int DirHandle::stat(std::string_view name, struct stat &st) const {
 }
 
 int DirHandle::rename(std::string_view from, std::string_view to) const {
+    m_fresh.store(false, std::memory_order_release);  // (before: no finished blob in it is then never missed)
     return ::renameat(m_fd.get(), std::string(from).c_str(), m_fd.get(), std::string(to).c_str()) == 0 ? 0 : errno;
 }
 
@@ -193,12 +246,23 @@ Expected<std::shared_ptr<DirHandle>> DirCache::get(const std::string &relative_d
     std::lock_guard lock(m_mutex);
     if (auto it = m_dirs.find(relative_dir); it != m_dirs.end()) return it->second;
     if (!m_root) {
+        if (m_root_missing && !create)
+            return Status(Errc::not_found, "the cache directory '" + m_root_path.string() + "' does not exist");
         auto root = DirHandle::open_root(m_root_path, create);
-        if (!root) return root.status();
+        if (!root) {
+            if (root.status().code() == Errc::not_found) m_root_missing = true;
+            return root.status();
+        }
         m_root = std::move(*root);
     }
-    auto dir = DirHandle::open_beneath(*m_root, relative_dir, create);
-    if (!dir) return dir.status();
+    const bool known_missing = m_missing.count(relative_dir) > 0 || m_root_missing;
+    if (known_missing && !create) return Status(Errc::not_found, "'" + relative_dir + "' does not exist");
+    auto dir = DirHandle::open_beneath(m_root, relative_dir, create, known_missing);
+    if (!dir) {
+        if (dir.status().code() == Errc::not_found && !create) m_missing.insert(relative_dir);
+        return dir.status();
+    }
+    m_missing.erase(relative_dir);
     m_dirs.emplace(relative_dir, *dir);
     return *dir;
 }

@@ -15,14 +15,17 @@
 // Thread safety: a handle is immutable after opening and may be used from
 // any thread; sync() coalesces concurrent callers (group commit).
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -40,12 +43,14 @@ public:
 
     // Opens `relative` ('/'-separated components, already checked by
     // check_relative_path; "" is the root itself) beneath `root`. With
-    // `create`, missing directories are made (mode 0777 minus the umask).
-    // Errc::not_found: a component is missing (without `create`);
+    // `create`, missing directories are made (mode 0777 minus the umask);
+    // `known_missing` (the caller just found it missing) skips the first
+    // look. Errc::not_found: a component is missing (without `create`);
     // Errc::unsafe_path: a component is a symbolic link or no directory (the
     // message names it); Errc::io otherwise.
-    static Expected<std::shared_ptr<DirHandle>> open_beneath(const DirHandle &root, std::string_view relative,
-                                                             bool create);
+    static Expected<std::shared_ptr<DirHandle>> open_beneath(const std::shared_ptr<DirHandle> &root,
+                                                             std::string_view relative, bool create,
+                                                             bool known_missing = false);
 
     ~DirHandle() = default;
     DirHandle(const DirHandle &) = delete;
@@ -75,6 +80,16 @@ public:
     // fsync directories (EINVAL) counts as done.
     Status sync() const;
 
+    // Makes the directories this handle created (and their entries in the
+    // directories holding them) durable: fsync of each parent in which
+    // open_beneath() made a component, once. A no-op when it created nothing
+    // or did this already. Thread-safe.
+    Status sync_created() const;
+
+    // True while this directory was made by open_beneath() and nothing was
+    // renamed into it yet: no finished blob can be in it.
+    bool fresh() const { return m_fresh.load(std::memory_order_acquire); }
+
     // True when `relative` beneath `root` still names this very directory
     // (same device and inode), i.e. it was not moved away or replaced.
     bool still_at(const DirHandle &root, std::string_view relative) const;
@@ -86,6 +101,13 @@ private:
     std::filesystem::path m_path;
     dev_t m_dev = 0;
     ino_t m_ino = 0;
+    mutable std::atomic<bool> m_fresh{false};
+    // The parents in which components were created: the root's handle for
+    // the first, owned descriptors below it; synced once by sync_created().
+    std::shared_ptr<DirHandle> m_created_in_root;
+    mutable std::vector<UniqueFd> m_created_in;
+    mutable std::mutex m_created_mutex;
+    mutable bool m_created_synced = true;
 
     // Group commit of directory syncs.
     mutable std::mutex m_sync_mutex;
@@ -114,7 +136,9 @@ private:
     std::filesystem::path m_root_path;
     std::mutex m_mutex;
     std::shared_ptr<DirHandle> m_root;
+    bool m_root_missing = false;               // found missing (without create)
     std::map<std::string, std::shared_ptr<DirHandle>> m_dirs;
+    std::set<std::string> m_missing;           // found missing (without create)
 };
 
 // The directory part of a relative blob path ("a/b/c.zip" -> "a/b", "c.zip" -> "").

@@ -3,6 +3,7 @@
 #include "io/positional_writer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 
@@ -53,11 +54,20 @@ std::string human_bytes(std::int64_t n) {
 
 class PosixWriter final : public IPositionalWriter {
 public:
-    PosixWriter(UniqueFd fd, std::string name, AllocateFn allocate)
-        : m_fd(std::move(fd)), m_name(std::move(name)), m_allocate(allocate) {}
+    // `known_size`: the file's size when the caller knows it (0 for a file
+    // it just created), else -1 (asked with fstat when needed).
+    PosixWriter(UniqueFd fd, std::string name, AllocateFn allocate, std::int64_t known_size = -1)
+        : m_fd(std::move(fd)), m_name(std::move(name)), m_allocate(allocate), m_size(known_size) {}
 
     Status write_at(const void *data, std::size_t len, std::int64_t offset) override {
-        return write_all_at(m_fd.get(), data, len, offset, m_name);
+        Status s = write_all_at(m_fd.get(), data, len, offset, m_name);
+        // The size follows the writes (only this object writes the file).
+        const std::int64_t end = offset + static_cast<std::int64_t>(len);
+        std::int64_t known = m_size.load(std::memory_order_relaxed);
+        while (known >= 0 && known < end && !m_size.compare_exchange_weak(known, end, std::memory_order_relaxed)) {
+        }
+        if (!s.ok()) m_size.store(-1);  // a short write: ask the file
+        return s;
     }
 
     Expected<std::size_t> read_at(void *data, std::size_t len, std::int64_t offset) override {
@@ -100,33 +110,57 @@ public:
     }
 
     Expected<std::int64_t> size() override {
+        if (const std::int64_t known = m_size.load(); known >= 0) return known;
         struct stat st {};
         if (::fstat(m_fd.get(), &st) != 0)
             return Status(Errc::io, "cannot stat '" + m_name + "': " + std::strerror(errno));
+        m_size.store(static_cast<std::int64_t>(st.st_size));
         return static_cast<std::int64_t>(st.st_size);
     }
 
     Status preallocate(std::int64_t size) override {
+        Status s = preallocate_to(size);
+        m_size.store(s.ok() ? size : -1);
+        return s;
+    }
+
+    Status preallocate_to(std::int64_t size) {
         struct stat st {};
-        if (::fstat(m_fd.get(), &st) != 0)
-            return Status(Errc::io, "cannot stat '" + m_name + "': " + std::strerror(errno));
-        if (size > 0 && m_allocate(m_fd.get(), 0, size) != 0) {
-            const int e = errno;
-            if (e == ENOSPC || e == EDQUOT || e == EFBIG) return no_space(size, e);
-            if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
-                return Status(Errc::io, "cannot preallocate " + human_bytes(size) + " for '" + m_name +
-                                            "': " + std::strerror(e));
-            // The file system cannot reserve blocks: check the space ourselves,
-            // then only set the size (a sparse file).
-            struct statvfs vfs {};
-            if (::fstatvfs(m_fd.get(), &vfs) == 0) {
-                const std::int64_t have = static_cast<std::int64_t>(st.st_blocks) * 512;
-                const std::int64_t need = size - std::min(size, have);
-                const auto avail = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
-                if (need > avail) return no_space(size, ENOSPC, avail);
+        bool stated = false;
+        auto stat_now = [&]() -> Status {
+            if (!stated && ::fstat(m_fd.get(), &st) != 0)
+                return Status(Errc::io, "cannot stat '" + m_name + "': " + std::strerror(errno));
+            stated = true;
+            return Status::success();
+        };
+        std::int64_t current = m_size.load();
+        if (current < 0) {
+            if (Status s = stat_now(); !s.ok()) return s;
+            current = static_cast<std::int64_t>(st.st_size);
+        }
+        if (size > 0) {
+            if (m_allocate(m_fd.get(), 0, size) == 0) {
+                if (current <= size) return Status::success();  // fallocate extended the file to `size`
+            } else {
+                const int e = errno;
+                if (e == ENOSPC || e == EDQUOT || e == EFBIG) return no_space(size, e);
+                if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
+                    return Status(Errc::io, "cannot preallocate " + human_bytes(size) + " for '" + m_name +
+                                                "': " + std::strerror(e));
+                // The file system cannot reserve blocks: check the space
+                // ourselves, then only set the size (a sparse file).
+                if (Status s = stat_now(); !s.ok()) return s;
+                struct statvfs vfs {};
+                if (::fstatvfs(m_fd.get(), &vfs) == 0) {
+                    const std::int64_t have = static_cast<std::int64_t>(st.st_blocks) * 512;
+                    const std::int64_t need = size - std::min(size, have);
+                    const auto avail =
+                        static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+                    if (need > avail) return no_space(size, ENOSPC, avail);
+                }
             }
         }
-        if (st.st_size != size && ::ftruncate(m_fd.get(), static_cast<off_t>(size)) != 0) {
+        if (current != size && ::ftruncate(m_fd.get(), static_cast<off_t>(size)) != 0) {
             const int e = errno;
             if (e == ENOSPC || e == EDQUOT || e == EFBIG) return no_space(size, e);
             return Status(Errc::io, "cannot set the size of '" + m_name + "' to " + std::to_string(size) + ": " +
@@ -181,6 +215,7 @@ private:
     UniqueFd m_fd;
     std::string m_name;
     AllocateFn m_allocate;
+    std::atomic<std::int64_t> m_size;  // the file's size when known, else -1
     mutable std::mutex m_sync_mutex;
     Status m_sync_error;  // the first failed sync; then every sync fails
 };
@@ -215,7 +250,7 @@ Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const DirHan
             fd = dir.open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
         }
         if (!fd) return refused(errno);
-        return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate));
+        return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate, 0));
     }
     UniqueFd fd = dir.open(name, O_RDWR | O_NONBLOCK);
     if (!fd) {
@@ -226,7 +261,8 @@ Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const DirHan
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
         return Status(Errc::io, "'" + shown + "' is not a regular file; remove it and run again");
-    return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate));
+    return std::unique_ptr<IPositionalWriter>(
+        new PosixWriter(std::move(fd), shown, allocate, static_cast<std::int64_t>(st.st_size)));
 }
 
 Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const std::filesystem::path &path,

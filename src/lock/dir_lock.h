@@ -6,14 +6,15 @@
 // resumes from what the previous holder recorded. The lock belongs to an
 // open file (POSIX flock; Windows: a file opened without sharing and deleted
 // on close), so the kernel releases it when the holder exits or dies: a lock
-// is never stale. The file holds one line, `PID:<pid>,Time:<ISO-8601 UTC>`,
-// for diagnosis only.
+// is never stale. The file holds one line, `PID:<pid>,Time:<ISO-8601 UTC>`
+// padded with spaces to 64 bytes, for diagnosis only.
 //
 // flock is per open file description: two DirLock objects for the same
 // directory conflict even inside one process (the engine shares one per
 // directory). On file systems where flock does nothing (some network
 // shares), acquisition still succeeds; enforced() tells, from a self-test
-// with a second descriptor, and the caller must then not rely on the lock.
+// with a second descriptor (once per file system and process), and the
+// caller must then not rely on the lock.
 
 #include <chrono>
 #include <filesystem>

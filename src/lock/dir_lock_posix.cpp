@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <mutex>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -38,7 +40,26 @@ std::string holder_line(int fd) {
     if (n <= 0) return {};
     std::string s(buf, static_cast<std::size_t>(n));
     const auto nl = s.find('\n');
-    return nl == std::string::npos ? s : s.substr(0, nl);
+    if (nl != std::string::npos) s.resize(nl);
+    while (!s.empty() && s.back() == ' ') s.pop_back();  // the line is padded to a fixed width
+    return s;
+}
+
+// Whether the file system of `st_dev` enforces flock between two open file
+// descriptions: tested once per device and process (a property of the
+// mount), by `probe`, which is asked only the first time.
+template <class Probe>
+bool locks_enforced_on(dev_t dev, Probe probe) {
+    static std::mutex mutex;
+    static std::map<dev_t, bool> known;
+    {
+        std::lock_guard lock(mutex);
+        if (auto it = known.find(dev); it != known.end()) return it->second;
+    }
+    const bool enforced = probe();
+    std::lock_guard lock(mutex);
+    known.emplace(dev, enforced);
+    return enforced;
 }
 
 std::string now_iso8601() {
@@ -48,6 +69,16 @@ std::string now_iso8601() {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
+}
+
+// The holder line, `PID:<pid>,Time:<ISO-8601>` padded with spaces to one
+// fixed width, so that writing it over an older one needs no truncation.
+std::string holder_text() {
+    static const long pid = static_cast<long>(::getpid());  // (a fork gets no lock of ours)
+    std::string line = "PID:" + std::to_string(pid) + ",Time:" + now_iso8601();
+    line.resize(63, ' ');
+    line += '\n';
+    return line;
 }
 
 int flock_retrying(int fd, int op) {
@@ -97,13 +128,15 @@ Expected<TryLock> try_lock_directory(const DirHandle &dir) {
             continue;  // try again with the file that is there now
         if (enforced) {
             // Self-test: a second open file description must not get the lock.
-            UniqueFd probe = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
-            if (probe && flock_retrying(probe.get(), LOCK_EX | LOCK_NB) == 0) enforced = false;
+            enforced = locks_enforced_on(locked.st_dev, [&] {
+                UniqueFd probe = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
+                return !(probe && flock_retrying(probe.get(), LOCK_EX | LOCK_NB) == 0);
+            });
         }
         if (writable) {
-            const std::string line = "PID:" + std::to_string(::getpid()) + ",Time:" + now_iso8601() + "\n";
             // Best effort: the line is for diagnosis, the flock is the lock.
-            if (::ftruncate(fd.get(), 0) == 0) (void)write_all_at(fd.get(), line.data(), line.size(), 0, path.string());
+            const std::string line = holder_text();
+            (void)write_all_at(fd.get(), line.data(), line.size(), 0, path.string());
         }
         auto impl = std::make_unique<DirLock::Impl>();
         impl->fd = std::move(fd);
