@@ -11,7 +11,6 @@
 // power loss). The descriptor has no hash, so only the
 // engine's own care stands between dropped pages and a published file.
 #include <filesystem>
-#include <regex>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -59,9 +58,7 @@ protected:
         ProcessResult r = run_process({host_binary(), "fetch", m_dir / "m.json", "--no-progress"}, po);
         if (err) *err = r.err + read_file(log);
         if (syncs) {
-            std::smatch match;
-            const std::string text = read_file(log);
-            *syncs = std::regex_search(text, match, std::regex("syncs=(\\d+)")) ? std::stoi(match[1]) : -1;
+            *syncs = static_cast<int>(number_after(read_file(log), "syncs="));
         }
         return r.exit_code;
     }

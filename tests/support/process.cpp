@@ -1,3 +1,4 @@
+#include <cctype>
 #include "support/process.h"
 
 #include <cerrno>
@@ -163,6 +164,16 @@ bool BackgroundProcess::running() {
         return false;
     }
     return true;
+}
+
+long number_after(const std::string &text, const std::string &key) {
+    const auto at = text.find(key);
+    if (at == std::string::npos) return -1;
+    std::size_t i = at + key.size();
+    if (i >= text.size() || !std::isdigit(static_cast<unsigned char>(text[i]))) return -1;
+    long value = 0;
+    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) value = value * 10 + (text[i] - '0');
+    return value;
 }
 
 std::string read_file(const std::string &path) {

@@ -51,6 +51,10 @@ private:
 };
 
 std::string read_file(const std::string &path);
+// The decimal number right after the first `key` in `text` ("syncs=" in
+// "pid=1 syncs=8"), or -1 when there is none. (No std::regex: GCC 12 warns
+// falsely in its headers under ASan.)
+long number_after(const std::string &text, const std::string &key);
 void write_file(const std::string &path, const std::string &data);
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents on
