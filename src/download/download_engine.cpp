@@ -911,6 +911,24 @@ private:
         m_progress.reset_bytes(j.index);
     }
 
+    // A stream from offset 0 is about to rewrite the blob: its chunks count
+    // again only as the stream completes them, and the running hash starts
+    // over (a hash task running now is thrown away when it ends). The record
+    // on disk may still claim old chunks: their CRC-32 is checked on resume.
+    void rewrite_from_zero(Job &j) {
+        ++j.epoch;  // completions of older transfers no longer count
+        if (j.state) j.state->reset();
+        j.next_chunk = 0;
+        j.prefix = 0;
+        j.hashed = 0;
+        j.unsaved_bytes = 0;
+        if (j.sha) {
+            if (j.hashing) j.sha_stale = true;
+            else j.sha = BlobHashes::for_spec(*j.spec);
+        }
+        m_progress.reset_bytes(j.index);
+    }
+
     // The remote changed under us: start the blob over against the new one.
     void restart(Job &j, ChunkTransfer &t, const RemoteIdentity &now_identity) {
         if (++j.restarts > m_options.max_restarts) {
@@ -1034,6 +1052,10 @@ private:
             fail(j, Status(st.code(), st.message() + " (gave up after " + std::to_string(next.attempt) + " attempts)"));
             return;
         }
+        // A try without Range rewrites the blob from offset 0 (with bytes that
+        // may differ from the first try's, when the remote has no
+        // validators): what the first try completed and hashed goes.
+        if (!next.ranged && j.state) rewrite_from_zero(j);
         const auto delay = m_options.retry.delay(next.attempt, outcome.head.retry_after);
         m_log.warn(st.message() + "; retrying in " + std::to_string(delay.count()) + " ms (attempt " +
                    std::to_string(next.attempt + 1) + " of " + std::to_string(m_options.retry.max_retries + 1) + ")");
@@ -1113,6 +1135,7 @@ Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
             j.ranges = false;
             abort_transfers(j, &t);
             j.pieces.clear();
+            rewrite_from_zero(j);  // the stream rewrites every byte: nothing hashed or complete stays
             if (t.piece.begin != 0 || head.status == 206) {
                 t.superseded = true;
                 j.pieces.push_back(Piece{0, -1, false, 0, {}});

@@ -106,5 +106,46 @@ TEST_F(EngineTest, RemoteOfUnknownSizeShrinkingMidway_PublishesExactlyTheNewOne)
     EXPECT_NE(logs().find("changed while blob"), std::string::npos) << logs();
 }
 
+// A server without validators that turns from 206s to a 200 (it "ignores
+// Range") with other bytes in the first 4 MiB: the blob falls back to one
+// stream from offset 0, which rewrites bytes already folded into the running
+// SHA-256. The hash starts over with the stream, so the final check sees
+// the stream's bytes. (It once kept the old state: the first 8 MiB hashed
+// from the 206s, the tail read from the file, and the wrong file published.)
+TEST_F(EngineTest, RangeFallbackAfterThePrefixWasHashed_TheHashStartsOver_NothingWrongPublished) {
+    server.set_send_etag(false);
+    BlobSpec b = blob("fallback-hash", 35, 16 << 20);
+    // Chunk 128 (at 8 MiB) first waits a second, so the 8 MiB prefix is surely
+    // hashed; then it is answered with a 200, and the stream lies.
+    server.add_rule(rule(8 << 20, 1, fault(FaultKind::status, 0, 503, "1")));
+    server.add_rule(rule(8 << 20, 1, fault(FaultKind::ignore_range)));
+    Fault lie = fault(FaultKind::none);
+    lie.corrupt_prefix = 4 << 20;
+    server.add_rule(rule(-2, -1, lie));
+    auto o = options();
+    o.concurrency = 1;
+    FetchResult r = fetch({b}, o);
+    EXPECT_NE(logs().find("ignores Range requests"), std::string::npos) << logs();
+    EXPECT_TRUE(!fs::exists(final_path(b)) || published(b) == blob_content(35, 16 << 20))
+        << "a wrong file was published: " << r.blobs[0].status.message();
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::verify) << r.blobs[0].status.message();
+    EXPECT_NE(r.blobs[0].status.message().find("SHA-256 mismatch"), std::string::npos) << r.blobs[0].status.message();
+}
+
+// The same through a retry: a stream without Range is cut after 12 MiB (the
+// first 8 MiB hashed), and the next try from 0 lies about its first 4 MiB.
+TEST_F(EngineTest, StreamRetriedFromZeroAfterThePrefixWasHashed_TheHashStartsOver_NothingWrongPublished) {
+    server.set_send_etag(false);
+    BlobSpec b = blob("retry-hash", 36, 16 << 20);
+    server.add_rule(rule(0, 1, fault(FaultKind::ignore_range, 12 << 20)));
+    Fault lie = fault(FaultKind::none);
+    lie.corrupt_prefix = 4 << 20;
+    server.add_rule(rule(-2, -1, lie));
+    FetchResult r = fetch({b});
+    EXPECT_TRUE(!fs::exists(final_path(b)) || published(b) == blob_content(36, 16 << 20))
+        << "a wrong file was published: " << r.blobs[0].status.message();
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::verify) << r.blobs[0].status.message() << logs();
+}
+
 }  // namespace
 }  // namespace blobfetch::test

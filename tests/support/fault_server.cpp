@@ -299,6 +299,7 @@ struct Plan {
     std::string fault;
     std::int64_t rate = 0;
     bool chunked = false;       // Transfer-Encoding: chunked instead of Content-Length (blob bodies)
+    std::int64_t corrupt = 0;   // the first `corrupt` body bytes are sent as 0xEE
     bool terminated = true;     // chunked: the last-chunk marker ends the body
 };
 
@@ -518,6 +519,8 @@ private:
                 if (!pause_until(due)) return false;
             }
             blob_bytes(plan.seed, static_cast<std::uint64_t>(plan.offset + pos), m_piece.data(), n);
+            for (std::int64_t k = pos; k < plan.corrupt && k < pos + static_cast<std::int64_t>(n); ++k)
+                m_piece[static_cast<std::size_t>(k - pos)] = static_cast<char>(0xEE);
             if (plan.chunked) {
                 char size_line[32];
                 const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
@@ -776,6 +779,7 @@ Plan FaultServerCore::plan(const Request &req) {
         if (rule.times == 0) continue;
         if (!rule.path.empty() && rule.path != req.path) continue;
         if (rule.range_begin >= 0 && rule.range_begin != range_begin) continue;
+        if (rule.range_begin == -2 && range_value) continue;  // only requests without Range
         if (rule.times > 0) --rule.times;
         fault = rule.fault;
         break;
@@ -841,6 +845,7 @@ Plan FaultServerCore::plan(const Request &req) {
         m_blobs[req.path] = make_blob(fault.change_seed, static_cast<std::uint64_t>(fault.change_size), "");
     plan.to_send = plan.announced;
     plan.chunked = m_chunked && plan.blob_body;
+    plan.corrupt = fault.corrupt_prefix;
     switch (fault.kind) {
     case FaultKind::ignore_range:
         if (after > 0) {  // the whole body, cut after `after_bytes`

@@ -59,6 +59,9 @@ struct Fault {
     // change. (A remote that changes at an exact moment of a download.)
     std::int64_t change_size = -1;
     std::uint64_t change_seed = 0;
+    // Any kind with a blob body: its first `corrupt_prefix` bytes are sent as
+    // 0xEE instead (a server that lies about part of the content).
+    std::int64_t corrupt_prefix = 0;
 };
 
 // Body-shaping faults (reset_after, short_body, stall) never send more than
@@ -69,7 +72,8 @@ struct Fault {
 struct FaultRule {
     std::string path;               // "" matches every path
     std::int64_t range_begin = -1;  // match only requests whose Range starts at this offset
-                                    // (a suffix range `-n` starts at size - n); -1 matches any request
+                                    // (a suffix range `-n` starts at size - n); -1 matches any request,
+                                    // -2 only requests without a Range header
     int times = 1;                  // number of matching requests it applies to; -1: forever
     Fault fault;
 };
