@@ -237,8 +237,26 @@ Status DirHandle::sync() const {
 
 bool DirHandle::still_at(const DirHandle &root, std::string_view relative) const {
     struct stat st {};
-    const std::string rel = relative.empty() ? std::string(".") : std::string(relative);
-    if (::fstatat(root.fd(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (relative.find('/') == std::string_view::npos) {
+        // One component (or the root itself): fstatat follows no link in it.
+        const std::string rel = relative.empty() ? std::string(".") : std::string(relative);
+        if (::fstatat(root.fd(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    } else {
+        // Deeper: resolved again beneath the root without following any link
+        // (fstatat would follow links in the components above the last).
+        UniqueFd fd(open_beneath_fast(root.fd(), relative));
+        if (!fd && (errno == ENOSYS || errno == EPERM)) {
+            UniqueFd current;
+            int at = root.fd();
+            for (auto part : components(relative)) {
+                current.reset(::openat(at, std::string(part).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (!current) return false;
+                at = current.get();
+            }
+            fd = std::move(current);
+        }
+        if (!fd || ::fstat(fd.get(), &st) != 0) return false;
+    }
     return S_ISDIR(st.st_mode) && st.st_dev == m_dev && st.st_ino == m_ino;
 }
 

@@ -93,6 +93,34 @@ TEST_F(LockTest, DirectorySwappedForALinkWhileWaitingForItsLock_NothingGoesThrou
     EXPECT_TRUE(fs::is_empty(outside.path()));
 }
 
+// The same two levels deep: the directory above the blob's is moved out of
+// the cache and a link to where it went takes its place. The blob's
+// directory is the very same one behind the link, but not inside the cache
+// any more: reported, nothing published. (The check once followed links
+// above the last component and published outside the cache.)
+TEST_F(LockTest, ParentMovedOutOfTheCacheBehindALinkWhileWaiting_IsReported_NothingPublishedOutside) {
+    TempDir outside;
+    BlobSpec b = blob("up/down/x.bin", 58, 3 * kChunk);
+    hold(b);
+    const fs::path up = final_path(b).parent_path().parent_path();
+    const fs::path moved = fs::path(outside.path()) / "up";
+    bool swapped = false;
+    FetchResult r = fetch({b}, options(), [&](const ProgressEvent &e) {
+        if (e.blob == 0u && e.blob_state == BlobState::waiting_lock && !swapped) {
+            swapped = true;
+            fs::rename(up, moved);
+            fs::create_directory_symlink(moved, up);
+            release();
+        }
+        return false;
+    });
+    ASSERT_TRUE(swapped);
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::io) << r.blobs[0].status.message();
+    EXPECT_NE(r.blobs[0].status.message().find("was moved or replaced"), std::string::npos)
+        << r.blobs[0].status.message();
+    EXPECT_FALSE(fs::exists(moved / "down" / "x.bin")) << "published outside the cache";
+}
+
 TEST_F(LockTest, PublishedByTheHolderMeanwhile_IsReportedPresentWithoutARequest) {
     BlobSpec b = blob("taken/c.bin", 53, 3 * kChunk);
     hold(b);
