@@ -460,9 +460,9 @@ private:
         entry->dir = std::move(r->dir);
         if (r->lock.lock) {
             if (!r->lock.lock->enforced())
-                m_log.warn("file locks are not enforced in '" + entry->dir->path().string() +
-                           "' (a network file system?); downloads there use private temporary files and are not "
-                           "resumed across processes");
+                m_log.warn("no lock can be shared in '" + entry->dir->path().string() + "': " +
+                           r->lock.lock->why_not_enforced() +
+                           "; downloads there use private temporary files and are not resumed across processes");
             entry->lock = std::move(r->lock.lock);
             entry->state = DirEntry::State::held;
             auto waiters = std::move(entry->waiters);

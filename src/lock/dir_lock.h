@@ -37,14 +37,17 @@ public:
     // False when the file system ignored the lock (a second descriptor could
     // take it too): the caller must stay correct without it.
     bool enforced() const { return m_enforced; }
+    // Why it is not enforced, as shown in a warning ("" when it is).
+    const std::string &why_not_enforced() const { return m_why; }
 
     struct Impl;
-    explicit DirLock(std::unique_ptr<Impl> impl, std::filesystem::path path, bool enforced);
+    explicit DirLock(std::unique_ptr<Impl> impl, std::filesystem::path path, bool enforced, std::string why = {});
 
 private:
     std::unique_ptr<Impl> m_impl;
     std::filesystem::path m_path;
     bool m_enforced;
+    std::string m_why;
 };
 
 // The name of the lock file inside a directory.

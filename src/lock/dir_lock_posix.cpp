@@ -24,8 +24,11 @@ struct DirLock::Impl {
     UniqueFd fd;
 };
 
-DirLock::DirLock(std::unique_ptr<Impl> impl, std::filesystem::path path, bool enforced)
-    : m_impl(std::move(impl)), m_path(std::move(path)), m_enforced(enforced) {}
+DirLock::DirLock(std::unique_ptr<Impl> impl, std::filesystem::path path, bool enforced, std::string why)
+    : m_impl(std::move(impl)), m_path(std::move(path)), m_enforced(enforced), m_why(std::move(why)) {
+    if (!m_enforced && m_why.empty())
+        m_why = "file locks are not enforced there (a network file system?)";
+}
 
 DirLock::~DirLock() = default;  // closing the descriptor releases the flock
 
@@ -102,6 +105,18 @@ Expected<TryLock> try_lock_directory(const DirHandle &dir) {
             fd = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
             writable = false;
         }
+        if (!fd && errno == EACCES) {
+            // Another user's lock file that this user may not even read (made
+            // under a strict umask by an older blobfetch): no lock can be
+            // shared through it, so the caller works as where locks do
+            // nothing, in private files, and says so.
+            auto impl = std::make_unique<DirLock::Impl>();
+            return TryLock{std::make_unique<DirLock>(std::move(impl), path, /*enforced=*/false,
+                                                     "its lock file '" + path.string() +
+                                                         "' belongs to another user who made it unreadable "
+                                                         "(chmod 644 it to share the lock)"),
+                           {}};
+        }
         if (!fd) {
             const int e = errno;
             std::string hint = e == ELOOP ? "; it is a symbolic link, which blobfetch never follows; remove it"
@@ -123,6 +138,9 @@ Expected<TryLock> try_lock_directory(const DirHandle &dir) {
             return Status(Errc::io, "cannot inspect the lock file '" + path.string() + "': " + std::strerror(errno));
         if (!S_ISREG(locked.st_mode))
             return Status(Errc::io, "the lock file '" + path.string() + "' is not a regular file; remove it");
+        // Readable by every user of a shared cache, whatever the umask of
+        // whoever made it (best effort: only its owner may change it).
+        if (writable && (locked.st_mode & 0777) != 0644 && locked.st_uid == ::geteuid()) (void)::fchmod(fd.get(), 0644);
         if (dir.stat(kLockFileName, current) != 0 || current.st_dev != locked.st_dev ||
             current.st_ino != locked.st_ino)
             continue;  // try again with the file that is there now

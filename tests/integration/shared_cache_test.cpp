@@ -83,6 +83,46 @@ TEST_P(SharedCache, AnotherUsersLeftoverPartAndRecord_NeverFailTheBlob) {
     }
 }
 
+// A lock file made under a strict umask (root, umask 077) is still 0644, so
+// the next user shares the lock; one that another user made unreadable (an
+// older blobfetch) is worked around with private files, said in a warning.
+TEST_P(SharedCache, LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser) {
+    const std::string cache = m_dir / "cache";
+    fs::create_directories(cache + "/team");
+    ::chmod(cache.c_str(), 01777);
+    ::chmod((cache + "/team").c_str(), GetParam() ? 01777 : 0777);
+    for (const char *name : {"first", "second", "third"}) m_server.add_blob(std::string("/") + name, 70, 4000);
+    auto manifest = [&](const char *name) {
+        nlohmann::json m = make_manifest(m_server.base_url(), cache, {});
+        m["cache_path"] = "team/{name}";
+        m["sources"][0]["url"] = m_server.base_url() + "/{name}";
+        m["artifacts"] = {{{"name", name}, {"sha", "k"}, {"size", 4000}}};
+        const std::string path = m_dir / (std::string(name) + ".json");
+        write_file(path, m.dump());
+        ::chmod(path.c_str(), 0644);
+        return path;
+    };
+    // Root fetches with umask 077.
+    ProcessResult first = run_process({"sh", "-c", "umask 077 && exec \"$0\" fetch \"$1\" --no-progress", host_binary(),
+                                       manifest("first")});
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    struct stat st {};
+    ASSERT_EQ(::stat((cache + "/team/.download.lock").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0644u) << "readable by the other users of the cache";
+    const auto as_nobody = [&](const std::string &m) {
+        return run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", host_binary(), "fetch", m,
+                            "--no-progress"});
+    };
+    ProcessResult second = as_nobody(manifest("second"));
+    ASSERT_EQ(second.exit_code, 0) << second.err;
+    // An unreadable one (as older versions left it): private files, a warning.
+    ::chmod((cache + "/team/.download.lock").c_str(), 0600);
+    ProcessResult third = as_nobody(manifest("third"));
+    ASSERT_EQ(third.exit_code, 0) << third.err;
+    EXPECT_NE(third.err.find("belongs to another user who made it unreadable"), std::string::npos) << third.err;
+    EXPECT_TRUE(read_file(cache + "/team/third") == blob_content(70, 4000));
+}
+
 INSTANTIATE_TEST_SUITE_P(Directory, SharedCache, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool> &info) { return info.param ? "Sticky" : "Plain"; });
 
