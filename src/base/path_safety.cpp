@@ -26,6 +26,8 @@ const char *reserved_name_reason(std::string_view name) {
     if (ends(".part")) return "ends with '.part', which blobfetch uses for its partial files";
     if (ends(".dlstate") || ends(".dlstate.tmp"))
         return "ends with '.dlstate', which blobfetch uses for its download records";
+    if (name.find(".~bf") != std::string_view::npos)
+        return "contains '.~bf', which blobfetch uses for the names of its private temporary files";
     return nullptr;
 }
 

@@ -509,10 +509,8 @@ private:
     }
 
     void use_private_files(Job &j) {
-        static std::atomic<unsigned> counter{0};
         j.private_files = true;
-        j.paths = with_unique_names(j.paths, "." + std::to_string(::getpid()) + "-" +
-                                                 std::to_string(counter.fetch_add(1)));
+        j.paths = with_unique_names(j.paths, private_suffix());
     }
 
     void start_prepare(Job &j) {
@@ -523,20 +521,16 @@ private:
         }
         j.phase = Phase::preparing;
         submit(
-            [this, &j, paths = j.paths, private_files = j.private_files]() -> Expected<Prepared> {
+            [this, &j, paths = j.paths]() -> Expected<Prepared> {
                 PartialPaths p = paths;
                 if (!p.dir) {  // not locked: the directory is opened here
                     auto dir = m_dircache->get(p.rel_dir, /*create=*/true);
                     if (!dir) return dir.status();
                     p.dir = std::move(*dir);
                 }
-                auto r = prepare_partial(*j.spec, p, j.mode, j.chunk_size, /*recheck=*/true,
-                                         m_options.verify_cached_hash, m_cancel, m_log);
-                // A private file's owner holds a lock on it while alive (gc looks).
-                if (r && r->file && private_files) {
-                    if (Status s = r->file->hold_lock(); !s.ok()) return s;
-                }
-                return r;
+                // (A private file is locked by its owner from its creation: gc looks.)
+                return prepare_partial(*j.spec, p, j.mode, j.chunk_size, /*recheck=*/true,
+                                       m_options.verify_cached_hash, m_cancel, m_log);
             },
             [this, &j](Expected<Prepared> r) { on_prepared(j, std::move(r)); });
     }

@@ -117,8 +117,14 @@ PartialPaths partial_paths(const std::filesystem::path &cache_dir, const std::st
     return with_unique_names(p, unique);
 }
 
+std::string private_suffix() {
+    static std::atomic<unsigned> counter{0};
+    return ".~bf" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
 PartialPaths with_unique_names(const PartialPaths &paths, std::string_view unique) {
     PartialPaths p = paths;
+    p.private_names = !unique.empty();
     p.data_name = p.final_name + std::string(unique) + ".part";
     p.state_name = p.final_name + std::string(unique) + ".dlstate";
     p.data = p.final_path;
@@ -133,11 +139,6 @@ namespace {
 // Below this, a blob's file is not preallocated: one write covers it, and a
 // full disk is a clear error of that write.
 constexpr std::int64_t kPreallocateFrom = 256 << 10;
-
-std::string private_suffix() {
-    static std::atomic<unsigned> counter{0};
-    return "." + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-}
 
 // Removes the sidecar and its temporary. Sets `not_ours` (and succeeds) when
 // they belong to someone this process may not remove them for.
@@ -207,7 +208,8 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
     }
     if (!resumed) {
         if (!not_ours) {
-            auto file = open_positional_writer(dir, paths.data_name, {OpenMode::fresh, nullptr, &not_ours});
+            auto file = open_positional_writer(dir, paths.data_name,
+                                               {OpenMode::fresh, nullptr, &not_ours, paths.private_names});
             if (file) out.file = std::move(*file);
             else if (!not_ours) return file.status();
         }
@@ -218,10 +220,9 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
             log.warn("'" + paths.data.string() + "' or its record belongs to another user and cannot be replaced; '" +
                      spec.path + "' is downloaded under a private name instead (not resumable); its owner can "
                      "reclaim the leftover with 'blobfetch gc'");
-            auto file = open_positional_writer(dir, out.paths.data_name, {OpenMode::fresh, nullptr, nullptr});
+            auto file = open_positional_writer(dir, out.paths.data_name, {OpenMode::fresh, nullptr, nullptr, true});
             if (!file) return file.status();
             out.file = std::move(*file);
-            if (Status s = out.file->hold_lock(); !s.ok()) return s;
         }
     }
 
@@ -325,12 +326,15 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
         if (sync_failed) *sync_failed = true;
         return give_up(Status(Errc::io, s.message() + "; nothing was published"));
     }
-    file.reset();
     if (check.root && !dir.still_at(*check.root, paths.rel_dir))
         return give_up(Status(Errc::io, "the directory '" + dir.path().string() + "' was moved or replaced while '" +
                                             spec.path + "' was downloading; nothing was published in the cache, "
                                             "run again"));
-    if (const int e = dir.rename(paths.data_name, paths.final_name); e != 0) {
+    // Renamed while still open: a private file stays locked by its owner
+    // until it is under its final name (gc never sees it unlocked).
+    const int renamed = dir.rename(paths.data_name, paths.final_name);
+    file.reset();
+    if (const int e = renamed; e != 0) {
         auto there = cached_size(dir, paths.final_name, spec, true, cancel);
         if (!there.ok() || *there < 0)
             return Status(Errc::io, "cannot rename '" + paths.data.string() + "' to '" + paths.final_path.string() +

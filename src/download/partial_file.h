@@ -32,6 +32,9 @@ struct PartialPaths {
     std::string state_name;            // <final>.dlstate: which chunks of .part are complete
     // The same as full paths, for messages.
     std::filesystem::path final_path, data, state;
+    // The names are private to this process (never resumed by another): its
+    // partial file is locked by it from the moment it appears (gc looks).
+    bool private_names = false;
 };
 // `unique` (e.g. ".<pid>-<n>") makes the names private to one process:
 // "" gives the shared, resumable `<final>.part` and `<final>.dlstate`.
@@ -39,6 +42,9 @@ struct PartialPaths {
 PartialPaths partial_paths(const std::filesystem::path &cache_dir, const std::string &relative_path,
                            std::string_view unique = "");
 PartialPaths with_unique_names(const PartialPaths &paths, std::string_view unique);
+// A suffix no other process and no blob name uses: `.~bf<pid>-<n>` (blob
+// paths may not contain `.~bf`: see reserved_name_reason()).
+std::string private_suffix();
 
 // How a blob is transferred; decided before preparing it.
 enum class TransferMode {

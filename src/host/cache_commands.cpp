@@ -11,6 +11,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "config/manifest.h"
 #include "hash/sha256.h"
 #include "host/progress_display.h"
+#include "io/dir_handle.h"
 #include "io/file.h"
 #include "lock/dir_lock.h"
 #include "state/download_state.h"
@@ -38,12 +41,13 @@ bool ends_with(const std::string &s, const std::string &suffix) {
 
 std::string strip(const std::string &s, const std::string &suffix) { return s.substr(0, s.size() - suffix.size()); }
 
-// "<final>.<pid>-<n>": the private temporary name of a process that did not
-// lock (see download_engine.cpp); returns the pid.
+// "<final>.~bf<pid>-<n>": the private temporary name of a process that did
+// not lock (see partial_file.h's private_suffix(); no blob name contains
+// ".~bf"); returns the pid.
 std::optional<long> private_owner(const std::string &base) {
-    const auto dot = base.rfind('.');
+    const auto dot = base.rfind(".~bf");
     if (dot == std::string::npos) return std::nullopt;
-    const std::string tail = base.substr(dot + 1);
+    const std::string tail = base.substr(dot + 4);
     const auto dash = tail.find('-');
     auto digits = [](const std::string &t) {
         return !t.empty() && t.size() < 12 && t.find_first_not_of("0123456789") == std::string::npos;
@@ -57,20 +61,6 @@ std::optional<long> private_owner(const std::string &base) {
 // the lock its owner holds on it for as long as it lives (a PID says nothing
 // across PID namespaces, containers and hosts sharing a cache).
 enum class Owner { alive, gone, unknown };
-Owner private_file_owner(const fs::path &file) {
-    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (!fd) return errno == ENOENT ? Owner::gone : Owner::unknown;
-    int r;
-    do {
-        r = ::flock(fd.get(), LOCK_EX | LOCK_NB);
-    } while (r != 0 && errno == EINTR);
-    if (r != 0) return errno == EWOULDBLOCK ? Owner::alive : Owner::unknown;
-    // We hold it now; a second descriptor must not get it, or this file
-    // system does not enforce locks and the answer means nothing.
-    UniqueFd probe(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (probe && ::flock(probe.get(), LOCK_EX | LOCK_NB) == 0) return Owner::unknown;
-    return Owner::gone;
-}
 
 std::string age_text(fs::file_time_type when) {
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(fs::file_time_type::clock::now() - when).count();
@@ -191,24 +181,111 @@ int run_status(const std::string &cache, bool json, std::ostream &out) {
     return kExitOk;
 }
 
+namespace {
+
+// What `name` in `dir` is: its size, or -1 when it is not a regular file.
+std::int64_t file_size_in(const DirHandle &dir, const std::string &name) {
+    struct stat st {};
+    if (dir.stat(name, st) != 0 || !S_ISREG(st.st_mode)) return -1;
+    return static_cast<std::int64_t>(st.st_size);
+}
+
+// Whether the file published at `name` is the blob a record was started
+// for: by the digest the record keeps (the descriptor's SHA-256, or the
+// first half of its SHA-512). False when that cannot be told (no digest).
+bool published_matches(const DirHandle &dir, const std::string &name, const DownloadState &record) {
+    if (file_size_in(dir, name) != record.blob_size) return false;
+    if (record.expected_sha256 == Digest32{}) return false;
+    UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
+    if (!fd) return false;
+    // Both digests in one read: which one the record keeps is not stored.
+    Sha256 sha256;
+    Sha512 sha512;
+    std::vector<char> buf(1 << 20);
+    for (std::int64_t off = 0;;) {
+        const ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(off));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) break;
+        sha256.update(buf.data(), static_cast<std::size_t>(n));
+        sha512.update(buf.data(), static_cast<std::size_t>(n));
+        off += n;
+    }
+    return digest_from_hex(sha256.finish_hex()) == record.expected_sha256 ||
+           digest_from_hex(sha512.finish_hex().substr(0, 64)) == record.expected_sha256;
+}
+
+// Whether a private partial file's owner still runs, told by the lock it
+// holds on the file from its creation (never by a PID: PID namespaces,
+// containers and hosts share caches).
+Owner private_owner_of(const DirHandle &dir, const std::string &name) {
+    UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
+    if (!fd) return errno == ENOENT ? Owner::gone : Owner::unknown;
+    int r;
+    do {
+        r = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    } while (r != 0 && errno == EINTR);
+    if (r != 0) return errno == EWOULDBLOCK ? Owner::alive : Owner::unknown;
+    // Held by us now; a second descriptor must not get it, or locks are not
+    // enforced here and the answer means nothing.
+    UniqueFd probe = dir.open(name, O_RDONLY | O_NONBLOCK);
+    if (probe && ::flock(probe.get(), LOCK_EX | LOCK_NB) == 0) return Owner::unknown;
+    return Owner::gone;
+}
+
+// The names of the entries of `dir` (read through its handle).
+std::vector<std::string> entries_of(const DirHandle &dir) {
+    std::vector<std::string> names;
+    const int fd = ::fcntl(dir.fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return names;
+    DIR *d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        return names;
+    }
+    while (const dirent *e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+    }
+    ::closedir(d);
+    return names;
+}
+
+}  // namespace
+
 int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ostream &out) {
     Found found = scan(cache);
     if (!found.error.empty()) {
         std::fprintf(stderr, "blobfetch: error: %s\n", found.error.c_str());
         return kExitBadInput;
     }
+    auto root = DirHandle::open_root(cache, false);
+    if (!root) {
+        std::fprintf(stderr, "blobfetch: error: %s\n", root.message().c_str());
+        return kExitBadInput;
+    }
     nlohmann::json removed = nlohmann::json::array(), skipped = nlohmann::json::array();
     std::int64_t freed = 0;
     int errors = 0;
     for (const auto &dir : found.locked_dirs) found.by_dir[dir];  // lock files alone get a visit too
-    for (const auto &[dir, files] : found.by_dir) {
+    for (const auto &[dir_path, files] : found.by_dir) {
+        // Every look and removal goes through the directory opened beneath
+        // the cache without following links: one swapped for a link since
+        // the scan is left alone, never followed.
+        const std::string rel = fs::path(dir_path).lexically_relative(cache).generic_string();
+        auto handle = DirHandle::open_beneath(*root, rel == "." ? std::string() : rel, false);
+        if (!handle) {
+            skipped.push_back({{"dir", dir_path.string()}, {"why", handle.message()}});
+            continue;
+        }
+        const DirHandle &dir = **handle;
         // A dry run only looks (it creates, changes and removes nothing); a
         // real one holds the directory's lock while it removes.
         std::unique_ptr<DirLock> held;
         if (dry_run) {
-            auto probe = probe_directory_lock(dir);
+            auto probe = probe_directory_lock(dir_path);
             if (!probe.ok() || probe->held) {
-                skipped.push_back({{"dir", dir.string()},
+                skipped.push_back({{"dir", dir_path.string()},
                                    {"why", probe.ok() ? "in use by " + describe_holder(probe->holder)
                                                       : probe.message()}});
                 continue;
@@ -216,76 +293,83 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         } else {
             auto attempt = try_lock_directory(dir);
             if (!attempt.ok() || !attempt->lock) {
-                skipped.push_back({{"dir", dir.string()},
+                skipped.push_back({{"dir", dir_path.string()},
                                    {"why", attempt.ok() ? "in use by " + describe_holder(attempt->holder)
                                                         : attempt.message()}});
                 continue;
             }
             held = std::move(attempt->lock);
         }
-        std::error_code ec;
-        std::set<fs::path> dropped;  // removed (or, in a dry run, would be)
-        auto drop = [&](const fs::path &p, const std::string &why) {
-            if (!fs::exists(p, ec)) return;
-            const auto size = static_cast<std::int64_t>(fs::file_size(p, ec));
-            if (!dry_run && !fs::remove(p, ec)) {
-                ++errors;
-                std::fprintf(stderr, "blobfetch: error: cannot remove '%s': %s\n", p.c_str(), ec.message().c_str());
-                return;
+        std::set<std::string> dropped;  // removed (or, in a dry run, would be)
+        auto drop = [&](const std::string &name, const std::string &why) {
+            const std::int64_t size = file_size_in(dir, name);
+            if (size < 0) return;
+            if (!dry_run) {
+                if (const int e = dir.unlink(name); e != 0 && e != ENOENT) {
+                    ++errors;
+                    std::fprintf(stderr, "blobfetch: error: cannot remove '%s': %s\n", dir.show(name).c_str(),
+                                 std::strerror(e));
+                    return;
+                }
             }
             freed += size;
-            dropped.insert(p);
-            removed.push_back({{"path", p.string()}, {"bytes", size}, {"why", why}});
+            dropped.insert(name);
+            removed.push_back({{"path", dir.show(name).string()}, {"bytes", size}, {"why", why}});
         };
         for (const auto &file : files) {
-            const std::string name = file.string();
+            const std::string name = file.filename().string();
             if (ends_with(name, ".dlstate.tmp")) {
-                drop(file, "temporary of an interrupted save");
+                drop(name, "temporary of an interrupted save");
                 continue;
             }
             const bool is_record = ends_with(name, ".dlstate");
             const std::string base = strip(name, is_record ? ".dlstate" : ".part");
             if (auto pid = private_owner(base)) {
-                switch (private_file_owner(file)) {
-                    case Owner::gone: drop(file, "private file of process " + std::to_string(*pid) + ", which is gone"); break;
+                switch (private_owner_of(dir, name)) {
+                    case Owner::gone: drop(name, "private file of process " + std::to_string(*pid) + ", which is gone"); break;
                     case Owner::alive:
-                        skipped.push_back({{"dir", file.string()}, {"why", "in use by its process"}});
+                        skipped.push_back({{"dir", dir.show(name).string()}, {"why", "in use by its process"}});
                         break;
                     case Owner::unknown:
-                        if (all) drop(file, "private file whose owner cannot be told (--all)");
+                        if (all) drop(name, "private file whose owner cannot be told (--all)");
                         else
-                            skipped.push_back({{"dir", file.string()},
+                            skipped.push_back({{"dir", dir.show(name).string()},
                                                {"why", "locks are not enforced here, so whether its process still "
                                                        "runs cannot be told; --all removes it"}});
                         break;
                 }
                 continue;
             }
+            const std::string part = base + ".part";
             if (is_record) {
-                if (fs::is_regular_file(base, ec)) {
-                    drop(file, "the blob is already published");
-                    drop(base + ".part", "the blob is already published");
-                } else if (!fs::exists(base + ".part", ec)) {
-                    drop(file, "record without data");
-                } else if (auto st = load_download_state(file); !st) {
-                    drop(file, "unreadable record");
-                    drop(base + ".part", "its record is unreadable");
+                const bool has_data = file_size_in(dir, part) >= 0;
+                auto st = load_download_state(dir, name);
+                if (!has_data) {
+                    drop(name, file_size_in(dir, base) >= 0 ? "the blob is already published" : "record without data");
+                } else if (!st) {
+                    drop(name, "unreadable record");
+                    drop(part, "its record is unreadable");
+                } else if (file_size_in(dir, base) >= 0 && published_matches(dir, base, *st)) {
+                    // (A file at the final name that is not the blob, e.g. an
+                    // older or damaged one being replaced, keeps the download.)
+                    drop(name, "the blob is already published");
+                    drop(part, "the blob is already published");
                 } else if (all) {
-                    drop(file, "unfinished download (--all)");
-                    drop(base + ".part", "unfinished download (--all)");
+                    drop(name, "unfinished download (--all)");
+                    drop(part, "unfinished download (--all)");
                 }
-            } else if (!fs::exists(base + ".dlstate", ec)) {
-                drop(file, fs::is_regular_file(base, ec) ? "the blob is already published"
-                                                         : "partial file without a record");
+            } else if (file_size_in(dir, base + ".dlstate") < 0) {
+                drop(name, file_size_in(dir, base) >= 0 ? "the blob is already published"
+                                                        : "partial file without a record");
             }
         }
         // No download left here: the lock file goes too, removed while we hold
-        // it (a process waiting on it notices that the path names another
+        // it (a process waiting on it notices that the name holds another
         // file, or none, and opens the new one: see dir_lock_posix.cpp).
         bool downloads_left = false;
-        for (const auto &e : fs::directory_iterator(dir, ec))
-            if (is_download_file(e.path().filename().string()) && !dropped.count(e.path())) downloads_left = true;
-        if (!ec && !downloads_left) drop(dir / kLockFileName, "lock file of a directory with no download left");
+        for (const auto &n : entries_of(dir))
+            if (is_download_file(n) && !dropped.count(n)) downloads_left = true;
+        if (!downloads_left) drop(kLockFileName, "lock file of a directory with no download left");
         held.reset();
     }
     if (json) {

@@ -235,6 +235,28 @@ Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const DirHan
                                : "; check that the cache directory exists and is writable";
         return Status(Errc::io, "cannot open '" + shown + "': " + std::strerror(e) + hint);
     };
+    if (options.mode == OpenMode::fresh && options.locked) {
+        if (UniqueFd fd = dir.open(".", O_RDWR | O_TMPFILE, 0600); fd) {
+            int r;
+            do {
+                r = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+            } while (r != 0 && errno == EINTR);
+            const std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
+            const std::string n(name);
+            for (int attempt = 0; attempt < 2; ++attempt) {
+                if (::linkat(AT_FDCWD, proc.c_str(), dir.fd(), n.c_str(), AT_SYMLINK_FOLLOW) == 0)
+                    return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate, 0));
+                if (errno != EEXIST) break;
+                if (const int e = dir.unlink(name); e != 0 && e != ENOENT) return refused(e);
+            }
+            // No /proc, or no linking here: the plain way below.
+        }
+        auto plain = open_positional_writer(dir, name, OpenOptions{OpenMode::fresh, options.allocate, options.not_ours});
+        if (plain) {
+            if (Status s = (*plain)->hold_lock(); !s.ok()) return s;
+        }
+        return plain;
+    }
     if (options.mode == OpenMode::fresh) {
         // A new file: one call when nothing is there (the usual case).
         UniqueFd fd = dir.open(name, O_RDWR | O_CREAT | O_EXCL, 0600);

@@ -29,7 +29,7 @@ TEST(PathSafety, RefusesAbsoluteAndOddForms) {
 // would clobber the held lock, one named `x.part` another blob's partial file.
 TEST(PathSafety, RefusesTheEnginesOwnNames_AnywhereInThePath) {
     for (const char *p : {".download.lock", "a/.download.lock", "x.zip.part", "x.zip.dlstate", "x.dlstate.tmp",
-                          "dir.part/x.zip", "a/b.123.part", ".part"}) {
+                          "dir.part/x.zip", "a/b.123.part", ".part", "tool.~bf12-3", "a.~bf/x"}) {
         Status s = check_relative_path(p);
         EXPECT_EQ(s.code(), Errc::unsafe_path) << p;
         EXPECT_NE(s.message().find(p), std::string::npos) << s.message();
