@@ -529,6 +529,9 @@ private:
                     p.dir = std::move(*dir);
                 }
                 // (A private file is locked by its owner from its creation: gc looks.)
+                // (Always looked at again, with the lock: another process may
+                // have published the blob meanwhile, also in a directory whose
+                // lock file this run made, as gc removes lock files.)
                 return prepare_partial(*j.spec, p, j.mode, j.chunk_size, /*recheck=*/true,
                                        m_options.verify_cached_hash, m_cancel, m_log);
             },

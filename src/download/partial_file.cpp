@@ -163,9 +163,7 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
     Prepared out;
     out.paths = paths;
     const DirHandle &dir = *paths.dir;
-    // (A directory this fetch just made, with nothing renamed into it yet,
-    // holds no finished blob: nothing to look at.)
-    if (recheck && !dir.fresh()) {
+    if (recheck) {
         auto cached = cached_size(dir, paths.final_name, spec, verify_hash, cancel);
         if (!cached) return cached.status();
         if (*cached >= 0) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/file.h"
@@ -14,61 +15,106 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A name beside `dst` for a link or copy that is renamed over it.
-fs::path temporary_beside(const fs::path &dst, const char *what) {
-    fs::path p = dst;
-    p += std::string(".") + what + "-" + std::to_string(::getpid());
-    return p;
+// Opens `name` in `parent` as a staging directory this user alone controls;
+// with `create`, makes it (0700) when missing. An empty handle (and a reason)
+// when it exists but is someone else's or writable by others.
+Expected<UniqueFd> open_own_directory(const DirHandle &parent, const std::string &name, bool create,
+                                      std::string &why_not) {
+    if (create && ::mkdirat(parent.fd(), name.c_str(), 0700) != 0 && errno != EEXIST)
+        return Status(Errc::io, "cannot create '" + parent.show(name).string() + "': " + std::strerror(errno));
+    UniqueFd fd = parent.open(name, O_RDONLY | O_DIRECTORY);
+    if (!fd) {
+        if (errno == ELOOP || errno == ENOTDIR) {
+            why_not = "'" + parent.show(name).string() + "' is a link or no directory";
+            return UniqueFd();
+        }
+        return Status(Errc::io, "cannot open '" + parent.show(name).string() + "': " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        return Status(Errc::io, "cannot inspect '" + parent.show(name).string() + "': " + std::strerror(errno));
+    if (st.st_uid != ::geteuid() || (st.st_mode & 022) != 0) {
+        why_not = "'" + parent.show(name).string() + "' belongs to another user or others may write in it";
+        return UniqueFd();
+    }
+    return fd;
 }
 
-Status copy_file_durably(const fs::path &from, const fs::path &to) {
-    UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!in) return Status(Errc::io, "cannot open '" + from.string() + "': " + std::strerror(errno));
-    UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-    if (!out) return Status(Errc::io, "cannot create '" + to.string() + "': " + std::strerror(errno));
+Status copy_file_durably(int from_fd, const std::string &from, const DirHandle &dir, const std::string &to) {
+    UniqueFd out = dir.open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!out) return Status(Errc::io, "cannot create '" + dir.show(to).string() + "': " + std::strerror(errno));
     std::vector<char> buf(1 << 20);
     std::int64_t offset = 0;
     for (;;) {
-        const ssize_t n = ::read(in.get(), buf.data(), buf.size());
+        const ssize_t n = ::pread(from_fd, buf.data(), buf.size(), static_cast<off_t>(offset));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Status(Errc::io, "cannot read '" + from.string() + "': " + std::strerror(errno));
+        if (n < 0) return Status(Errc::io, "cannot read '" + from + "': " + std::strerror(errno));
         if (n == 0) break;
-        if (Status s = write_all_at(out.get(), buf.data(), static_cast<std::size_t>(n), offset, to.string()); !s.ok())
+        if (Status s = write_all_at(out.get(), buf.data(), static_cast<std::size_t>(n), offset, dir.show(to).string());
+            !s.ok())
             return s;
         offset += n;
     }
-    return sync_data(out.get(), to.string());
+    return sync_data(out.get(), dir.show(to).string());
 }
 
 }  // namespace
 
-std::string staged_relative_path(const std::string &sha512_hex) { return std::string(kStagingDir) + "/" + sha512_hex; }
+Expected<Staging> prepare_staging(const fs::path &parent_dir) {
+    auto parent = DirHandle::open_root(parent_dir, /*create=*/true);
+    if (!parent) return parent.status();
+    std::string why_shared, why_own;
+    for (const std::string &name : {std::string(kStagingDir), std::string(kStagingDir) + "-" + std::to_string(::geteuid())}) {
+        auto fd = open_own_directory(**parent, name, /*create=*/true, name == kStagingDir ? why_shared : why_own);
+        if (!fd) return fd.status();
+        if (*fd) return Staging{*parent, name};
+    }
+    return Status(Errc::io, "no staging directory of this user's own in '" + parent_dir.string() + "': " + why_shared +
+                                ", and " + why_own + "; remove them or give {dst} another directory");
+}
 
-Status place_staged(const fs::path &staged, const fs::path &dst) {
-    const fs::path link_name = temporary_beside(dst, "bf-link");
-    ::unlink(link_name.c_str());
-    if (::link(staged.c_str(), link_name.c_str()) == 0) {
-        if (::rename(link_name.c_str(), dst.c_str()) == 0) return Status::success();
-        const int e = errno;
-        ::unlink(link_name.c_str());
-        return Status(Errc::io, "cannot rename '" + link_name.string() + "' to '" + dst.string() + "': " +
-                                    std::strerror(e));
+std::string staged_relative_path(const Staging &staging, const std::string &sha512_hex) {
+    return staging.name + "/" + sha512_hex;
+}
+
+Status place_staged(const Staging &staging, const std::string &sha512_hex, const std::string &dst_name) {
+    const DirHandle &parent = *staging.parent;
+    std::string why_not;
+    auto own = open_own_directory(parent, staging.name, /*create=*/false, why_not);
+    if (!own) return own.status();
+    if (!*own)
+        return Status(Errc::io, why_not + " now (it was this user's own when the download started); nothing was "
+                                          "placed at '" + parent.show(dst_name).string() + "'");
+    const std::string shown = parent.show(staging.name).string() + "/" + sha512_hex;
+    UniqueFd staged(::openat(own->get(), sha512_hex.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!staged) return Status(Errc::io, "cannot open '" + shown + "': " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(staged.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return Status(Errc::io, "'" + shown + "' is not a regular file");
+    const std::string link_name = dst_name + ".bf-link-" + std::to_string(::getpid());
+    parent.unlink(link_name);
+    if (::linkat(own->get(), sha512_hex.c_str(), parent.fd(), link_name.c_str(), 0) == 0) {
+        if (const int e = parent.rename(link_name, dst_name); e != 0) {
+            parent.unlink(link_name);
+            return Status(Errc::io, "cannot rename '" + parent.show(link_name).string() + "' to '" +
+                                        parent.show(dst_name).string() + "': " + std::strerror(e));
+        }
+        return Status::success();
     }
     const int e = errno;
     if (e != EXDEV && e != EPERM && e != EMLINK && e != ENOTSUP && e != EOPNOTSUPP)
-        return Status(Errc::io, "cannot link '" + staged.string() + "' to '" + link_name.string() + "': " +
+        return Status(Errc::io, "cannot link '" + shown + "' to '" + parent.show(link_name).string() + "': " +
                                     std::strerror(e));
     // No hard links here: a copy, renamed into place once complete.
-    const fs::path copy_name = temporary_beside(dst, "bf-copy");
-    if (Status s = copy_file_durably(staged, copy_name); !s.ok()) {
-        ::unlink(copy_name.c_str());
+    const std::string copy_name = dst_name + ".bf-copy-" + std::to_string(::getpid());
+    if (Status s = copy_file_durably(staged.get(), shown, parent, copy_name); !s.ok()) {
+        parent.unlink(copy_name);
         return s;
     }
-    if (::rename(copy_name.c_str(), dst.c_str()) != 0) {
-        const int re = errno;
-        ::unlink(copy_name.c_str());
-        return Status(Errc::io, "cannot rename '" + copy_name.string() + "' to '" + dst.string() + "': " +
-                                    std::strerror(re));
+    if (const int re = parent.rename(copy_name, dst_name); re != 0) {
+        parent.unlink(copy_name);
+        return Status(Errc::io, "cannot rename '" + parent.show(copy_name).string() + "' to '" +
+                                    parent.show(dst_name).string() + "': " + std::strerror(re));
     }
     return Status::success();
 }

@@ -4,8 +4,8 @@
 //
 // vcpkg passes {dst} as `<downloads>/<file>.<vcpkg pid>.part`: a new name for
 // every vcpkg process, so a download keyed on it could never resume. The
-// asset is therefore downloaded as the blob `.blobfetch-staging/<sha512>` of
-// the directory that holds {dst} (the cache directory of that fetch): its
+// asset is therefore downloaded as the blob `<staging>/<sha512>` of the
+// directory that holds {dst} (the cache directory of that fetch): its
 // partial file and record are keyed on the content, so any later run for the
 // same SHA-512 resumes them, whatever its {dst}, and two processes on one
 // asset share one download through its lock. The verified staged file is then
@@ -13,24 +13,44 @@
 // stays, sharing its blocks with vcpkg's copy, so the same asset asked for
 // again is placed at once. `blobfetch gc` removes staged assets no other link
 // points at any more.
+//
+// The staging directory is this user's own: `.blobfetch-staging`, made 0700,
+// used only when it belongs to the effective user and no one else may write
+// in it (else `.blobfetch-staging-<uid>`, under the same rules). Nobody else
+// can then swap the verified file before it is placed: in a shared downloads
+// directory another user could otherwise replace it between the check and the
+// link. The placing goes through directory handles, never following a link.
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "base/status.h"
+#include "io/dir_handle.h"
 
 namespace blobfetch::host {
 
-// ".blobfetch-staging"
 inline constexpr const char *kStagingDir = ".blobfetch-staging";
 
-// The staged asset's path relative to the directory of {dst}:
-// ".blobfetch-staging/<sha512>" (lower-case hex).
-std::string staged_relative_path(const std::string &sha512_hex);
+struct Staging {
+    std::shared_ptr<DirHandle> parent;  // the directory of {dst}
+    std::string name;                   // the staging directory's name in it
+};
 
-// Makes `dst` name the bytes of the verified `staged` file: a hard link (an
-// existing `dst` is replaced atomically), else a copy written beside `dst`,
-// flushed and renamed over it. Errors name both files.
-Status place_staged(const std::filesystem::path &staged, const std::filesystem::path &dst);
+// Picks (creating it when missing) this user's staging directory in
+// `parent_dir`. Errors name the directory and say what to do.
+Expected<Staging> prepare_staging(const std::filesystem::path &parent_dir);
+
+// The staged asset's path relative to the directory of {dst}:
+// "<staging>/<sha512>" (lower-case hex).
+std::string staged_relative_path(const Staging &staging, const std::string &sha512_hex);
+
+// Makes `dst_name` (in the directory of {dst}) name the bytes of the
+// verified staged asset: a hard link (an existing `dst_name` is replaced
+// atomically), else a copy written beside it, flushed and renamed over it.
+// First checks again that the staging directory is still this user's own
+// (so that no one could have swapped the verified file). Errors name the
+// files.
+Status place_staged(const Staging &staging, const std::string &sha512_hex, const std::string &dst_name);
 
 }  // namespace blobfetch::host

@@ -307,8 +307,10 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     const std::string lower = lower_hex(sha512);
     // Downloaded under a name keyed on the content, then placed at {dst}
     // (see host/asset_staging.h): a rerun with another {dst} resumes.
+    auto staging = host::prepare_staging(target.parent_path());
+    if (!staging) return fail_early(args, kExitFailed, "x-script: " + staging.message());
     const std::string cache_dir = target.parent_path().string();
-    const std::string name = host::staged_relative_path(lower);
+    const std::string name = host::staged_relative_path(*staging, lower);
     bf_blob d{};
     d.struct_size = sizeof d;
     d.url = url.c_str();
@@ -328,7 +330,7 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     if (rc != BF_OK) std::fprintf(stderr, "blobfetch: x-script: %s\n", r.message ? r.message : p.session_last_error(session));
     p.session_destroy(session);
     if (rc == BF_OK) {
-        if (Status s = host::place_staged(target.parent_path() / name, target); !s.ok()) {
+        if (Status s = host::place_staged(*staging, lower, target.filename().string()); !s.ok()) {
             std::fprintf(stderr, "blobfetch: x-script: %s\n", s.message().c_str());
             return kExitFailed;
         }

@@ -156,7 +156,6 @@ Expected<std::shared_ptr<DirHandle>> DirHandle::open_beneath(const std::shared_p
         current = owned.get();
     }
     auto handle = std::shared_ptr<DirHandle>(new DirHandle(std::move(owned), shown));
-    handle->m_fresh.store(created);
     if (created_in_root) handle->m_created_in_root = root_handle;
     handle->m_created_in = std::move(created_in);
     handle->m_created_synced = !created_in_root && handle->m_created_in.empty();
@@ -195,7 +194,6 @@ int DirHandle::stat(std::string_view name, struct stat &st) const {
 }
 
 int DirHandle::rename(std::string_view from, std::string_view to) const {
-    m_fresh.store(false, std::memory_order_release);  // (before: no finished blob in it is then never missed)
     return ::renameat(m_fd.get(), std::string(from).c_str(), m_fd.get(), std::string(to).c_str()) == 0 ? 0 : errno;
 }
 

@@ -86,10 +86,6 @@ public:
     // or did this already. Thread-safe.
     Status sync_created() const;
 
-    // True while this directory was made by open_beneath() and nothing was
-    // renamed into it yet: no finished blob can be in it.
-    bool fresh() const { return m_fresh.load(std::memory_order_acquire); }
-
     // True when `relative` beneath `root` still names this very directory
     // (same device and inode), i.e. it was not moved away or replaced.
     bool still_at(const DirHandle &root, std::string_view relative) const;
@@ -101,7 +97,6 @@ private:
     std::filesystem::path m_path;
     dev_t m_dev = 0;
     ino_t m_ino = 0;
-    mutable std::atomic<bool> m_fresh{false};
     // The parents in which components were created: the root's handle for
     // the first, owned descriptors below it; synced once by sync_created().
     std::shared_ptr<DirHandle> m_created_in_root;

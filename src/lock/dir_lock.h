@@ -40,6 +40,7 @@ public:
     // Why it is not enforced, as shown in a warning ("" when it is).
     const std::string &why_not_enforced() const { return m_why; }
 
+
     struct Impl;
     explicit DirLock(std::unique_ptr<Impl> impl, std::filesystem::path path, bool enforced, std::string why = {});
 

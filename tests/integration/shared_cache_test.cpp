@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "hash/sha256.h"
 #include "support/blob_content.h"
 #include "support/fault_server.h"
 #include "support/fixture.h"
@@ -121,6 +122,33 @@ TEST_P(SharedCache, LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser)
     ASSERT_EQ(third.exit_code, 0) << third.err;
     EXPECT_NE(third.err.find("belongs to another user who made it unreadable"), std::string::npos) << third.err;
     EXPECT_TRUE(read_file(cache + "/team/third") == blob_content(70, 4000));
+}
+
+// x-script in a downloads directory other users can write in: a staging
+// directory another user made is not used (its owner could swap the
+// verified file before it is linked to {dst}); this user's own is, and the
+// bytes at {dst} are exactly the asset's. (Root once staged, verified and
+// linked through nobody's directory: nobody's file ended up at {dst}.)
+TEST_P(SharedCache, XScript_NeverStagesInADirectoryAnotherUserControls) {
+    const std::string downloads = m_dir / "downloads";
+    fs::create_directories(downloads);
+    ::chmod(downloads.c_str(), GetParam() ? 01777 : 0777);
+    ASSERT_EQ(run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c",
+                           "umask 0 && mkdir \"$0/.blobfetch-staging\"", downloads})
+                  .exit_code,
+              0);
+    m_server.add_blob("/asset.tar.gz", 71, 300000);
+    const std::string content = blob_content(71, 300000);
+    const std::string dst = downloads + "/asset.tar.gz.4242.part";
+    ProcessResult r = run_process({host_binary(), "x-script", m_server.base_url() + "/asset.tar.gz", sha512_hex(content),
+                                   dst});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(read_file(dst) == content);
+    EXPECT_TRUE(fs::is_empty(downloads + "/.blobfetch-staging")) << "staged in another user's directory";
+    struct stat st {};
+    ASSERT_EQ(::stat((downloads + "/.blobfetch-staging-0").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Directory, SharedCache, ::testing::Values(false, true),

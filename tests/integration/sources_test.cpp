@@ -17,16 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string sha512_hex(const std::string &data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_Digest(data.data(), data.size(), md, &n, EVP_sha512(), nullptr);
-    static const char *d = "0123456789abcdef";
-    std::string hex;
-    for (unsigned i = 0; i < n; ++i) hex += {d[md[i] >> 4], d[md[i] & 15]};
-    return hex;
-}
-
 FaultRule always(const std::string &path, int status) {
     FaultRule r;
     r.path = path;

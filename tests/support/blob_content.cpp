@@ -30,7 +30,7 @@ std::string to_hex(const unsigned char *d, unsigned n) {
 
 struct Hasher {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    Hasher() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
+    explicit Hasher(const EVP_MD *md = EVP_sha256()) { EVP_DigestInit_ex(ctx, md, nullptr); }
     ~Hasher() { EVP_MD_CTX_free(ctx); }
     void update(const void *d, std::size_t n) { EVP_DigestUpdate(ctx, d, n); }
     std::string hex() {
@@ -79,6 +79,12 @@ std::string write_blob(const std::string &path, std::uint64_t seed, std::uint64_
 
 std::string sha256_hex(const std::string &data) {
     Hasher h;
+    h.update(data.data(), data.size());
+    return h.hex();
+}
+
+std::string sha512_hex(const std::string &data) {
+    Hasher h(EVP_sha512());
     h.update(data.data(), data.size());
     return h.hex();
 }

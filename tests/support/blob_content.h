@@ -14,6 +14,7 @@ std::string blob_content(std::uint64_t seed, std::size_t size);
 std::string write_blob(const std::string &path, std::uint64_t seed, std::uint64_t size);
 
 std::string sha256_hex(const std::string &data);
+std::string sha512_hex(const std::string &data);
 std::string sha256_file_hex(const std::string &path);
 
 }  // namespace blobfetch::test
