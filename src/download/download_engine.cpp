@@ -28,6 +28,7 @@ namespace blobfetch {
 namespace {
 
 using detail::ChunkTransfer;
+using fs_path = std::filesystem::path;
 using detail::Clock;
 using detail::Job;
 using detail::Phase;
@@ -369,6 +370,7 @@ private:
         std::vector<Job *> waiters;   // blobs waiting for it
         Clock::time_point since{}, next_try{};
         std::string holder;           // who holds it, as shown
+        std::string shown;            // the directory, as shown
         bool told = false;            // the wait was logged
     };
 
@@ -399,10 +401,16 @@ private:
         }
         auto entry = slot;
         if (entry->state == DirEntry::State::held) return join_held(j, *entry);
-        if (j.phase != Phase::locking) enter_waiting(j);
-        entry->waiters.push_back(&j);
-        if (entry->state == DirEntry::State::waiting)
+        // While the first attempt runs, the blob keeps its active slot (so
+        // that at most the active blobs hold directories and locks open);
+        // behind a lock another process holds, it waits without one.
+        if (entry->state == DirEntry::State::waiting) {
+            if (j.phase != Phase::locking) enter_waiting(j);
             m_progress.set_state(j.index, BlobState::waiting_lock, "held by " + entry->holder);
+        } else {
+            j.phase = Phase::locking;
+        }
+        entry->waiters.push_back(&j);
         if (entry->state == DirEntry::State::trying && !entry->attempt_running) launch_attempt(entry);
     }
 
@@ -457,8 +465,9 @@ private:
             forget_dir(entry);
             return;
         }
-        entry->dir = std::move(r->dir);
+        entry->shown = r->dir->path().string();
         if (r->lock.lock) {
+            entry->dir = std::move(r->dir);  // kept open only while it is held
             if (!r->lock.lock->enforced())
                 m_log.warn("no lock can be shared in '" + entry->dir->path().string() + "': " +
                            r->lock.lock->why_not_enforced() +
@@ -470,25 +479,29 @@ private:
             for (Job *j : waiters) join_held(*j, *entry);
             return;
         }
+        entry->dir.reset();  // a waiting directory holds no descriptor (thousands may wait)
         entry->holder = describe_holder(r->lock.holder);
         if (entry->state != DirEntry::State::waiting) {
             entry->state = DirEntry::State::waiting;
             entry->since = now;
         }
-        for (Job *j : entry->waiters) m_progress.set_state(j->index, BlobState::waiting_lock, "held by " + entry->holder);
+        for (Job *j : entry->waiters) {
+            enter_waiting(*j);
+            m_progress.set_state(j->index, BlobState::waiting_lock, "held by " + entry->holder);
+        }
         if (!entry->told) {
             entry->told = true;
             const std::size_t more = entry->waiters.size() - 1;
             m_log.info("'" + entry->waiters.front()->spec->path + "'" +
                        (more ? " and " + std::to_string(more) + " more blob(s) of its directory" : std::string()) +
-                       ": waiting for the lock '" + entry->dir->show(kLockFileName).string() + "' (held by " +
+                       ": waiting for the lock '" + (fs_path(entry->shown) / kLockFileName).string() + "' (held by " +
                        entry->holder + ")");
         }
         entry->next_try = now + std::chrono::milliseconds(100);
     }
 
     void lock_timed_out(const std::shared_ptr<DirEntry> &entry) {
-        const std::string file = entry->dir ? entry->dir->show(kLockFileName).string() : entry->rel_dir;
+        const std::string file = (fs_path(entry->shown.empty() ? entry->rel_dir : entry->shown) / kLockFileName).string();
         for (Job *j : std::vector<Job *>(entry->waiters))
             finish(*j, Status(Errc::lock_timeout,
                               "'" + j->spec->path + "': timed out after " +
@@ -516,8 +529,10 @@ private:
     void start_prepare(Job &j) {
         if (j.phase == Phase::locking) {
             std::erase(m_waiting, &j);
-            j.counted = true;
-            ++m_active;
+            if (!j.counted) {
+                j.counted = true;
+                ++m_active;
+            }
         }
         j.phase = Phase::preparing;
         submit(
@@ -838,6 +853,7 @@ private:
         j.file.reset();
         j.sha.reset();
         j.state.reset();
+        j.paths.dir.reset();  // a finished blob holds no directory open
     }
 
     void abort_transfers(Job &j, ChunkTransfer *except) {

@@ -260,7 +260,19 @@ bool DirHandle::still_at(const DirHandle &root, std::string_view relative) const
 
 Expected<std::shared_ptr<DirHandle>> DirCache::get(const std::string &relative_dir, bool create) {
     std::lock_guard lock(m_mutex);
-    if (auto it = m_dirs.find(relative_dir); it != m_dirs.end()) return it->second;
+    constexpr std::size_t kRecent = 64;
+    auto keep = [&](const std::shared_ptr<DirHandle> &dir) {
+        if (m_recent.size() < kRecent) {
+            m_recent.push_back(dir);
+        } else {
+            m_recent[m_next_recent] = dir;
+            m_next_recent = (m_next_recent + 1) % kRecent;
+        }
+    };
+    if (auto it = m_dirs.find(relative_dir); it != m_dirs.end()) {
+        if (auto dir = it->second.lock()) return dir;
+        m_dirs.erase(it);
+    }
     if (!m_root) {
         if (m_root_missing && !create)
             return Status(Errc::not_found, "the cache directory '" + m_root_path.string() + "' does not exist");
@@ -279,7 +291,9 @@ Expected<std::shared_ptr<DirHandle>> DirCache::get(const std::string &relative_d
         return dir.status();
     }
     m_missing.erase(relative_dir);
-    m_dirs.emplace(relative_dir, *dir);
+    if (m_dirs.size() > 4 * kRecent) std::erase_if(m_dirs, [](const auto &e) { return e.second.expired(); });
+    m_dirs[relative_dir] = *dir;
+    keep(*dir);
     return *dir;
 }
 

@@ -77,5 +77,37 @@ TEST(LockCost, ThousandsOfBlobsWaitingForOneBusyDirectory_OneAttemptPer100ms) {
                     blob_content(static_cast<std::uint64_t>(1000 + i), 512));
 }
 
+// A blob set over thousands of directories (one per blob, as a cache_path of
+// "{name}/..." makes) under a small open-file limit: a fetch holds open only
+// the directories and locks of the blobs it works on, never one per blob.
+// (Every directory once stayed open for the whole fetch: "Too many open files"
+// after about a thousand.)
+TEST(LockCost, ThousandsOfDirectoriesUnderASmallOpenFileLimit_AllFetched_ThenAllSkipped) {
+    TempDir dir;
+    FaultServer server;
+    constexpr int kBlobs = 3000;
+    nlohmann::json m;
+    m["version"] = 1;
+    m["cache_dir"] = dir / "cache";
+    m["cache_path"] = "{name}/k";
+    m["sources"] = {{{"url", server.base_url() + "/{name}"}}};
+    m["artifacts"] = nlohmann::json::array();
+    for (int i = 0; i < kBlobs; ++i) {
+        const std::string name = "d" + std::to_string(i);
+        server.add_blob("/" + name, static_cast<std::uint64_t>(7000 + i), 1000);
+        m["artifacts"].push_back({{"name", name}, {"sha", "k"}, {"size", 1000},
+                                  {"sha256", sha256_hex(blob_content(static_cast<std::uint64_t>(7000 + i), 1000))}});
+    }
+    write_file(dir / "m.json", m.dump());
+    for (int pass = 0; pass < 2; ++pass) {
+        ProcessResult r = run_process({"sh", "-c", "ulimit -n 200 && exec \"$0\" fetch \"$1\" --no-progress",
+                                       host_binary(), dir / "m.json"});
+        ASSERT_EQ(r.exit_code, 0) << "pass " << pass << ": " << r.err.substr(0, 2000);
+    }
+    for (int i = 0; i < kBlobs; i += 271)
+        EXPECT_TRUE(read_file(dir / ("cache/d" + std::to_string(i) + "/k")) ==
+                    blob_content(static_cast<std::uint64_t>(7000 + i), 1000));
+}
+
 }  // namespace
 }  // namespace blobfetch::test
