@@ -87,25 +87,29 @@ Status check_inside_cache(const std::filesystem::path &cache_dir, std::string_vi
 }
 
 std::string redact_url(std::string_view url) {
-    std::size_t cut = url.find_first_of("?#");
-    std::string_view base = url.substr(0, cut);
-    std::string out;
-    std::size_t scheme_end = base.find("://");
-    if (scheme_end != std::string_view::npos) {
-        std::size_t host_start = scheme_end + 3;
-        std::size_t path_start = base.find('/', host_start);
-        std::string_view authority = base.substr(host_start, path_start == std::string_view::npos
-                                                                 ? std::string_view::npos
-                                                                 : path_start - host_start);
-        std::size_t at = authority.rfind('@');
-        if (at != std::string_view::npos) {
-            out.append(base.substr(0, host_start));
-            out.append(base.substr(host_start + at + 1));
-            return out;
+    const std::size_t scheme_end = url.find("://");
+    auto cut = [](std::string_view u) { return std::string(u.substr(0, u.find_first_of("?#"))); };
+    if (scheme_end == std::string_view::npos) return cut(url);
+    const std::string_view scheme = url.substr(0, scheme_end + 3);
+    std::string_view rest = url.substr(scheme_end + 3);
+    // The authority as a URL parser reads it: up to the first '/', '?' or '#'.
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+        rest.remove_prefix(at + 1);  // user:password@host
+    } else if (const std::size_t colon = authority.rfind(':');
+               colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+        // "host:port" with a port that is no number: credentials holding a
+        // '/', '?' or '#' ("user:pa/ss@host"). Everything up to the last '@'
+        // is taken for them, so that no part of a password is ever shown.
+        const std::string_view port = authority.substr(colon + 1);
+        const bool numeric = !port.empty() && port.find_first_not_of("0123456789") == std::string_view::npos;
+        if (!numeric) {
+            const std::size_t last_at = rest.rfind('@');
+            if (last_at != std::string_view::npos) rest.remove_prefix(last_at + 1);
+            else rest = rest.substr(0, colon);  // no '@': show the host only
         }
     }
-    out.assign(base);
-    return out;
+    return std::string(scheme) + cut(rest);
 }
 
 std::string file_url(const std::string &path) {

@@ -22,7 +22,7 @@ Status check_relative_path(std::string_view path);
 // (a blob there would clobber the held lock, another blob's partial file or
 // record, and gc would take it for a leftover): `.download.lock`, any name
 // ending in `.part`, `.dlstate` or `.dlstate.tmp`, and any name containing
-// `.~bf` (private temporaries: `<name>.~bf<pid>-<n>.part`). Returns why `name`
+// `.~bf` (private temporaries: `<name>.~bf<pid>-<random>.part`). Returns why `name`
 // (one path component) is reserved, or nullptr when it is not.
 const char *reserved_name_reason(std::string_view name);
 

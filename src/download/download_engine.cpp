@@ -259,6 +259,13 @@ private:
     // ------------------------------------------------------------ scheduling
     std::chrono::milliseconds schedule() {
         const auto now = Clock::now();
+        // Blobs that hold their directory's lock come first.
+        while (m_active < m_max_active && !m_ready.empty()) {
+            Job &j = *m_ready.front();
+            m_ready.pop_front();
+            j.ready = false;
+            start_prepare(j);
+        }
         while (m_active < m_max_active && m_next_job < m_jobs.size()) {
             Job &j = *m_jobs[m_next_job++];
             if (m_cancel_seen) {
@@ -281,6 +288,10 @@ private:
         // One attempt per busy directory, however many blobs wait for it.
         for (auto it = m_dirs.begin(); it != m_dirs.end();) {
             auto entry = it++->second;  // (the entry may go below)
+            if (entry->state == DirEntry::State::trying && entry->deferred && !entry->attempt_running) {
+                launch_attempt(entry);  // a first attempt that waited for room
+                continue;
+            }
             if (entry->state != DirEntry::State::waiting || entry->attempt_running) continue;
             if (now - entry->since >= m_options.lock_timeout) {
                 lock_timed_out(entry);
@@ -372,6 +383,11 @@ private:
         std::string holder;           // who holds it, as shown
         std::string shown;            // the directory, as shown
         bool told = false;            // the wait was logged
+        // Counts against the directories open at once (an attempt runs, or the
+        // lock is held): at most m_max_active, so that a fetch over thousands
+        // of directories never holds thousands of descriptors.
+        bool open_slot = false;
+        bool deferred = false;        // an attempt is due once there is room
     };
 
     // Takes the blob's directory lock (shared by this run's blobs in that
@@ -428,12 +444,28 @@ private:
         j.dir_entry = &entry;
         j.paths.dir = entry.dir;
         if (!entry.lock->enforced()) use_private_files(j);
-        start_prepare(j);
+        // At most m_max_active blobs prepare or transfer at once (each opens
+        // its files): the others wait, holding only their directory's lock.
+        if (j.counted || m_active < m_max_active) {
+            start_prepare(j);
+        } else {
+            j.ready = true;
+            m_ready.push_back(&j);
+        }
     }
 
     // One attempt at a directory's lock, on a worker: opens the directory
     // beneath the cache root (creating it), then tries its lock once.
     void launch_attempt(const std::shared_ptr<DirEntry> &entry) {
+        if (!entry->open_slot) {
+            if (m_open_dirs >= m_max_active) {
+                entry->deferred = true;  // schedule() tries again once a directory is closed
+                return;
+            }
+            entry->open_slot = true;
+            ++m_open_dirs;
+        }
+        entry->deferred = false;
         entry->attempt_running = true;
         struct Attempt {
             std::shared_ptr<DirHandle> dir;
@@ -480,6 +512,10 @@ private:
             return;
         }
         entry->dir.reset();  // a waiting directory holds no descriptor (thousands may wait)
+        if (entry->open_slot) {
+            entry->open_slot = false;
+            --m_open_dirs;
+        }
         entry->holder = describe_holder(r->lock.holder);
         if (entry->state != DirEntry::State::waiting) {
             entry->state = DirEntry::State::waiting;
@@ -519,6 +555,11 @@ private:
         auto it = m_dirs.find(entry->rel_dir);
         if (it != m_dirs.end() && it->second == entry) m_dirs.erase(it);
         entry->lock.reset();
+        entry->dir.reset();
+        if (entry->open_slot) {
+            entry->open_slot = false;
+            --m_open_dirs;
+        }
     }
 
     void use_private_files(Job &j) {
@@ -815,6 +856,10 @@ private:
     void finish(Job &j, Status status, std::int64_t present = -1) {
         if (j.phase == Phase::done) return;
         if (j.counted) --m_active;
+        if (j.ready) {
+            std::erase(m_ready, &j);
+            j.ready = false;
+        }
         if (j.phase == Phase::locking) {
             std::erase(m_waiting, &j);
             if (auto it = m_dirs.find(j.paths.rel_dir); it != m_dirs.end()) {
@@ -1101,6 +1146,8 @@ private:
     std::map<std::string, std::shared_ptr<DirEntry>> m_dirs;  // by directory relative to the cache
     std::set<std::filesystem::path> m_busy_paths;  // final paths owned by a blob of this run
     std::vector<Job *> m_waiting;                  // blobs waiting for a lock
+    std::deque<Job *> m_ready;                     // blobs holding their lock, waiting for an active slot
+    std::size_t m_open_dirs = 0;                   // directories with an attempt running or a held lock
     std::deque<Job *> m_copy_queue;                // file:// blobs waiting for a copying worker
     std::size_t m_copies = 0;                      // file:// copies running
     const Logger &m_log;

@@ -44,6 +44,7 @@ struct Job {
     std::int64_t chunk_size = 0;   // for a fresh record; a resumed one keeps its own
     Phase phase = Phase::queued;
     bool counted = false;          // counts against the limit of active blobs
+    bool ready = false;            // holds its directory's lock, waits for an active slot
     void *dir_entry = nullptr;     // the engine's record of its locked directory, while it uses the lock
     bool owns_path = false;        // the only blob of this run working on its final path
     bool private_files = false;    // .part/.dlstate private to this process: never resumed

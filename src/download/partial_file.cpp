@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -118,8 +121,15 @@ PartialPaths partial_paths(const std::filesystem::path &cache_dir, const std::st
 }
 
 std::string private_suffix() {
-    static std::atomic<unsigned> counter{0};
-    return ".~bf" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+    // The PID is for people reading names; the random part makes the name
+    // unique also across PID namespaces and hosts that share a cache.
+    thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                     (static_cast<std::uint64_t>(::getpid()) << 32) ^
+                                     static_cast<std::uint64_t>(
+                                         std::chrono::steady_clock::now().time_since_epoch().count())};
+    char random[17];
+    std::snprintf(random, sizeof random, "%016llx", static_cast<unsigned long long>(rng()));
+    return ".~bf" + std::to_string(::getpid()) + "-" + random;
 }
 
 PartialPaths with_unique_names(const PartialPaths &paths, std::string_view unique) {
@@ -208,6 +218,10 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
         if (!not_ours) {
             auto file = open_positional_writer(dir, paths.data_name,
                                                {OpenMode::fresh, nullptr, &not_ours, paths.private_names});
+            for (int again = 0; !file && !not_ours && paths.private_names && again < 3; ++again) {
+                out.paths = with_unique_names(paths, private_suffix());  // that private name is taken
+                file = open_positional_writer(dir, out.paths.data_name, {OpenMode::fresh, nullptr, &not_ours, true});
+            }
             if (file) out.file = std::move(*file);
             else if (!not_ours) return file.status();
         }
@@ -219,6 +233,10 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
                      spec.path + "' is downloaded under a private name instead (not resumable); its owner can "
                      "reclaim the leftover with 'blobfetch gc'");
             auto file = open_positional_writer(dir, out.paths.data_name, {OpenMode::fresh, nullptr, nullptr, true});
+            for (int again = 0; !file && again < 3; ++again) {  // (a name someone else's file has: another one)
+                out.paths = with_unique_names(paths, private_suffix());
+                file = open_positional_writer(dir, out.paths.data_name, {OpenMode::fresh, nullptr, nullptr, true});
+            }
             if (!file) return file.status();
             out.file = std::move(*file);
         }

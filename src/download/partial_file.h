@@ -42,7 +42,7 @@ struct PartialPaths {
 PartialPaths partial_paths(const std::filesystem::path &cache_dir, const std::string &relative_path,
                            std::string_view unique = "");
 PartialPaths with_unique_names(const PartialPaths &paths, std::string_view unique);
-// A suffix no other process and no blob name uses: `.~bf<pid>-<n>` (blob
+// A suffix no other process and no blob name uses: `.~bf<pid>-<16 random hex>` (blob
 // paths may not contain `.~bf`: see reserved_name_reason()).
 std::string private_suffix();
 

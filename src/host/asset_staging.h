@@ -11,8 +11,8 @@
 // asset share one download through its lock. The verified staged file is then
 // hard-linked to {dst} (copied where the file system has no hard links); it
 // stays, sharing its blocks with vcpkg's copy, so the same asset asked for
-// again is placed at once. `blobfetch gc` removes staged assets no other link
-// points at any more.
+// again is placed at once (removing staged assets that no other link points
+// at any more is left to the user for now).
 //
 // The staging directory is this user's own: `.blobfetch-staging`, made 0700,
 // used only when it belongs to the effective user and no one else may write

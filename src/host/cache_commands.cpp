@@ -41,18 +41,21 @@ bool ends_with(const std::string &s, const std::string &suffix) {
 
 std::string strip(const std::string &s, const std::string &suffix) { return s.substr(0, s.size() - suffix.size()); }
 
-// "<final>.~bf<pid>-<n>": the private temporary name of a process that did
+// "<final>.~bf<pid>-<16 hex>": the private temporary name of a process that did
 // not lock (see partial_file.h's private_suffix(); no blob name contains
 // ".~bf"); returns the pid.
 std::optional<long> private_owner(const std::string &base) {
     const auto dot = base.rfind(".~bf");
     if (dot == std::string::npos) return std::nullopt;
-    const std::string tail = base.substr(dot + 4);
+    const std::string tail = base.substr(dot + 4);  // <pid>-<16 hex digits>
     const auto dash = tail.find('-');
     auto digits = [](const std::string &t) {
         return !t.empty() && t.size() < 12 && t.find_first_not_of("0123456789") == std::string::npos;
     };
-    if (dash == std::string::npos || !digits(tail.substr(0, dash)) || !digits(tail.substr(dash + 1)))
+    auto hex = [](const std::string &t) {
+        return !t.empty() && t.size() <= 16 && t.find_first_not_of("0123456789abcdef") == std::string::npos;
+    };
+    if (dash == std::string::npos || !digits(tail.substr(0, dash)) || !hex(tail.substr(dash + 1)))
         return std::nullopt;
     return std::stol(tail.substr(0, dash));
 }
@@ -296,6 +299,14 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
                 skipped.push_back({{"dir", dir_path.string()},
                                    {"why", attempt.ok() ? "in use by " + describe_holder(attempt->holder)
                                                         : attempt.message()}});
+                continue;
+            }
+            if (!attempt->lock->enforced()) {
+                // Without a lock that excludes fetchers nothing here is
+                // provably dead: a live download may be using any of it.
+                skipped.push_back({{"dir", dir_path.string()},
+                                   {"why", "no lock can be taken there (" + attempt->lock->why_not_enforced() +
+                                               "), so whether a download is running there cannot be told"}});
                 continue;
             }
             held = std::move(attempt->lock);

@@ -243,18 +243,18 @@ Expected<std::unique_ptr<IPositionalWriter>> open_positional_writer(const DirHan
             } while (r != 0 && errno == EINTR);
             const std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
             const std::string n(name);
-            for (int attempt = 0; attempt < 2; ++attempt) {
-                if (::linkat(AT_FDCWD, proc.c_str(), dir.fd(), n.c_str(), AT_SYMLINK_FOLLOW) == 0)
-                    return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate, 0));
-                if (errno != EEXIST) break;
-                if (const int e = dir.unlink(name); e != 0 && e != ENOENT) return refused(e);
-            }
+            if (::linkat(AT_FDCWD, proc.c_str(), dir.fd(), n.c_str(), AT_SYMLINK_FOLLOW) == 0)
+                return std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate, 0));
+            if (errno == EEXIST)
+                return Status(Errc::io, "'" + shown + "' exists already: that private name is another process's");
             // No /proc, or no linking here: the plain way below.
         }
-        auto plain = open_positional_writer(dir, name, OpenOptions{OpenMode::fresh, options.allocate, options.not_ours});
-        if (plain) {
-            if (Status s = (*plain)->hold_lock(); !s.ok()) return s;
-        }
+        UniqueFd fd = dir.open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (!fd && errno == EEXIST)
+            return Status(Errc::io, "'" + shown + "' exists already: that private name is another process's");
+        if (!fd) return refused(errno);
+        auto plain = std::unique_ptr<IPositionalWriter>(new PosixWriter(std::move(fd), shown, allocate, 0));
+        if (Status s = plain->hold_lock(); !s.ok()) return s;
         return plain;
     }
     if (options.mode == OpenMode::fresh) {

@@ -69,11 +69,13 @@ struct OpenOptions {
     // someone this process may not replace or open (EACCES, EPERM): a
     // leftover of another user in a shared cache.
     bool *not_ours = nullptr;
-    // fresh only: the file appears under its name already locked (flock,
-    // held while it stays open), so that no one ever sees it unlocked while
-    // its owner lives (`gc` judges private files so). Made unnamed
-    // (O_TMPFILE), locked, then linked in; where the file system cannot,
-    // created and locked at once.
+    // fresh only: a private file. It appears under its name already locked
+    // (flock, held while it stays open), so that no one ever sees it
+    // unlocked while its owner lives (`gc` judges private files so): made
+    // unnamed (O_TMPFILE), locked, then linked in; where the file system
+    // cannot, created and locked at once. A file already at the name is
+    // never removed (it is someone else's): the open fails, and the caller
+    // picks another name.
     bool locked = false;
 };
 

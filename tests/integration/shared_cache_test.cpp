@@ -3,8 +3,11 @@
 // makes a new file; where the leftover cannot be removed (a sticky
 // directory), the blob goes to a private name and the leftover is named.
 // The host runs as `nobody` (setpriv) while the leftovers belong to root.
+#include <csignal>
 #include <filesystem>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +18,8 @@
 #include "support/blob_content.h"
 #include "support/fault_server.h"
 #include "support/fixture.h"
+#include "support/wait.h"
+#include "io/file.h"
 
 namespace blobfetch::test {
 namespace {
@@ -151,8 +156,96 @@ TEST_P(SharedCache, XScript_NeverStagesInADirectoryAnotherUserControls) {
     EXPECT_EQ(st.st_mode & 0777, 0700u);
 }
 
+// gc as another user, in a directory whose lock file it cannot open (0600,
+// root's): it cannot exclude the fetch running there, so it removes nothing
+// there. (It once took the unreadable lock for one it held, and removed a
+// live download's partial file and the held lock file.)
+TEST_P(SharedCache, GcWhereTheLockCannotBeTaken_RemovesNothingThere) {
+    const std::string team = m_dir / "cache/team";
+    fs::create_directories(team);
+    ::chmod((m_dir / "cache").c_str(), 0755);
+    ::chmod(team.c_str(), GetParam() ? 01777 : 0777);
+    const std::string lock_file = team + "/.download.lock";
+    UniqueFd lock(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    ASSERT_TRUE(lock);
+    ::fchmod(lock.get(), 0600);
+    ASSERT_EQ(::flock(lock.get(), LOCK_EX), 0);  // root's fetch runs there
+    write_file(team + "/blob.bin.part", "a live download without a record yet");
+    ::chmod((team + "/blob.bin.part").c_str(), 0666);
+    ProcessResult gc = run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", host_binary(), "gc",
+                                    m_dir / "cache"});
+    EXPECT_EQ(gc.exit_code, 0) << gc.err;
+    EXPECT_TRUE(fs::exists(team + "/blob.bin.part")) << gc.out;
+    EXPECT_TRUE(fs::exists(lock_file)) << gc.out;
+    EXPECT_NE(gc.out.find("cannot be told"), std::string::npos) << gc.out;
+}
+
 INSTANTIATE_TEST_SUITE_P(Directory, SharedCache, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool> &info) { return info.param ? "Sticky" : "Plain"; });
+
+}  // namespace
+}  // namespace blobfetch::test
+
+namespace blobfetch::test {
+namespace {
+
+// Two fetches without locking (as where locks do nothing, or with "locking":
+// false), each PID 1 of its own PID namespace, like two containers sharing a
+// cache: their private names still differ (a random part, and a name that
+// exists is never taken over), so neither publishes the other's unfinished
+// file. (Both once named theirs "<blob>.~bf1-0.part"; the second unlinked the
+// first's, and the first published the second's partial bytes, exit 0.)
+TEST(SharedCacheNamespaces, TwoFetchesAsPid1OfTheirOwnNamespaces_NeverPublishTheOthersFile) {
+    if (::geteuid() != 0 || run_process({"unshare", "--pid", "--fork", "true"}).exit_code != 0)
+        GTEST_SKIP() << "unshare --pid needs root here";
+    TempDir dir;
+    FaultServer server;
+    constexpr std::uint64_t kSize = 2 << 20;
+    server.add_blob("/a/blob", 81, kSize);
+    server.add_blob("/b/blob", 81, kSize);
+    server.set_rate_limit(1 << 20);  // A takes about two seconds
+    FaultRule stall;
+    stall.path = "/b/blob";
+    stall.times = -1;
+    stall.fault.kind = FaultKind::stall;
+    stall.fault.after_bytes = 100000;
+    server.add_rule(stall);
+    const std::string sha = sha256_hex(blob_content(81, kSize));
+    auto manifest = [&](const std::string &name, const std::string &path) {
+        nlohmann::json m;
+        m["version"] = 1;
+        m["cache_dir"] = dir / "cache";
+        m["cache_path"] = "{name}.bin";
+        m["sources"] = {{{"url", server.base_url() + path}}};
+        m["options"] = {{"locking", false}, {"retries", 0}, {"stall_min_speed", 0}};
+        m["artifacts"] = {{{"name", "blob"}, {"sha", "k"}, {"size", kSize}, {"sha256", sha}}};
+        write_file(dir / name, m.dump());
+        return dir / name;
+    };
+    const std::string a = manifest("a.json", "/a/blob"), b = manifest("b.json", "/b/blob");
+    auto private_files = [&] {
+        std::size_t n = 0;
+        if (fs::exists(dir / "cache"))
+            for (const auto &e : fs::directory_iterator(dir / "cache"))
+                n += e.path().filename().string().find(".~bf1-") != std::string::npos;
+        return n;
+    };
+    BackgroundProcess first({"unshare", "--pid", "--fork", host_binary(), "fetch", a, "-q", "--no-progress"}, {},
+                            dir / "a.out", dir / "a.err");
+    ASSERT_TRUE(eventually([&] { return private_files() == 1; })) << read_file(dir / "a.err");
+    BackgroundProcess second({"unshare", "--pid", "--fork", "--kill-child", host_binary(), "fetch", b, "-q",
+                              "--no-progress"},
+                             {}, dir / "b.out", dir / "b.err");
+    ASSERT_TRUE(eventually([&] {
+        for (const auto &q : server.requests())
+            if (q.path == "/b/blob") return true;
+        return private_files() == 2;
+    }));
+    ASSERT_EQ(first.wait(), 0) << read_file(dir / "a.err");
+    second.signal(SIGKILL);
+    second.wait();
+    EXPECT_EQ(sha256_file_hex(dir / "cache/blob.bin"), sha) << "the other fetch's unfinished file was published";
+}
 
 }  // namespace
 }  // namespace blobfetch::test

@@ -46,6 +46,23 @@ TEST(RedactUrl, DropsQueryFragmentAndCredentials) {
     EXPECT_EQ(redact_url("http://h:8080/a@b"), "http://h:8080/a@b") << "an @ in the path is not a credential";
 }
 
+// Credentials holding '/', '?' or '#' (a base64 token, say) never show,
+// not even in part. (Cutting at the first '/' or '?' once showed them.)
+TEST(RedactUrl, CredentialsWithSlashQuestionMarkOrHash_NeverShowAnyPart) {
+    for (const char *u : {"http://ci:c2Vj/dG9r+X==@host.example/a/b.zip", "http://ci:pa?ss@host.example/a",
+                          "https://u:pa#ss@host.example/a?x", "http://u:p/a/s/s@host.example",
+                          "http://ci:c2Vj/dG9r@host.example:8080/a?sig=1"}) {
+        const std::string shown = redact_url(u);
+        EXPECT_EQ(shown.find("c2Vj"), std::string::npos) << u << " -> " << shown;
+        EXPECT_EQ(shown.find("pa"), std::string::npos) << u << " -> " << shown;
+        EXPECT_EQ(shown.find("ss"), std::string::npos) << u << " -> " << shown;
+        EXPECT_NE(shown.find("host.example"), std::string::npos) << u << " -> " << shown;
+    }
+    EXPECT_EQ(redact_url("http://u:p/a/s/s@host.example/x"), "http://host.example/x");
+    EXPECT_EQ(redact_url("http://[::1]:8080/a"), "http://[::1]:8080/a");
+    EXPECT_EQ(redact_url("http://h:notaport/x"), "http://h") << "no '@': the host only";
+}
+
 TEST(FileUrlPath, DecodesLikeCurl_RefusesOtherHostsAndOddForms) {
     EXPECT_EQ(file_url_path("file:///a/b.zip"), "/a/b.zip");
     EXPECT_EQ(file_url_path("file://localhost/a/b.zip"), "/a/b.zip");
