@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/path_safety.h"
+#include "base/url.h"
 #include "config/provider_options.h"
 #include "download/blob_set_fetcher.h"
 #include "hash/sha256.h"
@@ -92,7 +93,9 @@ blobfetch::Expected<blobfetch::BlobSpec> to_spec(const bf_blob &b, uint32_t inde
         return Status(Errc::invalid_argument, where + ": struct_size " + std::to_string(b.struct_size) +
                                                   " is too small for a bf_blob");
     if (!b.url || !*b.url) return Status(Errc::invalid_argument, where + ": url is missing");
-    std::string url = b.url;
+    // As vcpkg and curl's command line do: a space (or another character a
+    // URL may not hold) is percent-encoded; existing escapes stay.
+    std::string url = blobfetch::normalize_url(b.url);
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0 && url.rfind("file://", 0) != 0)
         return Status(Errc::invalid_argument, where + ": URL '" + blobfetch::redact_url(url) +
                                                   "' must start with http://, https:// or file://");
