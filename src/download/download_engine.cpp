@@ -21,6 +21,7 @@
 #include "download/response_check.h"
 #include "download/task_pool.h"
 #include "io/dir_handle.h"
+#include "lock/blob_lock.h"
 #include "lock/dir_lock.h"
 #include "net/http_headers.h"
 
@@ -288,13 +289,16 @@ private:
         // One attempt per busy directory, however many blobs wait for it.
         for (auto it = m_dirs.begin(); it != m_dirs.end();) {
             auto entry = it++->second;  // (the entry may go below)
-            if (entry->state == DirEntry::State::trying && entry->deferred && !entry->attempt_running) {
-                launch_attempt(entry);  // a first attempt that waited for room
+            if (entry->attempt_running) continue;
+            if (entry->deferred) {
+                launch_attempt(entry);  // an attempt that waited for room
                 continue;
             }
-            if (entry->state != DirEntry::State::waiting || entry->attempt_running) continue;
-            if (now - entry->since >= m_options.lock_timeout) {
-                lock_timed_out(entry);
+            if (!entry->retrying) continue;
+            for (Job *j : std::vector<Job *>(entry->waiters))
+                if (!j->lock_holder.empty() && now - j->lock_since >= m_options.lock_timeout) lock_timed_out(*j, *entry);
+            if (entry->waiters.empty()) {
+                forget_dir(entry);
                 continue;
             }
             if (entry->next_try <= now) launch_attempt(entry);
@@ -366,33 +370,35 @@ private:
     }
 
     // ------------------------------------------------------------ blob life cycle
-    // One cache directory as this run uses it: opened once, locked once
-    // (<dir>/.download.lock) for every blob of the run in it, and, while
-    // another process holds the lock, tried again by one attempt every 100 ms
-    // on a worker, whatever the number of blobs waiting (never on this thread).
+    // One cache directory as this run uses it. Each blob takes its own lock
+    // (a byte-range lock in <dir>/.download.lock, lock/blob_lock.h), so blobs
+    // of one directory never wait on each other, only on another process
+    // fetching the same blob. The attempts for one directory are batched: one
+    // attempt at a time, on a worker (never on this thread), at every blob
+    // that wants its lock then; while another process holds some, they are
+    // tried again by one attempt every 100 ms for the directory, however many
+    // wait. The directory and its lock file stay open while blobs hold locks
+    // through them or an attempt runs.
     struct DirEntry {
-        enum class State { trying, waiting, held };
         std::string rel_dir;
-        State state = State::trying;
         std::shared_ptr<DirHandle> dir;
-        std::unique_ptr<DirLock> lock;
+        std::shared_ptr<LockFile> file;
         bool attempt_running = false;
-        std::size_t users = 0;        // blobs that use the held lock (until they are done)
-        std::vector<Job *> waiters;   // blobs waiting for it
-        Clock::time_point since{}, next_try{};
-        std::string holder;           // who holds it, as shown
+        std::size_t users = 0;        // blobs holding their lock through `file` (until they are done)
+        std::vector<Job *> waiters;   // blobs that want their lock
+        bool retrying = false;        // another process held some: the next attempt is due at next_try
+        Clock::time_point next_try{};
         std::string shown;            // the directory, as shown
-        bool told = false;            // the wait was logged
-        // Counts against the directories open at once (an attempt runs, or the
-        // lock is held): at most m_max_active, so that a fetch over thousands
-        // of directories never holds thousands of descriptors.
+        bool warned = false;          // the "no lock can be shared" warning was given
+        // Counts against the directories open at once (an attempt runs, or
+        // locks are held): at most m_max_active, so that a fetch over
+        // thousands of directories never holds thousands of descriptors.
         bool open_slot = false;
         bool deferred = false;        // an attempt is due once there is room
     };
 
-    // Takes the blob's directory lock (shared by this run's blobs in that
-    // directory) and starts preparing it, or makes it wait for the lock while
-    // the other blobs go on.
+    // Asks for the blob's lock (its directory's next attempt takes it), or
+    // makes it wait while another blob of this fetch works on its path.
     void try_start(Job &j, Clock::time_point now) {
         if (m_busy_paths.count(j.paths.final_path)) {
             // Another blob of this fetch works on the same path: look again in 100 ms.
@@ -404,6 +410,7 @@ private:
             j.next_lock_try = now + std::chrono::milliseconds(100);
             return;
         }
+        if (j.phase == Phase::locking) std::erase(m_waiting, &j);
         j.owns_path = true;  // from now on the only blob of this run on its path
         m_busy_paths.insert(j.paths.final_path);
         if (!m_options.locking) {
@@ -416,18 +423,13 @@ private:
             slot->rel_dir = j.paths.rel_dir;
         }
         auto entry = slot;
-        if (entry->state == DirEntry::State::held) return join_held(j, *entry);
-        // While the first attempt runs, the blob keeps its active slot (so
+        // Until its first attempt tells, the blob keeps its active slot (so
         // that at most the active blobs hold directories and locks open);
         // behind a lock another process holds, it waits without one.
-        if (entry->state == DirEntry::State::waiting) {
-            if (j.phase != Phase::locking) enter_waiting(j);
-            m_progress.set_state(j.index, BlobState::waiting_lock, "held by " + entry->holder);
-        } else {
-            j.phase = Phase::locking;
-        }
+        j.phase = Phase::locking;
+        j.lock_attempts = 0;
         entry->waiters.push_back(&j);
-        if (entry->state == DirEntry::State::trying && !entry->attempt_running) launch_attempt(entry);
+        if (!entry->attempt_running) launch_attempt(entry);
     }
 
     // A blob that waits no longer holds one of the active slots.
@@ -443,9 +445,10 @@ private:
         ++entry.users;
         j.dir_entry = &entry;
         j.paths.dir = entry.dir;
-        if (!entry.lock->enforced()) use_private_files(j);
+        j.lock_holder.clear();
+        if (!j.blob_lock->enforced()) use_private_files(j);
         // At most m_max_active blobs prepare or transfer at once (each opens
-        // its files): the others wait, holding only their directory's lock.
+        // its files): the others wait, holding only their lock.
         if (j.counted || m_active < m_max_active) {
             start_prepare(j);
         } else {
@@ -454,8 +457,9 @@ private:
         }
     }
 
-    // One attempt at a directory's lock, on a worker: opens the directory
-    // beneath the cache root (creating it), then tries its lock once.
+    // One attempt, on a worker, at the locks of every blob that wants one in
+    // the directory: opens the directory beneath the cache root (creating it)
+    // and its lock file when they are not open.
     void launch_attempt(const std::shared_ptr<DirEntry> &entry) {
         if (!entry->open_slot) {
             if (m_open_dirs >= m_max_active) {
@@ -466,95 +470,119 @@ private:
             ++m_open_dirs;
         }
         entry->deferred = false;
+        entry->retrying = false;
         entry->attempt_running = true;
+        std::vector<Job *> batch = entry->waiters;
+        std::vector<std::string> names;
+        names.reserve(batch.size());
+        for (Job *j : batch) {
+            ++j->lock_attempts;
+            names.push_back(j->paths.final_name);
+        }
         struct Attempt {
             std::shared_ptr<DirHandle> dir;
-            TryLock lock;
+            std::shared_ptr<LockFile> file;
+            std::vector<BlobAttempt> results;
         };
         submit(
-            [this, rel = entry->rel_dir]() -> Expected<Attempt> {
-                auto dir = m_dircache->get(rel, /*create=*/true);
-                if (!dir) return dir.status();
-                auto attempt = try_lock_directory(**dir);
-                if (!attempt) return attempt.status();
-                return Attempt{std::move(*dir), std::move(*attempt)};
+            [this, rel = entry->rel_dir, dir = entry->dir, file = entry->file,
+             names = std::move(names)]() mutable -> Expected<Attempt> {
+                if (!dir) {
+                    auto opened = m_dircache->get(rel, /*create=*/true);
+                    if (!opened) return opened.status();
+                    dir = std::move(*opened);
+                }
+                auto results = try_lock_blobs(file, *dir, names);
+                if (!results) return results.status();
+                return Attempt{std::move(dir), std::move(file), std::move(*results)};
             },
-            [this, entry](Expected<Attempt> r) {
+            [this, entry, batch = std::move(batch)](Expected<Attempt> r) {
                 entry->attempt_running = false;
-                on_attempt(entry, std::move(r));
+                on_attempt(entry, batch, std::move(r));
             });
     }
 
     template <class Attempt>
-    void on_attempt(const std::shared_ptr<DirEntry> &entry, Expected<Attempt> r) {
+    void on_attempt(const std::shared_ptr<DirEntry> &entry, const std::vector<Job *> &batch, Expected<Attempt> r) {
         const auto now = Clock::now();
-        if (entry->waiters.empty() && entry->users == 0) {
-            forget_dir(entry);  // nobody waits any more (cancelled): a lock just taken goes
-            return;
-        }
         if (!r) {
             for (Job *j : std::vector<Job *>(entry->waiters)) finish(*j, r.status());
             forget_dir(entry);
             return;
         }
-        entry->shown = r->dir->path().string();
-        if (r->lock.lock) {
-            entry->dir = std::move(r->dir);  // kept open only while it is held
-            if (!r->lock.lock->enforced())
-                m_log.warn("no lock can be shared in '" + entry->dir->path().string() + "': " +
-                           r->lock.lock->why_not_enforced() +
-                           "; downloads there use private temporary files and are not resumed across processes");
-            entry->lock = std::move(r->lock.lock);
-            entry->state = DirEntry::State::held;
-            auto waiters = std::move(entry->waiters);
-            entry->waiters.clear();
-            for (Job *j : waiters) join_held(*j, *entry);
-            return;
+        entry->dir = std::move(r->dir);
+        entry->file = std::move(r->file);
+        entry->shown = entry->dir->path().string();
+        if (!entry->file->enforced() && !entry->warned) {
+            entry->warned = true;
+            m_log.warn("no lock can be shared in '" + entry->shown + "': " + entry->file->why_not_enforced() +
+                       "; downloads there use private temporary files and are not resumed across processes");
         }
-        entry->dir.reset();  // a waiting directory holds no descriptor (thousands may wait)
-        if (entry->open_slot) {
-            entry->open_slot = false;
-            --m_open_dirs;
+        std::vector<Job *> now_waiting;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            Job &j = *batch[i];
+            // (A blob finished meanwhile, e.g. cancelled: a lock just taken goes.)
+            if (std::find(entry->waiters.begin(), entry->waiters.end(), &j) == entry->waiters.end()) continue;
+            BlobAttempt &a = r->results[i];
+            if (a.lock) {
+                std::erase(entry->waiters, &j);
+                j.blob_lock = std::move(a.lock);
+                join_held(j, *entry);
+                continue;
+            }
+            const bool first = j.lock_holder.empty();
+            j.lock_holder = describe_holder(a.holder);
+            if (first) {
+                j.lock_since = now;
+                enter_waiting(j);
+                now_waiting.push_back(&j);
+            }
+            m_progress.set_state(j.index, BlobState::waiting_lock, "held by " + j.lock_holder);
         }
-        entry->holder = describe_holder(r->lock.holder);
-        if (entry->state != DirEntry::State::waiting) {
-            entry->state = DirEntry::State::waiting;
-            entry->since = now;
+        if (!now_waiting.empty()) {
+            const Job &first = *now_waiting.front();
+            const std::size_t more = now_waiting.size() - 1;
+            m_log.info("waiting for '" + first.spec->path + "'" +
+                       (more ? " and " + std::to_string(more) + " more blob(s) of '" + entry->shown + "'"
+                             : std::string()) +
+                       ", held by " + first.lock_holder + "; lock file '" +
+                       (fs_path(entry->shown) / kLockFileName).string() + "'");
         }
-        for (Job *j : entry->waiters) {
-            enter_waiting(*j);
-            m_progress.set_state(j->index, BlobState::waiting_lock, "held by " + entry->holder);
+        if (entry->users == 0) {
+            // A directory where nothing is held keeps no descriptor open
+            // (thousands may wait).
+            entry->dir.reset();
+            entry->file.reset();
+            if (entry->open_slot) {
+                entry->open_slot = false;
+                --m_open_dirs;
+            }
         }
-        if (!entry->told) {
-            entry->told = true;
-            const std::size_t more = entry->waiters.size() - 1;
-            m_log.info("'" + entry->waiters.front()->spec->path + "'" +
-                       (more ? " and " + std::to_string(more) + " more blob(s) of its directory" : std::string()) +
-                       ": waiting for the lock '" + (fs_path(entry->shown) / kLockFileName).string() + "' (held by " +
-                       entry->holder + ")");
-        }
+        if (entry->waiters.empty()) return forget_dir(entry);
+        const bool untried = std::any_of(entry->waiters.begin(), entry->waiters.end(),
+                                         [](const Job *j) { return j->lock_attempts == 0; });
+        if (untried) return launch_attempt(entry);  // blobs that came while the attempt ran
+        entry->retrying = true;
         entry->next_try = now + std::chrono::milliseconds(100);
     }
 
-    void lock_timed_out(const std::shared_ptr<DirEntry> &entry) {
-        const std::string file = (fs_path(entry->shown.empty() ? entry->rel_dir : entry->shown) / kLockFileName).string();
-        for (Job *j : std::vector<Job *>(entry->waiters))
-            finish(*j, Status(Errc::lock_timeout,
-                              "'" + j->spec->path + "': timed out after " +
-                                  std::to_string(m_options.lock_timeout.count()) + " ms waiting for the lock '" + file +
-                                  "' held by " + entry->holder +
-                                  "; if that process is stuck, stop it (its lock goes with it) or raise "
-                                  "lock_timeout_ms"));
-        forget_dir(entry);
+    void lock_timed_out(Job &j, DirEntry &entry) {
+        const std::string file =
+            (fs_path(entry.shown.empty() ? entry.rel_dir : entry.shown) / kLockFileName).string();
+        finish(j, Status(Errc::lock_timeout,
+                         "'" + j.spec->path + "': timed out after " + std::to_string(m_options.lock_timeout.count()) +
+                             " ms waiting for it, held by " + j.lock_holder + " (lock file '" + file +
+                             "'); if that process is stuck, stop it (its lock goes with it) or raise "
+                             "lock_timeout_ms"));
     }
 
-    // Drops a directory nobody uses or waits for (releasing its lock); an
-    // attempt still running finds it forgotten.
+    // Drops a directory nobody uses or waits for (closing it); an attempt
+    // still running finds it forgotten.
     void forget_dir(const std::shared_ptr<DirEntry> &entry) {
         if (!entry->waiters.empty() || entry->users > 0 || entry->attempt_running) return;
         auto it = m_dirs.find(entry->rel_dir);
         if (it != m_dirs.end() && it->second == entry) m_dirs.erase(it);
-        entry->lock.reset();
+        entry->file.reset();
         entry->dir.reset();
         if (entry->open_slot) {
             entry->open_slot = false;
@@ -869,12 +897,13 @@ private:
             }
         }
         if (j.owns_path) m_busy_paths.erase(j.paths.final_path);
+        j.blob_lock.reset();  // released as soon as the blob is done
         if (j.dir_entry) {
             auto it = m_dirs.find(j.paths.rel_dir);
             if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
                 auto entry = it->second;
                 --entry->users;
-                forget_dir(entry);  // the last user releases the lock
+                forget_dir(entry);  // the last user closes the directory
             }
             j.dir_entry = nullptr;
         }

@@ -14,6 +14,7 @@
 #include "download/blob_spec.h"
 #include "download/partial_file.h"
 #include "io/positional_writer.h"
+#include "lock/blob_lock.h"
 #include "net/transport.h"
 #include "state/download_state.h"
 
@@ -44,8 +45,11 @@ struct Job {
     std::int64_t chunk_size = 0;   // for a fresh record; a resumed one keeps its own
     Phase phase = Phase::queued;
     bool counted = false;          // counts against the limit of active blobs
-    bool ready = false;            // holds its directory's lock, waits for an active slot
-    void *dir_entry = nullptr;     // the engine's record of its locked directory, while it uses the lock
+    bool ready = false;            // holds its lock, waits for an active slot
+    void *dir_entry = nullptr;     // the engine's record of its directory, while it holds its lock
+    std::unique_ptr<BlobLock> blob_lock;  // held from the lock attempt that took it until the blob is done
+    int lock_attempts = 0;         // attempts at its lock so far
+    std::string lock_holder;       // who holds it, as shown, while another process does
     bool owns_path = false;        // the only blob of this run working on its final path
     bool private_files = false;    // .part/.dlstate private to this process: never resumed
     Clock::time_point lock_since{};

@@ -44,7 +44,12 @@ std::string describe_holder(const std::string &line) {
             std::string pid = line.substr(4, comma - 4);
             std::string time = line.substr(comma + 6);
             while (!time.empty() && (time.back() == '\n' || time.back() == '\r')) time.pop_back();
-            return "PID " + pid + " (since " + time + ")";
+            std::string blob;
+            if (const auto b = time.find(",Blob:"); b != std::string::npos) {
+                blob = time.substr(b + 6);
+                time.resize(b);
+            }
+            return "PID " + pid + " (since " + time + (blob.empty() ? "" : ", fetching '" + blob + "'") + ")";
         }
     }
     std::string shown = line.substr(0, 80);

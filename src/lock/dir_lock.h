@@ -1,20 +1,17 @@
 #pragma once
-// The cross-process lock on a cache directory: `<dir>/.download.lock`.
+// The cross-process lock on a whole cache directory: a write lock on every
+// byte of `<dir>/.download.lock`, which excludes (and waits for) the lock of
+// every blob in it (blob_lock.h, where the file's layout and the lock rules
+// are). gc holds it while it removes anything; fetches take blob locks.
 //
-// Whoever holds it is the only process downloading into that directory, so
-// two processes never fetch the same bytes, and a process that takes over
-// resumes from what the previous holder recorded. The lock belongs to an
-// open file (POSIX flock; Windows: a file opened without sharing and deleted
-// on close), so the kernel releases it when the holder exits or dies: a lock
-// is never stale. The file holds one line, `PID:<pid>,Time:<ISO-8601 UTC>`
-// padded with spaces to 64 bytes, for diagnosis only.
-//
-// flock is per open file description: two DirLock objects for the same
-// directory conflict even inside one process (the engine shares one per
-// directory). On file systems where flock does nothing (some network
-// shares), acquisition still succeeds; enforced() tells, from a self-test
-// with a second descriptor (once per file system and process), and the
-// caller must then not rely on the lock.
+// It belongs to an open file (Linux open file description locks), so the
+// kernel releases it when the holder exits or dies: a lock is never stale.
+// Two DirLock objects for the same directory conflict even inside one
+// process. Its holder writes `PID:<pid>,Time:<ISO-8601 UTC>` padded with
+// spaces to 64 bytes at offset 0, for diagnosis only. On file systems where
+// locks do nothing (some network shares), acquisition still succeeds;
+// enforced() tells, from a self-test with a second descriptor (once per file
+// system and process), and the caller must then not rely on the lock.
 
 #include <chrono>
 #include <filesystem>
@@ -56,7 +53,7 @@ inline constexpr const char *kLockFileName = ".download.lock";
 
 struct TryLock {
     std::unique_ptr<DirLock> lock;  // set when acquired
-    std::string holder;             // when busy: the holder's line ("PID:1234,Time:..."), "" if unreadable
+    std::string holder;             // when busy: a holder's line ("PID:1234,Time:...[,Blob:<name>]"), "" if unknown
 };
 
 class DirHandle;
@@ -70,7 +67,7 @@ Expected<TryLock> try_lock_directory(const DirHandle &dir);
 Expected<TryLock> try_lock_directory(const std::filesystem::path &dir);
 
 struct LockProbe {
-    bool held = false;   // another open file holds the lock now
+    bool held = false;   // another open file holds the directory's lock or a blob's now
     std::string holder;  // when held: the holder's line, "" if unreadable
 };
 // Looks whether someone holds the lock of `dir`, creating, changing and
@@ -87,8 +84,9 @@ Expected<std::unique_ptr<DirLock>> lock_directory(const std::filesystem::path &d
                                                   const CancellationToken &cancel,
                                                   const std::function<void(const std::string &)> &on_busy = {});
 
-// "PID 1234 (since 2026-11-25T10:20:45Z)" from a holder line; the line itself
-// when it does not parse; "another process" when empty.
+// "PID 1234 (since 2026-11-25T10:20:45Z)" from a holder line ("PID 1234
+// (since ..., fetching 'name')" from a blob's); the line itself when it does
+// not parse; "another process" when empty.
 std::string describe_holder(const std::string &line);
 
 }  // namespace blobfetch

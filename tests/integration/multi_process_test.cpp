@@ -157,7 +157,7 @@ TEST_F(MultiProcess, HolderKilledMidDownload_TheWaitingProcessTakesOverFromTheSi
     ASSERT_TRUE(eventually([&] { return recorded() >= size / 4; }, 60s)) << read_file(m_dir / "first.err");
     auto second = start(manifest("second"), "second", {"-v"});
     ASSERT_TRUE(eventually(
-        [&] { return read_file(m_dir / "second.err").find("waiting for the lock") != std::string::npos; }, 60s))
+        [&] { return read_file(m_dir / "second.err").find("waiting for '") != std::string::npos; }, 60s))
         << read_file(m_dir / "second.err");
     first->signal(SIGKILL);
     first->wait();

@@ -114,13 +114,20 @@ TEST_P(SharedCache, LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser)
     ASSERT_EQ(first.exit_code, 0) << first.err;
     struct stat st {};
     ASSERT_EQ(::stat((cache + "/team/.download.lock").c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0644u) << "readable by the other users of the cache";
+    EXPECT_EQ(st.st_mode & 0777, 0666u) << "writable by the other users of the cache (a lock needs that)";
     const auto as_nobody = [&](const std::string &m) {
         return run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", host_binary(), "fetch", m,
                             "--no-progress"});
     };
     ProcessResult second = as_nobody(manifest("second"));
     ASSERT_EQ(second.exit_code, 0) << second.err;
+    // A read-only one (as older versions left it): private files, a warning.
+    m_server.add_blob("/fourth", 71, 4000);
+    ::chmod((cache + "/team/.download.lock").c_str(), 0644);
+    ProcessResult fourth = as_nobody(manifest("fourth"));
+    ASSERT_EQ(fourth.exit_code, 0) << fourth.err;
+    EXPECT_NE(fourth.err.find("is not writable for this one"), std::string::npos) << fourth.err;
+    EXPECT_TRUE(read_file(cache + "/team/fourth") == blob_content(71, 4000));
     // An unreadable one (as older versions left it): private files, a warning.
     ::chmod((cache + "/team/.download.lock").c_str(), 0600);
     ProcessResult third = as_nobody(manifest("third"));
@@ -169,7 +176,7 @@ TEST_P(SharedCache, GcWhereTheLockCannotBeTaken_RemovesNothingThere) {
     UniqueFd lock(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     ASSERT_TRUE(lock);
     ::fchmod(lock.get(), 0600);
-    ASSERT_EQ(::flock(lock.get(), LOCK_EX), 0);  // root's fetch runs there
+    ASSERT_TRUE(lock_whole_file(lock.get()));  // root's fetch runs there
     write_file(team + "/blob.bin.part", "a live download without a record yet");
     ::chmod((team + "/blob.bin.part").c_str(), 0666);
     ProcessResult gc = run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", host_binary(), "gc",

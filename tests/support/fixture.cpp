@@ -2,6 +2,10 @@
 
 #include "support/blob_content.h"
 
+#include <cerrno>
+
+#include <fcntl.h>
+
 namespace blobfetch::test {
 
 std::string abi_key(const std::string &label) { return sha256_hex("abi:" + label); }
@@ -39,4 +43,17 @@ HostRun run_host_fetch(const std::string &manifest_path, const std::vector<std::
     return run;
 }
 
+}  // namespace blobfetch::test
+
+namespace blobfetch::test {
+bool lock_whole_file(int fd, bool wait) {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    int r;
+    do {
+        r = ::fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+    } while (r != 0 && errno == EINTR);
+    return r == 0;
+}
 }  // namespace blobfetch::test

@@ -43,3 +43,11 @@ HostRun run_host_fetch(const std::string &manifest_path, const std::vector<std::
                        const ProcessOptions &options = {});
 
 }  // namespace blobfetch::test
+
+namespace blobfetch::test {
+// Takes the whole-directory lock on an open `.download.lock` (a write lock
+// on every byte, as src/lock/dir_lock.h does), without waiting when `wait`
+// is false: what a test does to play "another process holds the directory".
+// False on failure (errno set).
+bool lock_whole_file(int fd, bool wait = true);
+}  // namespace blobfetch::test

@@ -1,0 +1,97 @@
+#ifndef _WIN32
+#include "lock/lock_posix.h"
+
+#include <cerrno>
+#include <ctime>
+#include <map>
+#include <mutex>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/dir_handle.h"
+#include "io/file.h"
+#include "lock/dir_lock.h"
+
+namespace blobfetch::lockfile {
+
+int ofd(int fd, int cmd, short type, off_t start, off_t len, struct flock *out) {
+    struct flock fl {};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = start;
+    fl.l_len = len;
+    fl.l_pid = 0;  // required for F_OFD_*
+    int r;
+    do {
+        r = ::fcntl(fd, cmd, &fl);
+    } while (r != 0 && errno == EINTR);
+    if (r == 0 && out) *out = fl;
+    return r;
+}
+
+namespace {
+
+std::string now_iso8601() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+std::string holder_text(const std::string &extra, std::size_t width) {
+    const long pid = static_cast<long>(::getpid());  // (not cached: a forked child is another holder)
+    std::string line = "PID:" + std::to_string(pid) + ",Time:" + now_iso8601() + extra;
+    line.resize(width - 1, ' ');
+    line += '\n';
+    return line;
+}
+
+std::string read_line(int fd, off_t offset, std::size_t width) {
+    std::string buf(width, '\0');
+    ssize_t n;
+    do {
+        n = ::pread(fd, buf.data(), width, offset);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return {};
+    buf.resize(static_cast<std::size_t>(n));
+    if (const auto nl = buf.find('\n'); nl != std::string::npos) buf.resize(nl);
+    if (const auto nul = buf.find('\0'); nul != std::string::npos) buf.resize(nul);  // a sparse, unwritten slot
+    while (!buf.empty() && buf.back() == ' ') buf.pop_back();
+    return buf;
+}
+
+bool no_locks_here(int e) { return e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL; }
+
+std::string self_test(const DirHandle &dir, int fd, bool holds_all) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return "cannot inspect the lock file";
+    static std::mutex mutex;
+    static std::map<dev_t, std::string> known;  // a property of the mount
+    {
+        std::lock_guard lock(mutex);
+        if (auto it = known.find(st.st_dev); it != known.end()) return it->second;
+    }
+    std::string why;
+    if (!holds_all && ofd(fd, F_OFD_SETLK, F_WRLCK, kSelfTestByte, 1) != 0) {
+        // Busy: another open file holds the byte, so locks do exclude.
+        if (errno != EAGAIN && errno != EACCES) why = "file locks are not supported there (a network file system?)";
+    } else {
+        // A second open file description must see the byte as taken.
+        UniqueFd probe = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
+        struct flock seen {};
+        if (!probe || ofd(probe.get(), F_OFD_GETLK, F_WRLCK, kSelfTestByte, 1, &seen) != 0 || seen.l_type == F_UNLCK)
+            why = "file locks are not enforced there (a network file system?)";
+        if (!holds_all) (void)ofd(fd, F_OFD_SETLK, F_UNLCK, kSelfTestByte, 1);
+    }
+    std::lock_guard lock(mutex);
+    known.emplace(st.st_dev, why);
+    return why;
+}
+
+}  // namespace blobfetch::lockfile
+#endif  // !_WIN32

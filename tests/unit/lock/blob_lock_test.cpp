@@ -1,0 +1,161 @@
+#include "lock/blob_lock.h"
+
+#include <csignal>
+#include <filesystem>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "io/dir_handle.h"
+#include "lock/dir_lock.h"
+#include "support/process.h"
+#include "support/wait.h"
+
+namespace blobfetch {
+namespace {
+
+namespace fs = std::filesystem;
+using test::eventually;
+
+std::shared_ptr<DirHandle> open_dir(const fs::path &p) {
+    auto d = DirHandle::open_root(p, /*create=*/true);
+    EXPECT_TRUE(d.ok()) << d.message();
+    return *d;
+}
+
+// One attempt at `names` through a fresh LockFile (another open file: as
+// another process would).
+struct Opener {
+    explicit Opener(std::shared_ptr<DirHandle> d) : dir(std::move(d)) {}
+    std::shared_ptr<DirHandle> dir;
+    std::shared_ptr<LockFile> file;
+    std::vector<BlobAttempt> attempt(const std::vector<std::string> &names) {
+        auto r = try_lock_blobs(file, *dir, names);
+        EXPECT_TRUE(r.ok()) << r.message();
+        return r.ok() ? std::move(*r) : std::vector<BlobAttempt>(names.size());
+    }
+};
+
+TEST(BlobLock, DifferentBlobsOfOneDirectory_NeverWaitOnEachOther_TheSameBlobDoes) {
+    test::TempDir tmp;
+    Opener a{open_dir(tmp.path())}, b{open_dir(tmp.path())};
+    auto first = a.attempt({"big.zip"});
+    ASSERT_TRUE(first[0].lock);
+    EXPECT_TRUE(first[0].lock->enforced());
+    auto other = b.attempt({"small.zip"});
+    EXPECT_TRUE(other[0].lock) << "another blob of the same directory is free";
+    auto same = b.attempt({"big.zip"});
+    EXPECT_FALSE(same[0].lock);
+    EXPECT_EQ(same[0].holder.rfind("PID:" + std::to_string(::getpid()) + ",Time:", 0), 0u) << same[0].holder;
+    EXPECT_NE(same[0].holder.find(",Blob:big.zip"), std::string::npos) << same[0].holder;
+    EXPECT_EQ(describe_holder(same[0].holder).find("fetching 'big.zip'"),
+              describe_holder(same[0].holder).size() - std::string("fetching 'big.zip')").size());
+    first[0].lock.reset();  // released at once
+    auto after = b.attempt({"big.zip"});
+    EXPECT_TRUE(after[0].lock);
+    struct stat st {};
+    ASSERT_EQ(::stat((tmp / ".download.lock").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0666u) << "every user who may fetch there can lock";
+}
+
+// A batch where most blobs are held by others and some are free: the held
+// ones are found by scanning the held ranges (not by trying each), the free
+// ones are taken, and each result belongs to its own name.
+TEST(BlobLock, ABatchOfManyBlobs_TakesExactlyTheFreeOnes) {
+    test::TempDir tmp;
+    Opener other{open_dir(tmp.path())}, self{open_dir(tmp.path())};
+    std::vector<std::string> names, held_names;
+    for (int i = 0; i < 40; ++i) names.push_back("blob-" + std::to_string(i));
+    for (int i = 0; i < 40; i += 3) held_names.push_back(names[static_cast<std::size_t>(i)]);
+    auto held = other.attempt(held_names);
+    for (auto &h : held) ASSERT_TRUE(h.lock);
+    auto r = self.attempt(names);
+    ASSERT_EQ(r.size(), names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const bool is_held = i % 3 == 0;
+        EXPECT_EQ(static_cast<bool>(r[i].lock), !is_held) << names[i];
+        if (is_held) {
+            EXPECT_NE(r[i].holder.find(",Blob:" + names[i]), std::string::npos) << r[i].holder;
+        }
+    }
+}
+
+// The whole-directory lock (gc) and the blob locks exclude each other.
+TEST(BlobLock, WholeDirectoryLock_ExcludesEveryBlob_AndWaitsForThem) {
+    test::TempDir tmp;
+    Opener a{open_dir(tmp.path())};
+    {
+        auto whole = try_lock_directory(tmp.path());
+        ASSERT_TRUE(whole.ok() && whole->lock) << whole.message();
+        auto r = a.attempt({"x", "y", "z"});
+        for (auto &x : r) {
+            EXPECT_FALSE(x.lock);
+            EXPECT_EQ(x.holder.rfind("PID:" + std::to_string(::getpid()), 0), 0u) << x.holder;
+            EXPECT_EQ(x.holder.find(",Blob:"), std::string::npos) << "line 0: the directory's holder";
+        }
+        auto probe = probe_directory_lock(tmp.path());
+        ASSERT_TRUE(probe.ok());
+        EXPECT_TRUE(probe->held);
+    }
+    auto r = a.attempt({"x"});
+    ASSERT_TRUE(r[0].lock);
+    auto whole = try_lock_directory(tmp.path());
+    ASSERT_TRUE(whole.ok());
+    EXPECT_FALSE(whole->lock) << "a blob is being fetched there";
+    EXPECT_NE(whole->holder.find(",Blob:x"), std::string::npos) << whole->holder;
+    auto probe = probe_blob_lock(tmp.path(), "x");
+    ASSERT_TRUE(probe.ok());
+    EXPECT_TRUE(probe->held);
+    EXPECT_FALSE(probe_blob_lock(tmp.path(), "y")->held);
+}
+
+// gc removes the lock file (holding the directory's lock) after another
+// process opened it: a lock taken on the removed file would protect
+// nothing, so the attempt opens the file that is there now.
+TEST(BlobLock, LockFileRemovedAfterItWasOpened_TheLockIsTakenOnTheNewOne) {
+    test::TempDir tmp;
+    Opener stale{open_dir(tmp.path())}, fresh{open_dir(tmp.path())};
+    auto warm = stale.attempt({"warm"});  // opens the file
+    warm[0].lock.reset();
+    ASSERT_TRUE(stale.file);
+    const auto old_file = stale.file;
+    ASSERT_EQ(::unlink((tmp / ".download.lock").c_str()), 0);
+    auto r = stale.attempt({"blob"});
+    ASSERT_TRUE(r[0].lock);
+    EXPECT_NE(stale.file, old_file) << "reopened";
+    auto other = fresh.attempt({"blob"});
+    EXPECT_FALSE(other[0].lock) << "both see the same lock file";
+}
+
+// The kernel lets go of a dead holder's locks: never stale.
+TEST(BlobLock, HeldByAProcessThatIsKilled_IsNeverStale) {
+    test::TempDir tmp;
+    const std::string dir = tmp / "d";
+    test::BackgroundProcess holder({test::bin_dir() + "/blobfetch-lockholder", dir, tmp / "release", "asset.bin"}, {},
+                                   tmp / "holder.out", tmp / "holder.err");
+    ASSERT_TRUE(eventually([&] { return test::read_file(tmp / "holder.out").rfind("locked", 0) == 0; }))
+        << test::read_file(tmp / "holder.err");
+    Opener o{open_dir(dir)};
+    auto busy = o.attempt({"asset.bin", "unrelated.bin"});
+    EXPECT_FALSE(busy[0].lock);
+    EXPECT_EQ(describe_holder(busy[0].holder).rfind("PID " + std::to_string(holder.pid()) + " (since ", 0), 0u)
+        << busy[0].holder;
+    EXPECT_TRUE(busy[1].lock);
+    holder.signal(SIGKILL);
+    holder.wait();
+    EXPECT_TRUE(o.attempt({"asset.bin"})[0].lock);
+}
+
+// (A read-only lock file of another user: SharedCache.LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser.)
+
+TEST(BlobLock, Keys_AreStableAndSpreadOverTheRange) {
+    EXPECT_EQ(blob_lock_key("a"), blob_lock_key("a"));
+    EXPECT_NE(blob_lock_key("a"), blob_lock_key("b"));
+    EXPECT_LT(blob_lock_key("some/long/name.zip"), std::uint64_t{1} << 40);
+}
+
+}  // namespace
+}  // namespace blobfetch
