@@ -1,6 +1,7 @@
-#include <cctype>
 #include "support/process.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,7 +43,8 @@ std::vector<std::string> build_env(const ProcessOptions &options) {
 }
 
 [[noreturn]] void exec_child(const std::vector<std::string> &argv, const std::vector<std::string> &env,
-                             const std::string &cwd) {
+                             const std::string &cwd, bool own_group = false) {
+    if (own_group && setpgid(0, 0) != 0) _exit(126);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     std::vector<char *> av, ev;
     for (const auto &a : argv) av.push_back(const_cast<char *>(a.c_str()));
@@ -129,8 +132,13 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string> &argv, const
         dup2(null_fd, 0);
         dup2(out_fd, 1);
         dup2(err_fd, 2);
-        exec_child(argv, env, options.cwd);
+        exec_child(argv, env, options.cwd, options.own_process_group);
     }
+    // Here too, so that the group exists before the caller can signal it (the
+    // child may not have run yet; once it has exec'd, this fails with EACCES,
+    // and by then the child has made the group itself).
+    m_own_group = options.own_process_group;
+    if (m_own_group) setpgid(m_pid, m_pid);
     close(out_fd);
     close(err_fd);
     close(null_fd);
@@ -138,6 +146,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string> &argv, const
 
 BackgroundProcess::~BackgroundProcess() {
     if (m_pid > 0 && !m_reaped) {
+        if (m_own_group) kill(-m_pid, SIGKILL);
         kill(m_pid, SIGKILL);
         wait();
     }
@@ -145,6 +154,17 @@ BackgroundProcess::~BackgroundProcess() {
 
 void BackgroundProcess::signal(int sig) {
     if (m_pid > 0 && !m_reaped) kill(m_pid, sig);
+}
+
+void BackgroundProcess::signal_group(int sig) {
+    if (m_pid > 0 && !m_reaped && m_own_group) kill(-m_pid, sig);
+}
+
+bool BackgroundProcess::exited() const {
+    if (m_reaped) return true;
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+    return info.si_pid == m_pid;
 }
 
 int BackgroundProcess::wait() {
@@ -164,6 +184,58 @@ bool BackgroundProcess::running() {
         return false;
     }
     return true;
+}
+
+std::vector<ProcessEntry> list_processes() {
+    std::vector<ProcessEntry> out;
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            continue;
+        std::ifstream in(e.path() / "stat");
+        std::string line;
+        if (!std::getline(in, line)) continue;  // gone meanwhile
+        // "pid (comm) state ppid pgrp ...": comm may hold blanks and parentheses.
+        const auto open = line.find('('), close = line.rfind(')');
+        if (open == std::string::npos || close == std::string::npos || close < open) continue;
+        ProcessEntry p;
+        p.pid = static_cast<pid_t>(std::atol(name.c_str()));
+        p.comm = line.substr(open + 1, close - open - 1);
+        std::istringstream rest(line.substr(close + 1));
+        long ppid = 0, pgid = 0;
+        if (!(rest >> p.state >> ppid >> pgid)) continue;
+        p.ppid = static_cast<pid_t>(ppid);
+        p.pgid = static_cast<pid_t>(pgid);
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+std::vector<ProcessEntry> children_of(pid_t ppid, const std::string &comm) {
+    std::vector<ProcessEntry> out;
+    for (auto &p : list_processes())
+        if (p.ppid == ppid && (comm.empty() || p.comm == comm)) out.push_back(std::move(p));
+    return out;
+}
+
+ProcessWatch::ProcessWatch(pid_t pid) : m_pid(pid) {
+    m_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (m_fd < 0)
+        throw std::runtime_error("pidfd_open(" + std::to_string(pid) + "): " + std::strerror(errno));
+}
+
+ProcessWatch::~ProcessWatch() {
+    if (m_fd >= 0) close(m_fd);
+}
+
+bool ProcessWatch::exited() const {
+    pollfd p{m_fd, POLLIN, 0};  // a pidfd becomes readable when its process ends
+    return poll(&p, 1, 0) > 0;
+}
+
+void ProcessWatch::signal(int sig) const {
+    if (!exited()) syscall(SYS_pidfd_send_signal, m_fd, sig, nullptr, 0);
 }
 
 long number_after(const std::string &text, const std::string &key) {
