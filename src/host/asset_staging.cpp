@@ -5,6 +5,10 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#ifdef __linux__
+#include <linux/fs.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +47,10 @@ Expected<UniqueFd> open_own_directory(const DirHandle &parent, const std::string
 Status copy_file_durably(int from_fd, const std::string &from, const DirHandle &dir, const std::string &to) {
     UniqueFd out = dir.open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (!out) return Status(Errc::io, "cannot create '" + dir.show(to).string() + "': " + std::strerror(errno));
+#ifdef FICLONE
+    // A reflink where the file system shares blocks (btrfs, XFS): no bytes copied.
+    if (::ioctl(out.get(), FICLONE, from_fd) == 0) return sync_data(out.get(), dir.show(to).string());
+#endif
     std::vector<char> buf(1 << 20);
     std::int64_t offset = 0;
     for (;;) {
@@ -91,22 +99,34 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
     struct stat st {};
     if (::fstat(staged.get(), &st) != 0 || !S_ISREG(st.st_mode))
         return Status(Errc::io, "'" + shown + "' is not a regular file");
-    const std::string link_name = dst_name + ".bf-link-" + std::to_string(::getpid());
+    // vcpkg renames {dst} (`<file>.<pid>.part`) to `<file>` afterwards. Were
+    // the staged asset linked to two vcpkgs' {dst} (two processes on one
+    // asset), the second rename would be one between two links to the same
+    // file, which rename(2) makes a successful no-op: that {dst} would stay
+    // behind for ever. So only an asset that no other name links to yet is
+    // linked; one already placed somewhere is copied (a reflink where the
+    // file system can).
+    const bool placed_elsewhere = st.st_nlink > 1;
+    const std::string link_name = dst_name + ".~bf" + std::to_string(::getpid()) + "-link";
     parent.unlink(link_name);
-    if (::linkat(own->get(), sha512_hex.c_str(), parent.fd(), link_name.c_str(), 0) == 0) {
-        if (const int e = parent.rename(link_name, dst_name); e != 0) {
-            parent.unlink(link_name);
-            return Status(Errc::io, "cannot rename '" + parent.show(link_name).string() + "' to '" +
-                                        parent.show(dst_name).string() + "': " + std::strerror(e));
+    int e = EXDEV;
+    if (!placed_elsewhere) {
+        if (::linkat(own->get(), sha512_hex.c_str(), parent.fd(), link_name.c_str(), 0) == 0) {
+            if (const int re = parent.rename(link_name, dst_name); re != 0) {
+                parent.unlink(link_name);
+                return Status(Errc::io, "cannot rename '" + parent.show(link_name).string() + "' to '" +
+                                            parent.show(dst_name).string() + "': " + std::strerror(re));
+            }
+            parent.unlink(link_name);  // still there when {dst} already was this very file (the rename did nothing)
+            return Status::success();
         }
-        return Status::success();
+        e = errno;
     }
-    const int e = errno;
     if (e != EXDEV && e != EPERM && e != EMLINK && e != ENOTSUP && e != EOPNOTSUPP)
         return Status(Errc::io, "cannot link '" + shown + "' to '" + parent.show(link_name).string() + "': " +
                                     std::strerror(e));
-    // No hard links here: a copy, renamed into place once complete.
-    const std::string copy_name = dst_name + ".bf-copy-" + std::to_string(::getpid());
+    // No hard links here (or none wanted): a copy, renamed into place once complete.
+    const std::string copy_name = dst_name + ".~bf" + std::to_string(::getpid()) + "-copy";
     if (Status s = copy_file_durably(staged.get(), shown, parent, copy_name); !s.ok()) {
         parent.unlink(copy_name);
         return s;

@@ -9,10 +9,11 @@
 // partial file and record are keyed on the content, so any later run for the
 // same SHA-512 resumes them, whatever its {dst}, and two processes on one
 // asset share one download through its lock. The verified staged file is then
-// hard-linked to {dst} (copied where the file system has no hard links); it
-// stays, sharing its blocks with vcpkg's copy, so the same asset asked for
-// again is placed at once (removing staged assets that no other link points
-// at any more is left to the user for now).
+// hard-linked to {dst} when no other name links to it yet, else copied (a
+// reflink where the file system can; see place_staged for why), and copied
+// where the file system has no hard links. It stays, so the same asset asked
+// for again is placed at once; `blobfetch gc` removes staged assets that no
+// other name links to any more, and leftovers of placements that died.
 //
 // The staging directory is this user's own: `.blobfetch-staging`, made 0700,
 // used only when it belongs to the effective user and no one else may write
@@ -46,8 +47,10 @@ Expected<Staging> prepare_staging(const std::filesystem::path &parent_dir);
 std::string staged_relative_path(const Staging &staging, const std::string &sha512_hex);
 
 // Makes `dst_name` (in the directory of {dst}) name the bytes of the
-// verified staged asset: a hard link (an existing `dst_name` is replaced
-// atomically), else a copy written beside it, flushed and renamed over it.
+// verified staged asset: a hard link when nothing else links to it yet (an
+// existing `dst_name` is replaced atomically), else a copy (or reflink)
+// written beside it as `<dst_name>.~bf<pid>-copy`, flushed and renamed over
+// it.
 // First checks again that the staging directory is still this user's own
 // (so that no one could have swapped the verified file). Errors name the
 // files.

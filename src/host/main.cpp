@@ -30,6 +30,7 @@
 #include "hash/sha256.h"
 #include "host/asset_staging.h"
 #include "host/cache_commands.h"
+#include "host/caller_watch.h"
 #include "host/plugin_loader.h"
 #include "host/progress_display.h"
 
@@ -51,6 +52,7 @@ std::atomic<bool> g_interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
 extern "C" void on_signal(int) { g_interrupted.store(true); }
+void on_caller_gone() { g_interrupted.store(true); }  // (async-signal-safe: see host/caller_watch.h)
 
 void install_signal_handlers() {
     struct sigaction sa {};
@@ -69,6 +71,7 @@ struct FetchArgs {
     bool quiet = false;
     bool no_progress = false;
     int verbose = 0;
+    bool stop_with_caller = false;  // fetch --stop-with-caller (x-script always)
     std::vector<std::string> binary_sources;  // vcpkg source strings, after the manifest's and the environment's
 };
 
@@ -138,6 +141,10 @@ Expected<std::vector<config::BinarySource>> sources_for(const config::Manifest &
 }
 
 int run_fetch(const FetchArgs &args) {
+    if (args.stop_with_caller) {
+        const std::string watched = host::start_caller_watch(on_caller_gone);
+        if (args.verbose) std::fprintf(stderr, "blobfetch: stops when its caller is gone: watching %s\n", watched.c_str());
+    }
     auto manifest = config::load_manifest(args.manifest);
     if (!manifest) return fail_early(args, kExitBadInput, manifest.message());
     host::ProgressDisplay notes(host::ProgressDisplay::Mode::none, {}, 0);
@@ -295,6 +302,9 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     const std::filesystem::path target = std::filesystem::absolute(dst, ec);
     if (ec || target.filename().empty())
         return fail_early(args, kExitBadInput, "x-script: '" + dst + "' is not a file path");
+    // vcpkg may be killed alone (a CI timeout): then stop, place nothing.
+    const std::string watched = host::start_caller_watch(on_caller_gone);
+    if (args.verbose) std::fprintf(stderr, "blobfetch: stops when its caller is gone: watching %s\n", watched.c_str());
     const std::string path = host::plugin_path(args.plugin);
     auto plugin = host::load_plugin(path);
     if (!plugin) return fail_early(args, kExitPlugin, plugin.message());
@@ -327,8 +337,16 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     install_signal_handlers();
     bf_status rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
     display.finish();
-    if (rc != BF_OK) std::fprintf(stderr, "blobfetch: x-script: %s\n", r.message ? r.message : p.session_last_error(session));
+    if (rc != BF_OK && !host::caller_gone())
+        std::fprintf(stderr, "blobfetch: x-script: %s\n", r.message ? r.message : p.session_last_error(session));
     p.session_destroy(session);
+    if (host::caller_gone()) {
+        // Nobody would rename or remove {dst}: nothing is placed there; the
+        // staged download stays for the next run to resume or place.
+        std::fprintf(stderr, "blobfetch: x-script: the caller is gone: nothing placed at '%s'; what was downloaded "
+                             "is kept for the next run\n", target.string().c_str());
+        return kExitCancelled;
+    }
     if (rc == BF_OK) {
         if (Status s = host::place_staged(*staging, lower, target.filename().string()); !s.ok()) {
             std::fprintf(stderr, "blobfetch: x-script: %s\n", s.message().c_str());
@@ -358,6 +376,9 @@ int main(int argc, char **argv) {
     fetch->add_flag("-q,--quiet", args.quiet, "Only errors; no progress");
     fetch->add_flag("-v,--verbose", args.verbose, "More detail (-vv for debug logs)");
     fetch->add_flag("--no-progress", args.no_progress, "No progress output");
+    fetch->add_flag("--stop-with-caller", args.stop_with_caller,
+                    "Stop (keeping what was downloaded) when the calling process dies or stops reading the output; "
+                    "a shell's caller counts as the caller (as x-script always does)");
     fetch->add_option("--binary-sources", args.binary_sources,
                       "vcpkg binary source string(s) (http, files, x-azblob, default, clear; ';'-separated), read "
                       "after the manifest's sources and $VCPKG_BINARY_SOURCES; sources are tried in order");

@@ -1,9 +1,22 @@
 #include "host/progress_display.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
+#include "host/caller_watch.h"
+
 namespace blobfetch::host {
+
+namespace {
+// stderr, noting a reader that went away (EPIPE: the caller is gone, see
+// host/caller_watch.h).
+template <class... Args>
+void write_err(const char *format, Args... args) {
+    if (std::fprintf(stderr, format, args...) < 0 && errno == EPIPE) note_caller_gone();
+}
+}  // namespace
+
 
 std::string human_bytes(std::int64_t bytes) {
     const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -37,7 +50,7 @@ void ProgressDisplay::on_progress(const bf_progress &p) {
             const char *state = p.blob_state >= 0 && p.blob_state <= 6 ? names[p.blob_state] : "?";
             if (m_bar_visible) std::fputs("\r\x1b[K", stderr);
             m_bar_visible = false;
-            std::fprintf(stderr, "blobfetch: %s: %s%s%s\n", m_names[p.blob_index].c_str(), state,
+            write_err( "blobfetch: %s: %s%s%s\n", m_names[p.blob_index].c_str(), state,
                          p.detail ? " " : "", p.detail ? p.detail : "");
         }
         return;
@@ -61,7 +74,7 @@ void ProgressDisplay::print_line(const std::string &line) {
     std::lock_guard lock(m_mutex);
     if (m_bar_visible) std::fputs("\r\x1b[K", stderr);
     m_bar_visible = false;
-    std::fprintf(stderr, "%s\n", line.c_str());
+    write_err( "%s\n", line.c_str());
 }
 
 void ProgressDisplay::finish() {
@@ -101,11 +114,11 @@ void ProgressDisplay::draw(bool final) {
         const std::string done(static_cast<std::size_t>(filled), '#');
         std::string bar = "[" + (m_color ? "\x1b[32m" + done + "\x1b[0m" : done) +
                           std::string(static_cast<std::size_t>(width - filled), '-') + "] ";
-        std::fprintf(stderr, "\r\x1b[K%s%s", bar.c_str(), line.c_str());
+        write_err( "\r\x1b[K%s%s", bar.c_str(), line.c_str());
         std::fflush(stderr);
         m_bar_visible = true;
     } else if (line != m_last_line) {
-        std::fprintf(stderr, "blobfetch: %s\n", line.c_str());
+        write_err( "blobfetch: %s\n", line.c_str());
         m_last_line = line;
     }
 }

@@ -57,5 +57,37 @@ TEST(HostCancel, SigintStopsTheFetchCleanly_ExitCode130) {
         EXPECT_TRUE(!e.is_regular_file() || e.path().filename() == ".download.lock") << "left behind: " << e.path();
 }
 
+// `fetch --stop-with-caller` started by a program that is then killed alone
+// (SIGKILL to its pid: a CI timeout): the host stops at once instead of
+// downloading on as an orphan, publishes nothing and keeps what landed.
+// Without the flag it would go on (the default for `fetch`: a user may run
+// it with nohup).
+TEST(HostCancel, CallerKilledAlone_FetchWithStopWithCaller_StopsAndPublishesNothing) {
+    if (!nginx_available()) GTEST_SKIP() << "nginx is not installed";
+    TempDir dir;
+    std::vector<TestArtifact> artifacts{{"slow", abi_key("slow"), 9, 4 << 20, {}}};
+    serve_artifacts(dir / "www", artifacts);
+    NginxServer nginx(NginxOptions{dir / "www", "limit_rate 256k;", ""});
+    write_file(dir / "m.json", make_manifest(nginx.base_url(), dir / "cache", artifacts).dump());
+    // The caller: a program (not a shell) that starts the host and waits.
+    BackgroundProcess caller({"python3", "-c",
+                              "import subprocess,sys\n"
+                              "p=subprocess.Popen(sys.argv[1:])\n"
+                              "print(p.pid, flush=True)\n"
+                              "p.wait()\n",
+                              host_binary(), "fetch", dir / "m.json", "-q", "--stop-with-caller"},
+                             ProcessOptions{}, dir / "caller.out", dir / "caller.err");
+    ASSERT_TRUE(wait_for_text(dir / "caller.out", "\n", std::chrono::seconds(30))) << read_file(dir / "caller.err");
+    ProcessWatch host(static_cast<pid_t>(std::stol(read_file(dir / "caller.out"))));
+    const std::string part = dir / ("cache/" + artifacts[0].relative_path() + ".part");
+    ASSERT_TRUE(eventually([&] { return fs::exists(part); }, std::chrono::seconds(30)));
+    caller.signal(SIGKILL);
+    caller.wait();
+    EXPECT_TRUE(eventually([&] { return host.exited(); }, std::chrono::seconds(3)))
+        << "the host outlived its caller by 3 s";
+    host.signal(SIGKILL);
+    EXPECT_FALSE(fs::exists(dir / ("cache/" + artifacts[0].relative_path())));
+}
+
 }  // namespace
 }  // namespace blobfetch::test
