@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include "io/file.h"
+#include "lock/blob_lock.h"
+#include "lock/dir_lock.h"
 
 namespace blobfetch::host {
 namespace {
@@ -94,7 +98,29 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
         return Status(Errc::io, why_not + " now (it was this user's own when the download started); nothing was "
                                           "placed at '" + parent.show(dst_name).string() + "'");
     const std::string shown = parent.show(staging.name).string() + "/" + sha512_hex;
+    // The asset's lock, held while it is placed: gc (which removes staged
+    // assets nothing links to) takes the staging directory's whole lock, so
+    // it cannot remove the asset between its check and the link.
+    auto staging_dir = DirHandle::open_beneath(staging.parent, staging.name, /*create=*/false);
+    if (!staging_dir) return staging_dir.status();
+    std::shared_ptr<LockFile> lock_file;
+    std::unique_ptr<BlobLock> held;
+    for (int tries = 0; !held; ++tries) {
+        auto attempt = try_lock_blobs(lock_file, **staging_dir, {sha512_hex});
+        if (!attempt) return attempt.status();
+        if ((*attempt)[0].lock) {
+            held = std::move((*attempt)[0].lock);
+            break;
+        }
+        if (tries >= 600)
+            return Status(Errc::lock_timeout, "'" + shown + "' stayed locked by " + describe_holder((*attempt)[0].holder) +
+                                                  " for a minute; nothing was placed at '" +
+                                                  parent.show(dst_name).string() + "'");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     UniqueFd staged(::openat(own->get(), sha512_hex.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!staged && errno == ENOENT)  // removed (gc) after the fetch: the caller fetches again
+        return Status(Errc::not_found, "'" + shown + "' was removed before it could be placed");
     if (!staged) return Status(Errc::io, "cannot open '" + shown + "': " + std::strerror(errno));
     struct stat st {};
     if (::fstat(staged.get(), &st) != 0 || !S_ISREG(st.st_mode))

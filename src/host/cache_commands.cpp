@@ -75,6 +75,27 @@ std::string age_text(fs::file_time_type when) {
     return buf;
 }
 
+// vcpkg's own temporary `<file>.<pid>.part`, which gc never touches: the
+// part before ".part" ends in a dot and digits.
+bool is_vcpkg_temporary(const std::string &base) {
+    const auto dot = base.rfind('.');
+    return dot != std::string::npos && dot + 1 < base.size() &&
+           base.find_first_not_of("0123456789", dot + 1) == std::string::npos;
+}
+
+// Whether `name` in `dir` starts like a blobfetch record (its magic), so that
+// a file that merely ends in ".dlstate" is never taken for one.
+bool has_record_magic(const DirHandle &dir, const std::string &name) {
+    UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
+    char magic[8] = {};
+    return fd && ::pread(fd.get(), magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic) &&
+           std::string_view(magic, sizeof magic) == "BFDLSTAT";
+}
+
+bool is_sha512_name(const std::string &n) {
+    return n.size() == 128 && n.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 bool is_download_file(const std::string &name) {
     return ends_with(name, ".part") || ends_with(name, ".dlstate") || ends_with(name, ".dlstate.tmp");
 }
@@ -327,8 +348,22 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             dropped.insert(name);
             removed.push_back({{"path", dir.show(name).string()}, {"bytes", size}, {"why", why}});
         };
+        // What is blobfetch's own: its private temporaries (exact names),
+        // its records (their magic) and their partial files anywhere; a
+        // partial file without a record or a record's temporary only in a
+        // directory with blobfetch's lock file, and never vcpkg's
+        // `<file>.<pid>.part`. Whatever else merely ends in .part or
+        // .dlstate is never touched.
+        const bool ours = found.locked_dirs.count(dir_path) > 0;
         for (const auto &file : files) {
             const std::string name = file.filename().string();
+            if (!ours) {
+                const bool record = ends_with(name, ".dlstate");
+                const std::string b = strip(name, record ? ".dlstate" : ends_with(name, ".part") ? ".part" : "");
+                const bool mine = private_owner(b) || (record && has_record_magic(dir, name)) ||
+                                  (ends_with(name, ".part") && has_record_magic(dir, b + ".dlstate"));
+                if (!mine) continue;
+            }
             if (ends_with(name, ".dlstate.tmp")) {
                 drop(name, "temporary of an interrupted save");
                 continue;
@@ -352,6 +387,15 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
                 continue;
             }
             const std::string part = base + ".part";
+            if (is_record && !has_record_magic(dir, name)) {
+                skipped.push_back({{"dir", dir.show(name).string()}, {"why", "not a blobfetch record"}});
+                continue;
+            }
+            if (!is_record && is_vcpkg_temporary(base) && file_size_in(dir, base + ".dlstate") < 0) {
+                skipped.push_back({{"dir", dir.show(name).string()},
+                                   {"why", "another program's temporary file (vcpkg's <file>.<pid>.part?)"}});
+                continue;
+            }
             if (is_record) {
                 const bool has_data = file_size_in(dir, part) >= 0;
                 auto st = load_download_state(dir, name);
@@ -372,6 +416,16 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             } else if (file_size_in(dir, base + ".dlstate") < 0) {
                 drop(name, file_size_in(dir, base) >= 0 ? "the blob is already published"
                                                         : "partial file without a record");
+            }
+        }
+        // x-script's staged assets (host/asset_staging.h) that no other name
+        // links to any more: placed and since removed, or never placed (its
+        // placement holds the asset's lock, which excludes gc).
+        if (dir_path.filename().string().rfind(".blobfetch-staging", 0) == 0 && ours) {
+            for (const auto &n : entries_of(dir)) {
+                struct stat st {};
+                if (is_sha512_name(n) && dir.stat(n, st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
+                    drop(n, "staged asset that nothing links to any more");
             }
         }
         // No download left here: the lock file goes too, removed while we hold

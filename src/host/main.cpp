@@ -335,24 +335,29 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     CallbackContext ctx{&display, args.verbose, args.quiet};
     const bf_callbacks cb = callbacks_for(ctx);
     install_signal_handlers();
-    bf_status rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
-    display.finish();
-    if (rc != BF_OK && !host::caller_gone())
-        std::fprintf(stderr, "blobfetch: x-script: %s\n", r.message ? r.message : p.session_last_error(session));
-    p.session_destroy(session);
-    if (host::caller_gone()) {
-        // Nobody would rename or remove {dst}: nothing is placed there; the
-        // staged download stays for the next run to resume or place.
-        std::fprintf(stderr, "blobfetch: x-script: the caller is gone: nothing placed at '%s'; what was downloaded "
-                             "is kept for the next run\n", target.string().c_str());
-        return kExitCancelled;
-    }
-    if (rc == BF_OK) {
-        if (Status s = host::place_staged(*staging, lower, target.filename().string()); !s.ok()) {
-            std::fprintf(stderr, "blobfetch: x-script: %s\n", s.message().c_str());
-            return kExitFailed;
+    bf_status rc = BF_OK;
+    for (int pass = 0; pass < 2; ++pass) {
+        rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
+        display.finish();
+        if (rc != BF_OK && !host::caller_gone())
+            std::fprintf(stderr, "blobfetch: x-script: %s\n", r.message ? r.message : p.session_last_error(session));
+        if (host::caller_gone()) {
+            // Nobody would rename or remove {dst}: nothing is placed there;
+            // the staged download stays for the next run to resume or place.
+            std::fprintf(stderr, "blobfetch: x-script: the caller is gone: nothing placed at '%s'; what was "
+                                 "downloaded is kept for the next run\n", target.string().c_str());
+            p.session_destroy(session);
+            return kExitCancelled;
         }
+        if (rc != BF_OK) break;
+        Status s = host::place_staged(*staging, lower, target.filename().string());
+        if (s.ok()) break;
+        if (s.code() == Errc::not_found && pass == 0) continue;  // removed by gc meanwhile: fetch it again
+        std::fprintf(stderr, "blobfetch: x-script: %s\n", s.message().c_str());
+        p.session_destroy(session);
+        return kExitFailed;
     }
+    p.session_destroy(session);
     return rc == BF_OK ? kExitOk : rc == BF_E_CANCELLED ? kExitCancelled : kExitFailed;
 }
 

@@ -92,7 +92,7 @@ TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirector
     const std::string dir = fs::path(cached(1)).parent_path();
     fs::create_directories(dir);
     write_file(dir + "/orphan.zip.part", "no record");
-    write_file(dir + "/lonely.zip.dlstate", "no data");
+    write_file(dir + "/lonely.zip.dlstate", "BFDLSTAT: a record without its data");
     write_file(dir + "/x.zip.dlstate.tmp", "half a save");
     pid_t gone = fork();
     if (gone == 0) _exit(0);
@@ -148,6 +148,42 @@ TEST_F(CacheCommands, Gc_RemovesLeftoversKeepsResumableDownloadsAndSkipsDirector
 
     // A fetch afterwards takes the lock again as if nothing happened.
     EXPECT_EQ(run_host_fetch(manifest()).process.exit_code, 0);
+}
+
+// gc touches only what blobfetch made: in a directory without its lock file
+// nothing but its private temporaries; never a name that merely ends in
+// .part (vcpkg's in-progress `<file>.<pid>.part`, even in a blobfetch
+// directory) or .dlstate (without the record's magic). x-script's staged
+// assets that nothing links to any more are reclaimed, placed ones kept.
+// (gc once deleted vcpkg's in-progress downloads.)
+TEST_F(CacheCommands, Gc_TouchesOnlyBlobfetchsOwnFiles_NeverVcpkgsPartFiles) {
+    const std::string downloads = cache() + "/downloads";  // vcpkg's: no lock file of ours
+    const std::string ours = cache() + "/ours";
+    fs::create_directories(downloads);
+    fs::create_directories(ours);
+    write_file(downloads + "/curl.tar.gz.4242.part", "vcpkg is downloading this");
+    write_file(downloads + "/orphan.zip.part", "not ours either: no lock file here");
+    write_file(ours + "/.download.lock", "");
+    write_file(ours + "/zlib.tar.gz.777.part", "vcpkg's too, in a blobfetch directory");
+    write_file(ours + "/notes.dlstate", "someone else's file");
+    write_file(ours + "/leftover.zip.part", "ours: a partial file without a record");
+    // x-script's staging: one asset placed (linked at {dst}), one not any more.
+    const std::string staging = downloads + "/.blobfetch-staging";
+    fs::create_directories(staging);
+    write_file(staging + "/.download.lock", "");
+    const std::string placed = staging + "/" + std::string(128, 'a'), unlinked = staging + "/" + std::string(128, 'b');
+    write_file(placed, "placed");
+    fs::create_hard_link(placed, downloads + "/placed.tar.gz");
+    write_file(unlinked, "nothing links here");
+
+    ProcessResult gc = host({"gc", cache(), "--json"});
+    ASSERT_EQ(gc.exit_code, 0) << gc.err;
+    for (const std::string &kept : {downloads + "/curl.tar.gz.4242.part", downloads + "/orphan.zip.part",
+                                    ours + "/zlib.tar.gz.777.part", ours + "/notes.dlstate", placed,
+                                    downloads + "/placed.tar.gz"})
+        EXPECT_TRUE(fs::exists(kept)) << kept << " was removed:\n" << gc.out;
+    EXPECT_FALSE(fs::exists(ours + "/leftover.zip.part")) << gc.out;
+    EXPECT_FALSE(fs::exists(unlinked)) << gc.out;
 }
 
 // Everything under `root`: path -> (size, mtime), to see that a command
@@ -260,6 +296,7 @@ TEST_F(CacheCommands, Gc_DirectorySwappedForALinkAfterTheScan_IsNeverFollowed) {
     ASSERT_TRUE(save_download_state(a + "/big.zip.dlstate", st, true).ok());
     write_file(a + "/big.zip.part", "x");
     write_file(z + "/orphan.zip.part", "a leftover");
+    write_file(z + "/.download.lock", "");  // a blobfetch directory: its bare partial files are gc's to remove
     TempDir victim;
     write_file(victim / "orphan.zip.part", "precious, outside the cache");
 
