@@ -254,6 +254,9 @@ TEST_F(Vcpkg, KilledHalfWay_TheNextVcpkgWithAnotherDst_Resumes) {
     EXPECT_EQ(entries(m_downloads), (std::vector<std::string>{".blobfetch-staging", "llvm-src.tar.xz"}));
     RecordProperty("bytes_sent_before_kill", std::to_string(at_kill));
     RecordProperty("bytes_sent_total", std::to_string(total));
+    std::printf("figure: resume: asset %lld B, sent %lld B before the kill, %lld B in total (bound %lld B)\n",
+                static_cast<long long>(size), static_cast<long long>(at_kill), static_cast<long long>(total),
+                static_cast<long long>(size + slack));
 }
 
 TEST_F(Vcpkg, TwoVcpkgsOnOneAssetAtOnce_BothSucceed_ItsBytesAreSentAbout_Once) {
@@ -276,6 +279,9 @@ TEST_F(Vcpkg, TwoVcpkgsOnOneAssetAtOnce_BothSucceed_ItsBytesAreSentAbout_Once) {
     EXPECT_TRUE(read_file(dst) == a.content) << "byte-exact (and each vcpkg checked the SHA-512 of its own {dst})";
     const std::int64_t total = m_server.body_bytes_sent(a.path);
     EXPECT_LE(total, size + size / 10) << "the two shared one download";
+    std::printf("figure: two vcpkgs on one asset: %lld B sent for a %lld B asset (%.3fx)\n",
+                static_cast<long long>(total), static_cast<long long>(size),
+                static_cast<double>(total) / static_cast<double>(size));
 }
 
 // The second vcpkg of two on one asset renames its {dst} onto the file the
@@ -323,6 +329,7 @@ TEST_F(Vcpkg, SmallAssetNextToAHeldSlowOne_CompletesWhileTheSlowOneIsHeld_Withou
     BackgroundProcess &held = start_download("slow", slow, m_downloads + "/slow.tar.gz", "-v ");
     ASSERT_TRUE(eventually([&] { return m_server.body_bytes_sent(slow.path) >= hold.fault.after_bytes; }, 20s))
         << output("slow");
+    const auto quick_start = std::chrono::steady_clock::now();
     BackgroundProcess &quick = start_download("small", small, m_downloads + "/small.tar.gz", "-v ");
     if (!eventually([&] { return quick.exited(); }, 20s, 10ms)) {
         ADD_FAILURE() << "the 1 MiB download did not complete within 20 s while the slow one was held:\n"
@@ -336,6 +343,10 @@ TEST_F(Vcpkg, SmallAssetNextToAHeldSlowOne_CompletesWhileTheSlowOneIsHeld_Withou
     EXPECT_EQ(quick.wait(), 0) << output("small");
     EXPECT_TRUE(read_file(m_downloads + "/small.tar.gz") == small.content);
     EXPECT_EQ(output("small").find("waiting for"), std::string::npos) << output("small");
+    std::printf("figure: 1 MiB asset beside a held one: vcpkg x-download done in %lld ms\n",
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - quick_start)
+                                           .count()));
 }
 
 // vcpkg killed alone (SIGKILL to its pid only, as an OOM kill or a CI
@@ -355,9 +366,16 @@ void Vcpkg::killed_alone(const std::string &script_flags) {
     const std::string part = dst + "." + std::to_string(vcpkg.pid()) + ".part";
     ASSERT_TRUE(eventually([&] { return m_server.body_bytes_sent(a.path) >= (1 << 20) || vcpkg.exited(); }, 20s));
     ASSERT_FALSE(vcpkg.exited()) << output("alone");
+    const auto killed_at = std::chrono::steady_clock::now();
     vcpkg.signal(SIGKILL);  // vcpkg only
     ASSERT_TRUE(eventually([&] { return vcpkg.exited(); }, 10s));
-    const bool gone = eventually([&] { return script.blobfetch->exited() && script.sh->exited(); }, 3s);
+    const bool gone = eventually([&] { return script.blobfetch->exited() && script.sh->exited(); }, 3s, 5ms);
+    if (gone)
+        std::printf("figure: vcpkg killed alone (script '%s'): sh and blobfetch gone %lld ms later\n",
+                    script_flags.c_str(),
+                    static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::steady_clock::now() - killed_at)
+                                               .count()));
     EXPECT_TRUE(gone) << "3 s after vcpkg was killed: blobfetch (pid " << script.blobfetch->pid() << ") "
                       << (script.blobfetch->exited() ? "gone" : "still running") << ", sh (pid "
                       << script.sh->pid() << ") " << (script.sh->exited() ? "gone" : "still running") << "\n"
