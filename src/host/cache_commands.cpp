@@ -23,6 +23,7 @@
 #include "host/progress_display.h"
 #include "io/dir_handle.h"
 #include "io/file.h"
+#include "lock/blob_lock.h"
 #include "lock/dir_lock.h"
 #include "state/download_state.h"
 
@@ -126,12 +127,19 @@ Found scan(const fs::path &cache) {
     return f;
 }
 
-// Who fetches into `dir` now ("" when nobody), looked at without creating
-// or changing anything.
-std::string holder_of(const fs::path &dir) {
-    auto probe = probe_directory_lock(dir);
+// Who fetches blob `name` of `dir` now ("" when nobody), looked at without
+// creating or changing anything.
+std::string holder_of(const fs::path &dir, const std::string &name) {
+    auto probe = probe_blob_lock(dir, name);
     if (!probe.ok()) return "unknown (" + probe.message() + ")";
     return probe->held ? describe_holder(probe->holder) : std::string();
+}
+
+// The blob a download file belongs to: its name without the engine's suffix.
+std::string blob_of(const std::string &file) {
+    for (const char *suffix : {".dlstate.tmp", ".dlstate", ".part"})
+        if (ends_with(file, suffix)) return strip(file, suffix);
+    return file;
 }
 
 }  // namespace
@@ -144,14 +152,13 @@ int run_status(const std::string &cache, bool json, std::ostream &out) {
     }
     nlohmann::json list = nlohmann::json::array();
     for (const auto &[dir, files] : found.by_dir) {
-        const std::string holder = holder_of(dir);
         for (const auto &file : files) {
             const std::string name = file.string();
             nlohmann::json e;
             std::error_code ec;
             const auto mtime = fs::last_write_time(file, ec);
             e["age"] = ec ? "?" : age_text(mtime);
-            e["in_progress_by"] = holder;
+            e["in_progress_by"] = holder_of(dir, blob_of(file.filename().string()));
             if (ends_with(name, ".dlstate")) {
                 const std::string base = strip(name, ".dlstate");
                 e["blob"] = fs::relative(base, cache, ec).string();

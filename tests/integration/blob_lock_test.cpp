@@ -67,6 +67,16 @@ TEST_F(BlobLocks, AnUnrelatedBlobOfTheSameDirectory_NeverWaits_TheSameBlobWaitsA
     EXPECT_TRUE(read_file(m_dir / "cache/downloads/small") == blob_content(82, kSmall));
     EXPECT_EQ(err("small").find("waiting for"), std::string::npos) << err("small");
 
+    // status names who fetches it, looking only.
+    ProcessResult status = run_process({host_binary(), "status", m_dir / "cache", "--json"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    auto doc = nlohmann::json::parse(status.out);
+    ASSERT_FALSE(doc["unfinished"].empty()) << status.out;
+    for (const auto &e : doc["unfinished"])
+        EXPECT_EQ(e["in_progress_by"].get<std::string>().rfind("PID " + std::to_string(holder->pid()) + " (since ", 0),
+                  0u)
+            << status.out;
+
     // The same blob: waits, and says for what and for whom.
     auto second = start(manifest("big2.json", "big", kBig), "second");
     const std::string expected = "waiting for 'downloads/big', held by PID " + std::to_string(holder->pid());
