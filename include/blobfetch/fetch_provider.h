@@ -138,12 +138,16 @@ typedef struct bf_blob_result {
 typedef struct bf_progress {
     uint32_t struct_size;     /**< sizeof(bf_progress) as the plugin knows it */
     uint32_t blob_index;      /**< index into the blobs array, or BF_NO_BLOB */
-    int64_t total_bytes;      /**< sum of all known blob sizes (-1 if none known) */
+    /** Sum of the blob sizes known so far: the descriptors', and each size
+     *  learned during the fetch (from the server, a sidecar, a cached file)
+     *  from then on; a blob of still unknown size counts for the bytes it
+     *  has. -1 while no size is known. Never below done_bytes. */
+    int64_t total_bytes;
     int64_t done_bytes;       /**< skipped + downloaded bytes so far; never decreases */
     bf_blob_state blob_state; /**< state of blob_index (unused for BF_NO_BLOB) */
     uint32_t reserved0;
-    int64_t blob_done_bytes;  /**< bytes of this blob present so far */
-    int64_t blob_total_bytes; /**< this blob's size, or -1 when unknown */
+    int64_t blob_done_bytes;  /**< bytes of this blob present so far; never above a known blob_total_bytes */
+    int64_t blob_total_bytes; /**< this blob's size (given or learned), or -1 while unknown */
     /** Short extra detail (e.g. "held by PID 1234"), or NULL. Valid only
      *  during the callback. */
     const char *detail;

@@ -258,18 +258,22 @@ Expected<Manifest> parse_manifest_document(std::string_view text, const fs::path
             bs.shown = (src->name.empty() ? "source " + std::to_string(i) : src->name) + " (" +
                        redact_url(src->url_template) + ")";
             bs.pointer = "/sources/" + std::to_string(i);
-            m.source_list.push_back(std::move(bs));
+            bs.listed = true;
+            m.listed_sources.push_back(std::move(bs));
             m.sources.push_back(std::move(*src));
         }
     }
     if (binary != root.end()) {
         if (!binary->is_string())
             return ctx.error("/binary_sources", "expected a vcpkg binary source string, got " + describe_json(*binary));
-        auto parsed = parse_binary_sources(binary->get<std::string>(), ctx.file + ": /binary_sources",
-                                           std::move(m.source_list));
+        m.binary_sources = binary->get<std::string>();
+        auto parsed = parse_binary_sources(*m.binary_sources, ctx.file + ": /binary_sources", m.listed_sources);
         if (!parsed) return parsed.status();
         m.source_list = std::move(parsed->sources);
+        order_as_vcpkg_reads(m.source_list);
         m.source_warnings = std::move(parsed->warnings);
+    } else {
+        m.source_list = m.listed_sources;
     }
     if (auto it = root.find("options"); it != root.end()) {
         auto opts = parse_provider_options(*it, ctx.file, "/options");
@@ -329,9 +333,9 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
         if (!src.read) continue;
         std::string headers;
         for (std::size_t h = 0; h < src.headers.size(); ++h) {
-            auto line = expand_env(src.headers[h], env,
-                                   file + ": " + (src.pointer.empty() ? "headers of source " + src.shown
-                                                                      : src.pointer + "/headers/" + std::to_string(h)));
+            auto line = src.listed ? expand_env(src.headers[h], env, file + ": " + src.pointer + "/headers/" +
+                                                                         std::to_string(h))
+                                   : Expected<std::string>(src.headers[h]);
             if (!line) return line.status();
             if (line->find_first_of("\r\n") != std::string::npos)
                 return Status(Errc::config, file + ": a header of source " + src.shown +
@@ -370,7 +374,7 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
             for (const auto &[src, src_headers] : readable) {
                 auto src_url = src->url_for(a);
                 if (!src_url) continue;
-                auto src_full = expand_env(*src_url, env, file + ": " + ap);
+                auto src_full = src->listed ? expand_env(*src_url, env, file + ": " + ap) : src_url;
                 if (src_full && same_origin(*src_full, *full)) {
                     headers = src_headers;
                     break;
@@ -381,10 +385,9 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
             for (const auto &[src, headers] : readable) {
                 auto url = src->url_for(a);
                 if (!url) return Status(url.status().code(), file + ": " + url.message());
-                auto full = expand_env(*url, env, file + ": " + (src->pointer.empty() ? "source " + src->shown
-                                                                                     : src->pointer + "/url"));
+                auto full = src->listed ? expand_env(*url, env, file + ": " + src->pointer + "/url") : url;
                 if (!full) return full.status();
-                b.candidates.push_back({src->shown, std::move(*full), headers});
+                b.candidates.push_back({src->shown, std::move(*full), headers, src->default_cache});
             }
         }
         b.url = b.candidates[0].url;

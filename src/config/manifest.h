@@ -62,8 +62,14 @@ struct Manifest {
     std::filesystem::path cache_dir;  // resolved against the manifest's directory
     std::string cache_path_template = "{name}/{sha}.zip";
     std::vector<Source> sources;
-    // Every source in order: "sources" (as http sources), then those of
-    // "binary_sources" (vcpkg's syntax; `clear` drops the ones before it).
+    // "sources" as listed sources (http), in written order.
+    std::vector<BinarySource> listed_sources;
+    // "binary_sources" as written (a vcpkg source string), if any.
+    std::optional<std::string> binary_sources;
+    // What the manifest alone reads: listed_sources, then what
+    // "binary_sources" adds (`clear` drops the ones before it), in vcpkg's
+    // read order (order_as_vcpkg_reads). Without vcpkg's default cache, which
+    // depends on the machine: read_source_strings() adds it.
     std::vector<BinarySource> source_list;
     std::vector<std::string> source_warnings;
     nlohmann::json options = nlohmann::json::object();
@@ -76,6 +82,7 @@ struct Candidate {
     std::string source;   // the source as shown in messages (no secrets)
     std::string url;
     std::string headers;  // "Name: value" lines joined by '\n' (secrets expanded)
+    bool quiet_miss = false;  // vcpkg's default cache: a blob not found there is no news
 };
 
 struct ResolvedBlob {
@@ -95,8 +102,9 @@ Expected<Manifest> load_manifest(const std::filesystem::path &file);
 // Parses manifest text; `file` is used for messages and to resolve cache_dir.
 Expected<Manifest> parse_manifest(std::string_view text, const std::filesystem::path &file);
 // Builds one blob per artifact, with a candidate URL per readable source of
-// `sources` (default: the manifest's source_list). `env` defaults to getenv.
-// An artifact's own "url" is its only candidate.
+// `sources` (default: the manifest's source_list). `env` (default getenv)
+// expands ${env:...} in listed sources only: source strings are read as
+// vcpkg reads them, literally. An artifact's own "url" is its only candidate.
 Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &manifest, const EnvLookup &env = {},
                                                      const std::vector<BinarySource> *sources = nullptr);
 // Expands {name}/{version}/{sha}/{triplet} for one artifact. Pure.

@@ -82,6 +82,7 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
             result.blobs[i].bytes_skipped = *cached;
             result.blobs[i].status = Status::success();
             result.blobs[i].skipped = true;
+            if (spec.size < 0) progress.set_size(i, *cached);
             progress.add_bytes(i, *cached);
             progress.set_state(i, BlobState::skipped);
             return;

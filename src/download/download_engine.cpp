@@ -632,6 +632,7 @@ private:
         if (r->present >= 0) {
             // Published meanwhile, by another process or a blob of this fetch
             // with the same path (checked with the lock held).
+            if (j.spec->size < 0) m_progress.set_size(j.index, r->present);
             m_progress.add_bytes(j.index, r->present);
             m_log.info("'" + j.spec->path + "' is in the cache now (published meanwhile); nothing to download");
             finish(j, Status::success(), r->present);
@@ -643,6 +644,7 @@ private:
         j.hashed = r->hashed;
         j.resumed = r->resumed_bytes;
         j.size = j.state ? j.state->blob_size : j.spec->size;
+        size_known(j);  // a sidecar's
         if (j.state) {
             j.identity = j.state->identity;
             j.saved_chunks = j.state->chunks.completed();
@@ -694,7 +696,10 @@ private:
                 start_queued_copies();
                 if (!j.failure.ok()) return on_worker_done(j);  // failed or cancelled meanwhile: close
                 if (!copied) return fail(j, copied.status());
-                if (j.size < 0) j.size = *copied;
+                if (j.size < 0) {
+                    j.size = *copied;
+                    size_known(j);
+                }
                 j.landed = *copied;
                 maybe_finish(j);
             });
@@ -706,10 +711,17 @@ private:
                                         "); nothing was written (raise max_blob_size if it is right)");
     }
 
+    // j.size is known now: the progress counts it in the total (the
+    // descriptor's sizes are counted from the start).
+    void size_known(const Job &j) {
+        if (j.size >= 0 && j.spec->size < 0) m_progress.set_size(j.index, j.size);
+    }
+
     // Called once the size of a blob of unknown size is known.
     Status learn_size(Job &j, std::int64_t total) {
         if (total > m_options.max_blob_size) return too_large(j, total, (j.shown_url + " announces").c_str());
         j.size = total;
+        size_known(j);
         if (j.mode == TransferMode::single || total <= j.chunk_size)
             return Status::success();  // one request covers it all
         const std::int64_t probe = j.chunk_size;
@@ -1085,7 +1097,10 @@ private:
                     after_writes(j, [this, &j, got, epoch = j.epoch] {
                         if (!j.failure.ok() || j.epoch != epoch || j.state) return;
                         j.landed = got;
-                        if (j.size < 0) j.size = got;
+                        if (j.size < 0) {
+                            j.size = got;
+                            size_known(j);
+                        }
                         maybe_finish(j);
                     });
                 }
@@ -1102,6 +1117,7 @@ private:
             if (total && *total == 0 && j.size < 0 && t->piece.begin == 0) {
                 // The probe of a blob of unknown size found it empty.
                 j.size = 0;
+                size_known(j);
                 j.landed = 0;
                 j.state.reset();
                 maybe_finish(j);

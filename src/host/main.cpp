@@ -120,20 +120,25 @@ bf_callbacks callbacks_for(CallbackContext &ctx) {
     return cb;
 }
 
-// Reads the sources: the manifest's, then VCPKG_BINARY_SOURCES, then each
-// --binary-sources (vcpkg's order: `clear` drops whatever came before it).
+// Reads the sources: the manifest's listed "sources", then its
+// "binary_sources", VCPKG_BINARY_SOURCES and each --binary-sources, read as
+// vcpkg reads source strings (config::read_source_strings: its default cache
+// first unless a `clear` follows, `clear` drops whatever came before it,
+// files directories before http and x-azblob templates). Without any source
+// string, the listed sources alone, in written order.
 Expected<std::vector<config::BinarySource>> sources_for(const config::Manifest &m, const FetchArgs &args,
                                                       host::ProgressDisplay *say) {
+    std::vector<config::SourceString> strings;
+    if (m.binary_sources) strings.push_back({m.file.string() + ": /binary_sources", *m.binary_sources});
+    if (const char *env = std::getenv("VCPKG_BINARY_SOURCES"); env && *env) strings.push_back({"VCPKG_BINARY_SOURCES", env});
+    for (const auto &s : args.binary_sources) strings.push_back({"--binary-sources", s});
     std::vector<config::BinarySource> list = m.source_list;
     std::vector<std::string> warnings = m.source_warnings;
-    std::vector<std::pair<std::string, std::string>> extra;
-    if (const char *env = std::getenv("VCPKG_BINARY_SOURCES"); env && *env) extra.emplace_back("VCPKG_BINARY_SOURCES", env);
-    for (const auto &s : args.binary_sources) extra.emplace_back("--binary-sources", s);
-    for (const auto &[where, text] : extra) {
-        auto parsed = config::parse_binary_sources(text, where, std::move(list));
+    if (!strings.empty()) {
+        auto parsed = config::read_source_strings(strings, m.listed_sources);
         if (!parsed) return parsed.status();
         list = std::move(parsed->sources);
-        warnings.insert(warnings.end(), parsed->warnings.begin(), parsed->warnings.end());
+        warnings = std::move(parsed->warnings);
     }
     if (say && !args.quiet)
         for (const auto &w : warnings) say->print_line("blobfetch: warning: " + w);
@@ -223,7 +228,8 @@ int run_fetch(const FetchArgs &args) {
             o.misses.push_back(o.source + ": " + o.message);
             if (pass + 1 < (*blobs)[i].candidates.size()) {
                 next.push_back(i);
-                if (!args.quiet)
+                const bool news = !(r.status == BF_E_NOT_FOUND && (*blobs)[i].candidates[pass].quiet_miss);
+                if (!args.quiet && (news || args.verbose))
                     notes.print_line("blobfetch: warning: '" + (*blobs)[i].name + "' could not be fetched from " +
                                      o.source + " (" + status_word(r.status) + "); trying " +
                                      (*blobs)[i].candidates[pass + 1].source);
@@ -386,7 +392,8 @@ int main(int argc, char **argv) {
                     "a shell's caller counts as the caller (as x-script always does)");
     fetch->add_option("--binary-sources", args.binary_sources,
                       "vcpkg binary source string(s) (http, files, x-azblob, default, clear; ';'-separated), read "
-                      "after the manifest's sources and $VCPKG_BINARY_SOURCES; sources are tried in order");
+                      "after the manifest's sources and $VCPKG_BINARY_SOURCES, as vcpkg reads them (its default "
+                      "cache first unless cleared; files before http and x-azblob); sources are tried in that order");
     fetch->footer(app.get_footer());
 
     std::string cache;

@@ -1,5 +1,6 @@
 #include "host/progress_display.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +30,14 @@ std::string human_bytes(std::int64_t bytes) {
     char buf[32];
     std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
     return buf;
+}
+
+ProgressFigures progress_figures(std::int64_t total, std::int64_t done, bool all_in) {
+    ProgressFigures f;
+    f.done = std::max<std::int64_t>(done, 0);
+    f.total = total >= 0 ? std::max(total, f.done) : all_in ? f.done : -1;
+    f.percent = f.total > 0 ? static_cast<int>(std::min<std::int64_t>(100, f.done * 100 / f.total)) : all_in ? 100 : 0;
+    return f;
 }
 
 ProgressDisplay::ProgressDisplay(Mode mode, std::vector<std::string> blob_names, int verbosity)
@@ -92,19 +101,19 @@ void ProgressDisplay::draw(bool final) {
         failed += (s == BF_BLOB_FAILED);
     }
     // Bytes decide; with sizes unknown only a set that is wholly in is 100 %.
-    int percent = m_total > 0 ? static_cast<int>(std::min<std::int64_t>(100, m_done * 100 / m_total))
-                              : (ok == m_states.size() ? 100 : 0);
+    const ProgressFigures f = progress_figures(m_total, m_done, ok == m_states.size());
+    const int percent = f.percent;
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
     double speed = final && elapsed > 0 ? 0 : m_speed;
     std::string eta;
-    if (!final && speed > 1 && m_total > m_done) {
-        long secs = static_cast<long>(static_cast<double>(m_total - m_done) / speed);
+    if (!final && speed > 1 && f.total > f.done) {
+        long secs = static_cast<long>(static_cast<double>(f.total - f.done) / speed);
         char b[32];
         std::snprintf(b, sizeof b, "  ETA %ld:%02ld", secs / 60, secs % 60);
         eta = b;
     }
-    std::string line = std::to_string(percent) + "%  " + human_bytes(m_done) + " / " +
-                       (m_total >= 0 ? human_bytes(m_total) : std::string("?")) + "  " +
+    std::string line = std::to_string(percent) + "%  " + human_bytes(f.done) + " / " +
+                       (f.total >= 0 ? human_bytes(f.total) : std::string("?")) + "  " +
                        (speed > 0 ? human_bytes(static_cast<std::int64_t>(speed)) + "/s  " : std::string()) +
                        std::to_string(ok) + "/" + std::to_string(m_states.size()) + " blobs" +
                        (failed ? ", " + std::to_string(failed) + " failed" : std::string()) + eta;

@@ -15,6 +15,17 @@ namespace blobfetch::host {
 
 std::string human_bytes(std::int64_t bytes);
 
+// What a progress line shows from the figures a plugin reports: never more
+// done than the total (a total below done shows as done), and once every blob
+// is in, a total never known is what was done. `percent` is of the total when
+// it is known and not 0, else 100 once every blob is in and 0 before. Pure.
+struct ProgressFigures {
+    std::int64_t done = 0;
+    std::int64_t total = -1;  // -1: unknown ("?")
+    int percent = 0;
+};
+ProgressFigures progress_figures(std::int64_t total, std::int64_t done, bool all_in);
+
 class ProgressDisplay {
 public:
     enum class Mode { bar, lines, none };

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "support/blob_content.h"
+#include "support/fault_server.h"
 #include "support/process.h"
 
 namespace {
@@ -349,6 +350,110 @@ TEST(PluginAbi, TwoSessionsOnTwoThreads_SameCache_BothSucceed) {
     }
     for (int i = 0; i < kBlobs; ++i)
         EXPECT_EQ(sha256_file_hex(cache + "/" + paths[static_cast<std::size_t>(i)]), shas[static_cast<std::size_t>(i)]);
+}
+
+// Progress events as they cross the C ABI: done never exceeds a known total,
+// a blob's done never exceeds its known size, and a size the plugin learns
+// from the server (the descriptor said -1) is in the total.
+struct ProgressLog {
+    int64_t last_total = -2, last_done = -1;
+    int inconsistent = 0;
+    std::string first_bad;
+    int64_t stop_at = -1;            // cancel once done reaches it...
+    int64_t total_when_stopped = -2;  // ...and remember the total then
+};
+int32_t log_progress(void *user, const bf_progress *pr) {
+    auto *log = static_cast<ProgressLog *>(user);
+    const bool bad = (pr->total_bytes >= 0 && pr->done_bytes > pr->total_bytes) ||
+                     (pr->blob_index != BF_NO_BLOB && pr->blob_total_bytes >= 0 &&
+                      pr->blob_done_bytes > pr->blob_total_bytes);
+    if (bad && log->inconsistent++ == 0)
+        log->first_bad = std::to_string(pr->done_bytes) + " of " + std::to_string(pr->total_bytes) + " (blob " +
+                         std::to_string(pr->blob_done_bytes) + " of " + std::to_string(pr->blob_total_bytes) + ")";
+    if (pr->blob_index == BF_NO_BLOB) {
+        log->last_total = pr->total_bytes;
+        log->last_done = pr->done_bytes;
+        if (log->stop_at >= 0 && pr->done_bytes >= log->stop_at) {
+            log->total_when_stopped = pr->total_bytes;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+TEST(PluginAbi, Progress_SizeLearnedFromTheServer_JoinsTheTotal_DoneNeverExceedsIt) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    FaultServer server;
+    server.add_blob("/known.bin", 61, 3 << 20);
+    server.add_blob("/unknown.bin", 62, 1 << 20);
+    const std::string known = server.base_url() + "/known.bin", unknown = server.base_url() + "/unknown.bin";
+    TempDir dir;
+    bf_session *s = nullptr;
+    char err[256];
+    ASSERT_EQ(p->session_create(R"({"chunk_size": 262144})", &s, err, sizeof err), BF_OK) << err;
+    bf_blob blobs[2] = {};
+    for (auto &b : blobs) b.struct_size = sizeof(bf_blob);
+    blobs[0].url = known.c_str();
+    blobs[0].path = "known.bin";
+    blobs[0].size = 3 << 20;
+    blobs[1].url = unknown.c_str();
+    blobs[1].path = "unknown.bin";
+    blobs[1].size = -1;
+    bf_blob_result results[2] = {};
+    for (auto &r : results) r.struct_size = sizeof(bf_blob_result);
+    ProgressLog log;
+    bf_callbacks cb{};
+    cb.struct_size = sizeof cb;
+    cb.user = &log;
+    cb.progress = log_progress;
+    const std::string cache = dir / "cache";
+    ASSERT_EQ(p->fetch(s, cache.c_str(), blobs, 2, &cb, results), BF_OK) << results[1].message;
+    EXPECT_EQ(log.inconsistent, 0) << "first: " << log.first_bad;
+    EXPECT_EQ(log.last_done, 4 << 20);
+    EXPECT_EQ(log.last_total, 4 << 20) << "the learned 1 MiB is in the total";
+    p->session_destroy(s);
+}
+
+// The only blob, of unknown size: once the server's first answer told its
+// size, the total says it while the bytes still come (the server stalls
+// after 512 KiB; the callback cancels once it has seen them).
+TEST(PluginAbi, Progress_OnlyBlobOfUnknownSize_TotalKnownWhileItDownloads) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    FaultServer server;
+    server.add_blob("/u.bin", 63, 2 << 20);
+    FaultRule stall;
+    stall.path = "/u.bin";
+    stall.times = -1;
+    stall.fault.kind = FaultKind::stall;
+    stall.fault.after_bytes = 512 << 10;
+    server.add_rule(stall);
+    const std::string url = server.base_url() + "/u.bin";
+    TempDir dir;
+    bf_session *s = nullptr;
+    char err[256];
+    ASSERT_EQ(p->session_create(R"({"concurrency": 1})", &s, err, sizeof err), BF_OK) << err;
+    bf_blob blob{};
+    blob.struct_size = sizeof blob;
+    blob.url = url.c_str();
+    blob.path = "u.bin";
+    blob.size = -1;
+    bf_blob_result result{};
+    result.struct_size = sizeof result;
+    ProgressLog log;
+    log.stop_at = 512 << 10;
+    bf_callbacks cb{};
+    cb.struct_size = sizeof cb;
+    cb.user = &log;
+    cb.progress = log_progress;
+    const std::string cache = dir / "cache";
+    EXPECT_EQ(p->fetch(s, cache.c_str(), &blob, 1, &cb, &result), BF_E_CANCELLED);
+    EXPECT_EQ(log.total_when_stopped, 2 << 20) << "512 KiB done of a known 2 MiB, not of '?'";
+    EXPECT_EQ(log.inconsistent, 0) << "first: " << log.first_bad;
+    p->session_destroy(s);
 }
 
 TEST(PluginAbi, Fetch_NullArgumentsAreRefused) {

@@ -13,7 +13,9 @@
 int blobfetch_fuzz_sources(const std::uint8_t *data, std::size_t size) {
     using namespace blobfetch::config;
     const std::string_view text(reinterpret_cast<const char *>(data), size);
-    auto parsed = parse_binary_sources(text, "fuzz", {}, [](std::string_view) { return std::optional<std::string>("/h"); });
+    const SourceContext context{[](std::string_view) { return std::optional<std::string>("/h"); },
+                                [](const std::string &) { return true; }};
+    auto parsed = parse_binary_sources(text, "fuzz", {}, context);
     if (!parsed.ok()) {
         if (parsed.message().empty()) std::abort();
         return 0;

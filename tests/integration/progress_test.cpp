@@ -1,6 +1,10 @@
 // The host's progress: a redrawn bar with bytes, speed and ETA on a terminal
 // (coloured unless NO_COLOR is set), plain lines otherwise, nothing with -q.
+#include <cstdio>
+#include <sstream>
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/blob_content.h"
 #include "support/fault_server.h"
@@ -53,6 +57,43 @@ TEST_F(Progress, NotATerminal_PlainLines_Quiet_Nothing) {
     ASSERT_EQ(quiet.exit_code, 0);
     EXPECT_TRUE(quiet.err.empty()) << quiet.err;
     EXPECT_TRUE(quiet.out.empty()) << quiet.out;
+}
+
+// A blob whose size the manifest does not give: the size the server tells
+// joins the total, so the last line is "4.0 MiB / 4.0 MiB" (it once ended at
+// "100%  4.0 MiB / 1.0 MiB", and a set of unknown sizes at "/ ?"). No line
+// ever shows more done than the total.
+TEST_F(Progress, SizesLearnedFromTheServer_AreInTheTotal_DoneNeverExceedsIt) {
+    std::vector<TestArtifact> artifacts{m_artifacts[0], {"q", abi_key("q"), 42, 1 << 20, {}}};
+    m_server.add_blob("/" + artifacts[1].relative_path(), 42, 1 << 20);
+    artifacts[1].sha256 = sha256_hex(blob_content(42, 1 << 20));
+    nlohmann::json mixed = make_manifest(m_server.base_url(), m_dir / "cache", artifacts);
+    mixed["artifacts"][0].erase("size");  // the 3 MiB one
+    nlohmann::json unknown = mixed;
+    unknown["artifacts"][1].erase("size");
+    for (const auto &[manifest, final_line] : std::vector<std::pair<nlohmann::json, std::string>>{
+             {mixed, "blobfetch: 100%  4.0 MiB / 4.0 MiB"}, {unknown, "blobfetch: 100%  4.0 MiB / 4.0 MiB"}}) {
+        write_file(m_dir / "sizes.json", manifest.dump());
+        std::filesystem::remove_all(m_dir / "cache");
+        ProcessResult r = run_process({host_binary(), "fetch", m_dir / "sizes.json"});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_NE(r.err.find(final_line), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find("/ ?"), std::string::npos) << r.err;
+        // "<done> MiB / <total> MiB" on every line: done <= total.
+        std::istringstream lines(r.err);
+        for (std::string line; std::getline(lines, line);) {
+            double done = 0, total = 0;
+            char u1[8] = "", u2[8] = "";
+            const auto at = line.find("%  ");
+            if (at == std::string::npos ||
+                std::sscanf(line.c_str() + at + 3, "%lf %7s / %lf %7s", &done, u1, &total, u2) != 4)
+                continue;
+            auto bytes = [](double v, const std::string &u) {
+                return v * (u == "KiB" ? 1024.0 : u == "MiB" ? 1048576.0 : u == "GiB" ? 1073741824.0 : 1.0);
+            };
+            EXPECT_LE(bytes(done, u1), bytes(total, u2)) << line;
+        }
+    }
 }
 
 }  // namespace

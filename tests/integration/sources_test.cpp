@@ -3,6 +3,7 @@
 // error falls through to the next source and is reported); the files
 // provider's layout; `blobfetch x-script` as vcpkg's asset-caching script.
 #include <filesystem>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -106,7 +107,103 @@ TEST_F(Sources, EnvironmentAndCommandLineSources_ComeAfterTheManifestsAndClearDr
 
     HostRun bad = run_host_fetch(write_manifest(source(m_a)), {"--binary-sources", "bogus,x"});
     EXPECT_EQ(bad.process.exit_code, 2);
-    EXPECT_NE(bad.process.err.find("unknown kind 'bogus'"), std::string::npos) << bad.process.err;
+    EXPECT_NE(bad.process.err.find("binary source 'bogus': unknown binary provider type"), std::string::npos)
+        << bad.process.err;
+}
+
+// The requests `server` got for `artifact`'s path.
+std::size_t requests_for(const FaultServer &server, const TestArtifact &artifact) {
+    std::size_t n = 0;
+    for (const auto &r : server.requests()) n += r.path == "/" + artifact.relative_path();
+    return n;
+}
+
+// vcpkg always reads its default cache ($VCPKG_DEFAULT_BINARY_CACHE, else
+// $XDG_CACHE_HOME/vcpkg/archives, else ~/.cache/vcpkg/archives), first of
+// all, unless `clear` comes after it.
+TEST_F(Sources, DefaultCacheIsReadFirst_UnlessClearComesAfterIt) {
+    const fs::path home = fs::path(m_dir / "home");
+    const TestArtifact &a = m_artifacts[0];
+    const std::string relative = a.abi.substr(0, 2) + "/" + a.abi + ".zip";
+    write_blob((home / ".cache/vcpkg/archives" / relative).string(), a.seed, a.size);
+    ProcessOptions env;
+    env.env["HOME"] = home.string();
+    env.env["XDG_CACHE_HOME"] = std::nullopt;
+    env.env["VCPKG_DEFAULT_BINARY_CACHE"] = std::nullopt;
+    HostRun run = run_host_fetch(write_manifest(source(m_a)), {}, env);
+    ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(sha256_file_hex(cached(i)), m_artifacts[i].sha256);
+    EXPECT_EQ(requests_for(m_a, a), 0u) << "the default cache had it: " << run.json["blobs"][0];
+    EXPECT_NE(run.json["blobs"][0]["source"].get<std::string>().find("/.cache/vcpkg/archives"), std::string::npos)
+        << run.json["blobs"][0];
+    // A blob the default cache does not have is a miss like any other (in
+    // sources_tried), but one that says nothing on stderr: most are not there.
+    ASSERT_EQ(run.json["blobs"][1]["sources_tried"].size(), 1u) << run.json["blobs"][1];
+    EXPECT_NE(run.json["blobs"][1]["sources_tried"][0].get<std::string>().find("default"), std::string::npos);
+    EXPECT_EQ(run.process.err.find("could not be fetched"), std::string::npos) << run.process.err;
+
+    // $VCPKG_DEFAULT_BINARY_CACHE, else $XDG_CACHE_HOME/vcpkg/archives.
+    for (const auto &[name, value, dir] :
+         std::vector<std::tuple<std::string, fs::path, fs::path>>{{"VCPKG_DEFAULT_BINARY_CACHE", fs::path(m_dir / "dbc"), fs::path(m_dir / "dbc")},
+                                                                  {"XDG_CACHE_HOME", fs::path(m_dir / "xdg"), fs::path(m_dir / "xdg/vcpkg/archives")}}) {
+        write_blob((dir / relative).string(), a.seed, a.size);
+        ProcessOptions other = env;
+        other.env["HOME"] = m_dir / "nohome";
+        other.env[name] = value.string();
+        fs::remove_all(m_dir / "cache");
+        const std::size_t before = requests_for(m_a, a);
+        HostRun r = run_host_fetch(write_manifest(source(m_a)), {}, other);
+        ASSERT_EQ(r.process.exit_code, 0) << r.process.err;
+        EXPECT_EQ(requests_for(m_a, a), before) << name;
+        EXPECT_EQ(sha256_file_hex(cached(0)), a.sha256);
+    }
+
+    fs::remove_all(m_dir / "cache");
+    const std::size_t before = requests_for(m_a, a);
+    HostRun cleared = run_host_fetch(write_manifest("clear;" + source(m_a)), {}, env);
+    ASSERT_EQ(cleared.process.exit_code, 0) << cleared.process.err;
+    EXPECT_EQ(requests_for(m_a, a), before + 1) << "clear dropped the default cache";
+    ProcessOptions with_env = env;
+    with_env.env["VCPKG_BINARY_SOURCES"] = "clear;" + source(m_b);
+    fs::remove_all(m_dir / "cache");
+    HostRun env_cleared = run_host_fetch(write_manifest(source(m_a)), {}, with_env);
+    ASSERT_EQ(env_cleared.process.exit_code, 0) << env_cleared.process.err;
+    EXPECT_EQ(requests_for(m_b, a), 1u) << "a clear in VCPKG_BINARY_SOURCES drops it too";
+}
+
+// A default cache directory that does not exist is skipped, as vcpkg skips it
+// (it only creates it when it writes there); one that vcpkg would refuse
+// ($VCPKG_DEFAULT_BINARY_CACHE naming no directory) is skipped with a warning.
+TEST_F(Sources, DefaultCacheThatDoesNotExist_IsSkipped) {
+    ProcessOptions env;
+    env.env["HOME"] = m_dir / "fresh-home";
+    env.env["XDG_CACHE_HOME"] = std::nullopt;
+    env.env["VCPKG_DEFAULT_BINARY_CACHE"] = std::nullopt;
+    HostRun run = run_host_fetch(write_manifest(source(m_a)), {}, env);
+    ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
+    for (const auto &b : run.json["blobs"]) EXPECT_TRUE(b["sources_tried"].empty()) << b;
+    EXPECT_EQ(run.process.err.find("warning"), std::string::npos) << run.process.err;
+    EXPECT_FALSE(fs::exists(m_dir / "fresh-home")) << "blobfetch only reads: it creates no cache directory";
+
+    env.env["VCPKG_DEFAULT_BINARY_CACHE"] = m_dir / "no-such-dir";
+    fs::remove_all(m_dir / "cache");
+    HostRun bad = run_host_fetch(write_manifest(source(m_a)), {}, env);
+    ASSERT_EQ(bad.process.exit_code, 0) << bad.process.err;
+    EXPECT_NE(bad.process.err.find("VCPKG_DEFAULT_BINARY_CACHE"), std::string::npos) << bad.process.err;
+    EXPECT_NE(bad.process.err.find("no-such-dir"), std::string::npos) << bad.process.err;
+}
+
+// vcpkg reads every files (and default) directory first, then the http and
+// x-azblob templates, whatever the order they were written in.
+TEST_F(Sources, FilesAreReadBeforeHttp_WhateverTheWrittenOrder) {
+    const std::string dir = m_dir / "archives";
+    for (const auto &a : m_artifacts)
+        write_blob(dir + "/" + a.abi.substr(0, 2) + "/" + a.abi + ".zip", a.seed, a.size);
+    HostRun run = run_host_fetch(write_manifest(source(m_a) + ";files," + dir), {"--binary-sources", source(m_b)});
+    ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(sha256_file_hex(cached(i)), m_artifacts[i].sha256);
+    EXPECT_TRUE(m_a.requests().empty()) << m_a.requests().size() << " requests";
+    EXPECT_TRUE(m_b.requests().empty());
 }
 
 TEST_F(Sources, XScript_DownloadsVerifiesSha512_AndFailsWithoutTouchingDst) {

@@ -37,7 +37,16 @@ HostRun run_host_fetch(const std::string &manifest_path, const std::vector<std::
     std::vector<std::string> argv{host_binary(), "fetch", manifest_path, "--json"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     HostRun run;
-    run.process = run_process(argv, options);
+    // vcpkg's default binary cache is read with any source string: never the
+    // one of whoever runs the tests (a directory that does not exist), unless
+    // the test sets where it is.
+    ProcessOptions isolated = options;
+    if (!options.env.count("HOME") && !options.env.count("XDG_CACHE_HOME") &&
+        !options.env.count("VCPKG_DEFAULT_BINARY_CACHE")) {
+        isolated.env["XDG_CACHE_HOME"] = "/nonexistent/blobfetch-tests-xdg-cache";
+        isolated.env["VCPKG_DEFAULT_BINARY_CACHE"] = std::nullopt;
+    }
+    run.process = run_process(argv, isolated);
     run.json = nlohmann::json::parse(run.process.out, nullptr, false);
     if (run.json.is_discarded()) run.json = nullptr;
     return run;

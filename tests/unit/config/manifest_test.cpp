@@ -60,6 +60,27 @@ TEST(Manifest, UrlOverride_GetsASourcesHeadersOnlyAtTheSameOrigin) {
     for (const auto &b : *blobs) ASSERT_EQ(b.candidates.size(), 1u);
 }
 
+// "sources" are blobfetch's (${env:...}, written order); "binary_sources" is
+// vcpkg's: literal (vcpkg expands nothing from the environment), read files
+// first, then http.
+TEST(Manifest, BinarySources_AreReadAsVcpkgReadsThem_AfterTheListedSourcesAsWritten) {
+    const std::string text = R"({"version": 1, "cache_dir": "c",
+        "sources": [{"url": "https://z.example/{sha}?t=${env:TOKEN}"}, {"url": "https://a.example/{sha}"}],
+        "binary_sources": "http,https://h.example/$x/{sha},read,X-Token: ${env:TOKEN};files,/archives",
+        "artifacts": [{"name": "zlib", "sha": "k1"}]})";
+    auto m = parse_manifest(text, "m.json");
+    ASSERT_TRUE(m.ok()) << m.message();
+    auto blobs = resolve_manifest(*m, env_with_token());
+    ASSERT_TRUE(blobs.ok()) << blobs.message();
+    const auto &c = (*blobs)[0].candidates;
+    ASSERT_EQ(c.size(), 4u);
+    EXPECT_EQ(c[0].url, "https://z.example/k1?t=s3cret");
+    EXPECT_EQ(c[1].url, "https://a.example/k1");
+    EXPECT_EQ(c[2].url, "file:///archives/k1/k1.zip");
+    EXPECT_EQ(c[3].url, "https://h.example/$x/k1");
+    EXPECT_EQ(c[3].headers, "X-Token: ${env:TOKEN}") << "sent as written, as vcpkg sends it";
+}
+
 TEST(Manifest, MissingEnvironmentVariableIsNamed_SecretNeverEchoed) {
     auto m = parse_manifest(manifest_text("https://h/{name}"), "m.json");
     ASSERT_TRUE(m.ok());

@@ -58,5 +58,73 @@ TEST(FetchProgress, UnknownSizesGiveUnknownTotal_CancelIsPropagated) {
     EXPECT_TRUE(cancel);
 }
 
+// Every event a fetch reports holds done <= total (when the total is known)
+// and blob_done <= blob_total (when the blob's size is known).
+void expect_consistent(const ProgressEvent &e) {
+    if (e.total_bytes >= 0) {
+        EXPECT_LE(e.done_bytes, e.total_bytes);
+    }
+    if (e.blob && e.blob_total_bytes >= 0) {
+        EXPECT_LE(e.blob_done_bytes, e.blob_total_bytes);
+    }
+}
+
+// A blob whose descriptor gave no size counts for the bytes it has: a set of
+// 64 MiB known and 8 MiB unknown never shows 72 MiB done of 64 MiB.
+TEST(FetchProgress, UnknownSizeAmongKnown_DoneNeverExceedsTheTotal) {
+    FetchProgress p({64 << 20, -1});
+    ProgressEvent last;
+    auto collect = [&](const ProgressEvent &e) {
+        expect_consistent(e);
+        if (!e.blob) last = e;
+        return false;
+    };
+    p.add_bytes(1, 3 << 20);
+    p.emit(collect);
+    EXPECT_EQ(last.total_bytes, (64 << 20) + (3 << 20));
+    p.add_bytes(0, 64 << 20);
+    p.add_bytes(1, 5 << 20);
+    p.set_state(0, BlobState::done);
+    p.set_state(1, BlobState::done);
+    p.emit(collect);
+    EXPECT_EQ(last.done_bytes, 72 << 20);
+    EXPECT_EQ(last.total_bytes, 72 << 20);
+}
+
+// A size learned during the fetch (Content-Length, a sidecar, a local file)
+// joins the total at once, and the blob's own events carry it.
+TEST(FetchProgress, SizeLearnedDuringTheFetch_JoinsTheTotal) {
+    FetchProgress p({-1, 1000});
+    ProgressEvent last;
+    std::vector<ProgressEvent> blob_events;
+    auto collect = [&](const ProgressEvent &e) {
+        expect_consistent(e);
+        if (e.blob) blob_events.push_back(e);
+        else last = e;
+        return false;
+    };
+    p.emit(collect);
+    EXPECT_EQ(last.total_bytes, 1000) << "only the known size so far";
+    p.set_size(0, 3 << 20);
+    p.add_bytes(0, 1 << 20);
+    p.emit(collect);
+    EXPECT_EQ(last.total_bytes, (3 << 20) + 1000);
+    EXPECT_EQ(last.done_bytes, 1 << 20);
+    p.add_bytes(0, 2 << 20);
+    p.set_state(0, BlobState::done);
+    blob_events.clear();
+    p.emit(collect);
+    ASSERT_EQ(blob_events.size(), 1u);
+    EXPECT_EQ(blob_events[0].blob_total_bytes, 3 << 20);
+    EXPECT_EQ(blob_events[0].blob_done_bytes, 3 << 20);
+
+    FetchProgress alone({-1});
+    alone.emit(collect);
+    EXPECT_EQ(last.total_bytes, -1) << "nothing known yet";
+    alone.set_size(0, 5000);
+    alone.emit(collect);
+    EXPECT_EQ(last.total_bytes, 5000);
+}
+
 }  // namespace
 }  // namespace blobfetch
