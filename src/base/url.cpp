@@ -66,7 +66,7 @@ std::string normalize_url(std::string_view url) {
     out.reserve(url.size());
     for (const char ch : url) {
         const auto c = static_cast<unsigned char>(ch);
-        const bool encode = c <= 0x20 || c >= 0x7f || std::string_view("\"<>\\^`{|}").find(ch) != std::string_view::npos;
+        const bool encode = c <= 0x20 || c >= 0x7f;
         if (!encode) {
             out += ch;
             continue;

@@ -30,10 +30,11 @@ std::optional<Origin> url_origin(std::string_view url);
 // True when both URLs have an origin and it is the same one.
 bool same_origin(std::string_view a, std::string_view b);
 
-// Percent-encodes what may not appear raw in a URL (a space, control
-// characters, bytes >= 0x80, and `"<>\^`{|}`), the way vcpkg and curl's
-// command line do before sending it; everything else, existing %XX escapes
-// included, is kept as it is. "http://h/a b" -> "http://h/a%20b".
+// Percent-encodes what libcurl refuses raw in a URL (a space, control
+// characters and DEL) and bytes >= 0x80, as vcpkg and curl's command line do
+// before sending it; everything else, existing %XX escapes and the braces
+// vcpkg sends raw in its binary-cache requests included, is kept as it is.
+// "http://h/a b" -> "http://h/a%20b".
 std::string normalize_url(std::string_view url);
 
 }  // namespace blobfetch
