@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/path_safety.h"
+#include "lock/dir_lock.h"
 #include "download/cache_check.h"
 #include "io/file.h"
 
@@ -346,6 +347,17 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
         return give_up(Status(Errc::io, "the directory '" + dir.path().string() + "' was moved or replaced while '" +
                                             spec.path + "' was downloading; nothing was published in the cache, "
                                             "run again"));
+    // The name must still be the file that was verified: with the lock file
+    // removed by hand, another process can start the blob afresh, replacing
+    // the partial file under this one (it once published that process's
+    // half-written file, with exit 0).
+    if (!file->named(dir.fd(), paths.data_name)) {
+        file.reset();  // (the files at the names are the other process's now: left alone)
+        return Status(Errc::io, "'" + paths.data.string() + "' was replaced by another file while '" +
+                                            spec.path + "' was downloading (was its directory's lock file '" +
+                                            std::string(kLockFileName) + "' removed while in use?); nothing was published, run "
+                                            "again");
+    }
     // Renamed while still open: a private file stays locked by its owner
     // until it is under its final name (gc never sees it unlocked).
     const int renamed = dir.rename(paths.data_name, paths.final_name);

@@ -171,6 +171,13 @@ public:
 
     const std::string &name() const override { return m_name; }
 
+    bool named(int dir_fd, const std::string &name) const override {
+        struct stat mine {}, there {};
+        if (::fstat(m_fd.get(), &mine) != 0) return true;  // (cannot tell)
+        return ::fstatat(dir_fd, name.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 && there.st_dev == mine.st_dev &&
+               there.st_ino == mine.st_ino;
+    }
+
     Status make_public() override {
         if (::fchmod(m_fd.get(), 0666 & ~process_umask()) != 0)
             return Status(Errc::io, "cannot set the permissions of '" + m_name + "': " + std::strerror(errno));

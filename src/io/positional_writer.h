@@ -48,6 +48,15 @@ public:
     // partial; this opens them to the others as a new file would be
     // (0666 minus the process's umask), just before publishing.
     virtual Status make_public() { return Status::success(); }
+    // Whether `name` in the directory open as `dir_fd` is this very file (the
+    // same inode): checked before publishing it under another name, since a
+    // name may have been taken over (someone removed the lock file, and
+    // another process started the blob afresh). True where it cannot tell.
+    virtual bool named(int dir_fd, const std::string &name) const {
+        (void)dir_fd;
+        (void)name;
+        return true;
+    }
 };
 
 class DirHandle;

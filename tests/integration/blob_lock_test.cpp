@@ -6,6 +6,8 @@
 #include <csignal>
 #include <filesystem>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -86,6 +88,50 @@ TEST_F(BlobLocks, AnUnrelatedBlobOfTheSameDirectory_NeverWaits_TheSameBlobWaitsA
     holder->wait();
     ASSERT_EQ(second->wait(), 0) << err("second");
     EXPECT_TRUE(read_file(m_dir / "cache/downloads/big") == blob_content(81, kBig));
+}
+
+// Someone removes the lock file while a fetch uses it (by hand, or a tool
+// that knows nothing of it): a second process then gets the blob's lock on
+// a new file and may replace the partial file under the first. The first
+// must never publish a file it did not verify. (It once published the
+// second's half-written file and exited 0.)
+TEST_F(BlobLocks, LockFileRemovedWhileInUse_NothingWrongIsEverPublished) {
+    constexpr std::uint64_t kSize = 12 << 20;
+    m_server.add_blob("/b", 83, kSize);
+    m_server.set_rate_limit(1 << 20);  // 8 connections: about 1.5 s
+    FaultServer stalled;  // the second process's source: stops after 64 KiB of each response
+    stalled.add_blob("/b", 83, kSize);
+    FaultRule stall;
+    stall.path = "/b";
+    stall.times = -1;
+    stall.fault.kind = FaultKind::stall;
+    stall.fault.after_bytes = 64 << 10;
+    stalled.add_rule(stall);
+    auto first = start(manifest("a.json", "b", kSize), "first");
+    const fs::path part = m_dir / "cache/downloads/b.part";
+    ASSERT_TRUE(eventually([&] { return fs::exists(part); }, 20s)) << err("first");
+    struct stat before {};
+    ASSERT_EQ(::stat(part.c_str(), &before), 0);
+    ASSERT_TRUE(fs::remove(m_dir / "cache/downloads/.download.lock"));
+    nlohmann::json m = nlohmann::json::parse(read_file(manifest("b.json", "b", kSize)));
+    m["sources"][0]["url"] = stalled.base_url() + "/{name}";
+    write_file(m_dir / "b.json", m.dump());
+    auto second = start(m_dir / "b.json", "second");
+    const int rc = first->wait();
+    const fs::path published = m_dir / "cache/downloads/b";
+    if (fs::exists(published)) {
+        EXPECT_TRUE(read_file(published) == blob_content(83, kSize))
+            << "a wrong file was published (first exited " << rc << "):\n" << err("first");
+    }
+    if (rc == 0) {
+        EXPECT_TRUE(fs::exists(published)) << err("first");
+    }
+    second->signal(SIGKILL);
+    second->wait();
+    // The next fetch ends with the right file.
+    auto again = start(manifest("c.json", "b", kSize), "again");
+    ASSERT_EQ(again->wait(), 0) << err("again");
+    EXPECT_TRUE(read_file(published) == blob_content(83, kSize));
 }
 
 }  // namespace
