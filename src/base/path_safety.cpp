@@ -54,6 +54,16 @@ Status check_relative_path(std::string_view path) {
         if (const char *why = reserved_name_reason(part))
             return Status(Errc::unsafe_path, "destination path '" + std::string(path) + "' " + why +
                                                  ": rename the blob or choose another cache_path");
+        // The file's own name gets blobfetch's suffixes (at most
+        // `.~bf<pid>-<16 hex>.dlstate.tmp`, 43 bytes) within the 255 bytes a
+        // name may have; a directory's name may use them all.
+        const std::size_t limit = end == path.size() ? kMaxBlobFileName : 255;
+        if (part.size() > limit)
+            return Status(Errc::unsafe_path,
+                          "destination path '" + std::string(path.substr(0, 120)) + "...' has a component of " +
+                              std::to_string(part.size()) + " bytes; a blob's file name may have at most " +
+                              std::to_string(kMaxBlobFileName) + " (blobfetch adds its suffixes to it), a directory's 255: "
+                              "choose another cache_path");
         start = end + 1;
     }
     return Status::success();

@@ -10,12 +10,17 @@
 
 namespace blobfetch {
 
+// The longest file name a blob may have: 255 (NAME_MAX) minus the longest
+// suffix blobfetch adds (`.~bf<pid>-<16 hex>.dlstate.tmp`).
+inline constexpr std::size_t kMaxBlobFileName = 212;
+
 // Checks a destination path that is meant to be relative to a cache directory.
 // Accepts non-empty '/'-separated relative paths whose components are neither
 // empty, ".", nor "..", contain no NUL or backslash, do not start with a
-// drive letter, and are none of the engine's own names (see
-// reserved_name_reason). Returns Errc::unsafe_path with a message naming the
-// path otherwise. Pure; no file-system access.
+// drive letter, are none of the engine's own names (see
+// reserved_name_reason), and fit (the file name at most kMaxBlobFileName
+// bytes, a directory's 255). Returns Errc::unsafe_path with a message naming
+// the path otherwise. Pure; no file-system access.
 Status check_relative_path(std::string_view path);
 
 // The engine's own names in a cache directory, which no blob path may use

@@ -3,10 +3,12 @@
 #include <cerrno>
 #include <cstring>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #ifdef __linux__
 #include <linux/fs.h>
@@ -48,9 +50,12 @@ Expected<UniqueFd> open_own_directory(const DirHandle &parent, const std::string
     return fd;
 }
 
-Status copy_file_durably(int from_fd, const std::string &from, const DirHandle &dir, const std::string &to) {
+Status copy_file_durably(int from_fd, const std::string &from, const DirHandle &dir, const std::string &to,
+                         const std::function<bool()> &stop) {
     UniqueFd out = dir.open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (!out) return Status(Errc::io, "cannot create '" + dir.show(to).string() + "': " + std::strerror(errno));
+    while (::flock(out.get(), LOCK_SH) != 0 && errno == EINTR) {  // (gc: held while it is written)
+    }
 #ifdef FICLONE
     // A reflink where the file system shares blocks (btrfs, XFS): no bytes copied.
     if (::ioctl(out.get(), FICLONE, from_fd) == 0) return sync_data(out.get(), dir.show(to).string());
@@ -62,6 +67,7 @@ Status copy_file_durably(int from_fd, const std::string &from, const DirHandle &
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return Status(Errc::io, "cannot read '" + from + "': " + std::strerror(errno));
         if (n == 0) break;
+        if (stop()) return Status(Errc::cancelled, "stopped while copying to '" + dir.show(to).string() + "'");
         if (Status s = write_all_at(out.get(), buf.data(), static_cast<std::size_t>(n), offset, dir.show(to).string());
             !s.ok())
             return s;
@@ -89,7 +95,9 @@ std::string staged_relative_path(const Staging &staging, const std::string &sha5
     return staging.name + "/" + sha512_hex;
 }
 
-Status place_staged(const Staging &staging, const std::string &sha512_hex, const std::string &dst_name) {
+Status place_staged(const Staging &staging, const std::string &sha512_hex, const std::string &dst_name,
+                    const std::function<bool()> &stop) {
+    const Status stopped(Errc::cancelled, "the caller is gone: nothing placed at '" + staging.parent->show(dst_name).string() + "'");
     const DirHandle &parent = *staging.parent;
     std::string why_not;
     auto own = open_own_directory(parent, staging.name, /*create=*/false, why_not);
@@ -112,6 +120,7 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
             held = std::move((*attempt)[0].lock);
             break;
         }
+        if (stop()) return stopped;
         if (tries >= 600)
             return Status(Errc::lock_timeout, "'" + shown + "' stayed locked by " + describe_holder((*attempt)[0].holder) +
                                                   " for a minute; nothing was placed at '" +
@@ -122,6 +131,10 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
     if (!staged && errno == ENOENT)  // removed (gc) after the fetch: the caller fetches again
         return Status(Errc::not_found, "'" + shown + "' was removed before it could be placed");
     if (!staged) return Status(Errc::io, "cannot open '" + shown + "': " + std::strerror(errno));
+    // Held (shared) while it is placed: gc tells a placement that died by
+    // its temporary no longer being held (the link is this very file).
+    while (::flock(staged.get(), LOCK_SH) != 0 && errno == EINTR) {
+    }
     struct stat st {};
     if (::fstat(staged.get(), &st) != 0 || !S_ISREG(st.st_mode))
         return Status(Errc::io, "'" + shown + "' is not a regular file");
@@ -138,6 +151,10 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
     int e = EXDEV;
     if (!placed_elsewhere) {
         if (::linkat(own->get(), sha512_hex.c_str(), parent.fd(), link_name.c_str(), 0) == 0) {
+            if (stop()) {
+                parent.unlink(link_name);
+                return stopped;
+            }
             if (const int re = parent.rename(link_name, dst_name); re != 0) {
                 parent.unlink(link_name);
                 return Status(Errc::io, "cannot rename '" + parent.show(link_name).string() + "' to '" +
@@ -153,9 +170,13 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
                                     std::strerror(e));
     // No hard links here (or none wanted): a copy, renamed into place once complete.
     const std::string copy_name = dst_name + ".~bf" + std::to_string(::getpid()) + "-copy";
-    if (Status s = copy_file_durably(staged.get(), shown, parent, copy_name); !s.ok()) {
+    if (Status s = copy_file_durably(staged.get(), shown, parent, copy_name, stop); !s.ok()) {
         parent.unlink(copy_name);
         return s;
+    }
+    if (stop()) {
+        parent.unlink(copy_name);
+        return stopped;
     }
     if (const int re = parent.rename(copy_name, dst_name); re != 0) {
         parent.unlink(copy_name);

@@ -23,6 +23,7 @@
 // link. The placing goes through directory handles, never following a link.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,9 @@ std::string staged_relative_path(const Staging &staging, const std::string &sha5
 // First checks again that the staging directory is still this user's own
 // (so that no one could have swapped the verified file). Errors name the
 // files.
-Status place_staged(const Staging &staging, const std::string &sha512_hex, const std::string &dst_name);
+// `stop` is asked while it waits, copies and before it renames: true (the
+// caller is gone) places nothing (Errc::cancelled).
+Status place_staged(const Staging &staging, const std::string &sha512_hex, const std::string &dst_name,
+                    const std::function<bool()> &stop);
 
 }  // namespace blobfetch::host

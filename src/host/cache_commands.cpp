@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -97,6 +98,20 @@ bool is_sha512_name(const std::string &n) {
     return n.size() == 128 && n.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
+// x-script's placement temporaries beside {dst}: `<dst>.~bf<pid>-link` and
+// `<dst>.~bf<pid>-copy` (host/asset_staging.cpp), held (flock, shared) by
+// the placing process for as long as it works on them.
+bool is_placement_temporary(const std::string &name) {
+    for (const char *kind : {"-link", "-copy"}) {
+        if (!ends_with(name, kind)) continue;
+        const std::string head = strip(name, kind);
+        const auto dot = head.rfind(".~bf");
+        return dot != std::string::npos && dot + 4 < head.size() &&
+               head.find_first_not_of("0123456789", dot + 4) == std::string::npos;
+    }
+    return false;
+}
+
 bool is_download_file(const std::string &name) {
     return ends_with(name, ".part") || ends_with(name, ".dlstate") || ends_with(name, ".dlstate.tmp");
 }
@@ -120,7 +135,7 @@ Found scan(const fs::path &cache) {
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
         const std::string name = it->path().filename().string();
-        if (is_download_file(name)) f.by_dir[it->path().parent_path()].push_back(it->path());
+        if (is_download_file(name) || is_placement_temporary(name)) f.by_dir[it->path().parent_path()].push_back(it->path());
         else if (name == kLockFileName) f.locked_dirs.insert(it->path().parent_path());
     }
     if (ec) f.error = "cannot read '" + cache.string() + "': " + ec.message();
@@ -274,6 +289,7 @@ std::vector<std::string> entries_of(const DirHandle &dir) {
         ::close(fd);
         return names;
     }
+    ::rewinddir(d);  // (the duplicate shares the directory's offset: a second listing starts at its end)
     while (const dirent *e = ::readdir(d)) {
         const std::string n = e->d_name;
         if (n != "." && n != "..") names.push_back(n);
@@ -362,14 +378,25 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         // `<file>.<pid>.part`. Whatever else merely ends in .part or
         // .dlstate is never touched.
         const bool ours = found.locked_dirs.count(dir_path) > 0;
+        auto mine = [&](const std::string &name) {
+            if (is_placement_temporary(name)) return true;
+            if (!is_download_file(name)) return false;
+            const bool record = ends_with(name, ".dlstate");
+            const std::string b = strip(name, record ? ".dlstate" : ends_with(name, ".part") ? ".part" : ".dlstate.tmp");
+            if (private_owner(b) || (record && has_record_magic(dir, name)) ||
+                (ends_with(name, ".part") && has_record_magic(dir, b + ".dlstate")))
+                return true;
+            return ours && !(ends_with(name, ".part") && is_vcpkg_temporary(b)) && !record;
+        };
         for (const auto &file : files) {
             const std::string name = file.filename().string();
-            if (!ours) {
-                const bool record = ends_with(name, ".dlstate");
-                const std::string b = strip(name, record ? ".dlstate" : ends_with(name, ".part") ? ".part" : "");
-                const bool mine = private_owner(b) || (record && has_record_magic(dir, name)) ||
-                                  (ends_with(name, ".part") && has_record_magic(dir, b + ".dlstate"));
-                if (!mine) continue;
+            if (!ours && !mine(name)) continue;
+            if (is_placement_temporary(name)) {
+                if (private_owner_of(dir, name) == Owner::gone)
+                    drop(name, "x-script's temporary of a placement that died");
+                else
+                    skipped.push_back({{"dir", dir.show(name).string()}, {"why", "in use by its process"}});
+                continue;
             }
             if (ends_with(name, ".dlstate.tmp")) {
                 drop(name, "temporary of an interrupted save");
@@ -426,12 +453,17 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             }
         }
         // x-script's staged assets (host/asset_staging.h) that no other name
-        // links to any more: placed and since removed, or never placed (its
-        // placement holds the asset's lock, which excludes gc).
+        // has linked to for an hour (the link count's change is the inode's
+        // ctime): placed and since removed, or never placed. (Its placement
+        // holds the asset's lock, which excludes gc; the hour keeps gc from
+        // taking an asset just published and not yet placed, which would
+        // cost a download again.)
         if (dir_path.filename().string().rfind(".blobfetch-staging", 0) == 0 && ours) {
+            const std::time_t hour_ago = std::time(nullptr) - 3600;
             for (const auto &n : entries_of(dir)) {
                 struct stat st {};
-                if (is_sha512_name(n) && dir.stat(n, st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
+                if (is_sha512_name(n) && dir.stat(n, st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+                    (all || st.st_ctim.tv_sec < hour_ago))
                     drop(n, "staged asset that nothing links to any more");
             }
         }
@@ -439,9 +471,11 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         // it (a process waiting on it notices that the name holds another
         // file, or none, and opens the new one: see dir_lock_posix.cpp).
         bool downloads_left = false;
+        const bool staging = dir_path.filename().string().rfind(".blobfetch-staging", 0) == 0;
         for (const auto &n : entries_of(dir))
-            if (is_download_file(n) && !dropped.count(n)) downloads_left = true;
+            if ((mine(n) || (staging && is_sha512_name(n))) && !dropped.count(n)) downloads_left = true;
         if (!downloads_left) drop(kLockFileName, "lock file of a directory with no download left");
+        else if (!ours && !dry_run) (void)dir.unlink(kLockFileName);  // made by this gc only to exclude fetches: it goes
         held.reset();
     }
     if (json) {

@@ -75,8 +75,13 @@ std::string start_caller_watch(void (*on_gone)()) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR2, &sa, nullptr);
     (void)::prctl(PR_SET_PDEATHSIG, SIGUSR2);
-    if (::getppid() != parent || parent == 1) {
-        gone();  // the parent died before (or while) the watch was set
+    if (parent == 1) {
+        // Started by init itself (a container's entrypoint, systemd): no
+        // caller to outlive; only a broken output pipe counts.
+        return "no caller (the parent is init)";
+    }
+    if (::getppid() != parent) {
+        gone();  // the parent died while the watch was set
         return "parent (gone already)";
     }
     std::string comm;

@@ -18,7 +18,9 @@
 // - the output: SIGPIPE is ignored, and a write to stdout/stderr that fails
 //   with EPIPE (nobody reads the pipe any more) counts as the caller gone
 //   (host/progress_display.h reports it through output_broken()).
-// Elsewhere, the parent pid is compared every 100 ms.
+// Elsewhere, the parent pid is compared every 100 ms. A process whose parent
+// is init from the start (a container's entrypoint, a systemd unit) has no
+// caller to outlive: only its output counts.
 //
 // When the caller is gone, caller_gone() turns true and `on_gone` (given to
 // start) is called once, from a signal handler or the watch thread: it must

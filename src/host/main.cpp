@@ -342,7 +342,7 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     const bf_callbacks cb = callbacks_for(ctx);
     install_signal_handlers();
     bf_status rc = BF_OK;
-    for (int pass = 0; pass < 2; ++pass) {
+    for (int pass = 0; pass < 3; ++pass) {
         rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
         display.finish();
         if (rc != BF_OK && !host::caller_gone())
@@ -356,9 +356,20 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
             return kExitCancelled;
         }
         if (rc != BF_OK) break;
-        Status s = host::place_staged(*staging, lower, target.filename().string());
+        Status s = host::place_staged(*staging, lower, target.filename().string(), [] { return host::caller_gone(); });
+        if (s.ok() && host::caller_gone()) {
+            // Gone while the rename happened: nobody will rename or remove it.
+            (void)staging->parent->unlink(target.filename().string());
+            s = Status(Errc::cancelled, "the caller is gone: nothing left at '" + target.string() + "'");
+        }
         if (s.ok()) break;
-        if (s.code() == Errc::not_found && pass == 0) continue;  // removed by gc meanwhile: fetch it again
+        if (s.code() == Errc::cancelled) {
+            std::fprintf(stderr, "blobfetch: x-script: %s; what was downloaded is kept for the next run\n",
+                         s.message().c_str());
+            p.session_destroy(session);
+            return kExitCancelled;
+        }
+        if (s.code() == Errc::not_found && pass < 2) continue;  // removed by gc meanwhile: fetch it again
         std::fprintf(stderr, "blobfetch: x-script: %s\n", s.message().c_str());
         p.session_destroy(session);
         return kExitFailed;

@@ -10,14 +10,15 @@
 //                          tools), `PID:<pid>,Time:<ISO-8601 UTC>` padded with
 //                          spaces to 63 bytes and a '\n'
 //   64 + s*128 .. +127     holder slot s (0 <= s < 4096): the line
-//                          `PID:<pid>,Time:<ISO-8601 UTC>,Blob:<name>` (name
-//                          cut to fit) padded with spaces to 127 bytes and a
-//                          '\n', written by whoever took a blob whose slot is
-//                          s
+//                          `PID:<pid>,Time:<ISO-8601 UTC>,Key:<16 hex>,Blob:<name>`
+//                          (name cut to 70 bytes) padded with spaces to 127
+//                          bytes and a '\n', written by whoever took a blob
+//                          whose slot is s; a waiter trusts a slot only when
+//                          it names the key it waits for
 //   byte 1 MiB - 1         the self-test byte (never held for longer than a
 //                          test)
 //   byte 1 MiB + k         the lock of every blob whose key is k, where
-//                          k = FNV-1a-64(name) mod 2^40 and s = k mod 4096
+//                          k = FNV-1a-64(name) mod 2^61 and s = k mod 4096
 //
 // Nothing but the locks matters: the text is for diagnosis only, may be
 // stale, torn or another blob's (a slot is shared by every key with the same
@@ -30,7 +31,8 @@
 // even inside one process, closing another descriptor of the same file never
 // drops them, and the kernel releases them when the holder exits or dies: a
 // lock is never stale. A blob lock is one byte at 1 MiB + k (two names whose
-// keys collide, about one pair in 2^40, merely wait for each other). The
+// keys collide merely wait for each other, and the message names the other
+// blob; by chance that takes about 2^30 names in one directory). The
 // whole-directory lock (dir_lock.h) is a write lock on every byte, so it
 // excludes, and waits for, every blob lock: gc removes nothing while any blob
 // of the directory is being fetched, and a fetch never starts a blob while gc

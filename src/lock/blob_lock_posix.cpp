@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <fcntl.h>
@@ -32,18 +33,25 @@ namespace {
 off_t key_offset(std::uint64_t key) { return kKeyBase + static_cast<off_t>(key); }
 off_t slot_offset(std::uint64_t key) { return kSlotBase + static_cast<off_t>(key % kSlots) * kSlotSize; }
 
-// The blob name as written in a slot: cut so that the line fits.
-std::string slot_suffix(const std::string &name) { return ",Blob:" + name.substr(0, 80); }
+// What a holder writes after `PID:..,Time:..` in its slot: the key (what
+// the lock is) and the name, cut so that the line fits (for the message).
+std::string slot_suffix(std::uint64_t key, const std::string &name) {
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(key));
+    return std::string(",Key:") + hex + ",Blob:" + name.substr(0, 70);
+}
 
-// Who holds key `key` (for blob `name`), given the start of the conflicting
-// lock: a whole-directory holder writes line 0, a blob holder its slot.
-std::string holder_of(int fd, std::uint64_t key, const std::string &name, off_t conflict_start) {
+// Who holds key `key`, given the start of the conflicting lock: a
+// whole-directory holder writes line 0, a blob holder its slot (which names
+// the key; a slot shared with another key that was written last says
+// nothing about this one).
+std::string holder_of(int fd, std::uint64_t key, off_t conflict_start) {
     if (conflict_start < kKeyBase) return read_line(fd, 0, kLineSize);
     std::string line = read_line(fd, slot_offset(key), kSlotSize);
-    const std::string suffix = slot_suffix(name);
-    if (line.size() >= suffix.size() && line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0)
-        return line;
-    return {};  // the slot is another blob's (or not written yet)
+    const std::string mark = slot_suffix(key, "");
+    const auto at = line.find(mark);
+    if (at == std::string::npos) return {};
+    return line.substr(0, at) + ",Blob:" + line.substr(at + mark.size());
 }
 
 // The ranges [begin, end) (end -1: unbounded) that other open files hold in
@@ -117,14 +125,14 @@ bool attempt_once(const std::shared_ptr<LockFile> &self, const DirHandle &dir, c
         off_t conflict = 0;
         if (scanned) {
             if (const Range *r = covering(held, key_offset(keys[i]))) {
-                out[i].holder = holder_of(file.fd(), keys[i], names[i], r->begin);
+                out[i].holder = holder_of(file.fd(), keys[i], r->begin);
                 continue;
             }
         }
         if (take(file, keys[i], &conflict)) {
             taken.push_back(i);
         } else {
-            out[i].holder = holder_of(file.fd(), keys[i], names[i], conflict);
+            out[i].holder = holder_of(file.fd(), keys[i], conflict);
         }
     }
     if (!taken.empty()) {
@@ -137,7 +145,7 @@ bool attempt_once(const std::shared_ptr<LockFile> &self, const DirHandle &dir, c
             return false;
         }
         for (const std::size_t i : taken) {
-            const std::string line = holder_text(slot_suffix(names[i]), kSlotSize);
+            const std::string line = holder_text(slot_suffix(keys[i], names[i]), kSlotSize);
             (void)write_all_at(file.fd(), line.data(), line.size(), slot_offset(keys[i]), file.path().string());
             out[i].lock = std::make_unique<BlobLock>(self, keys[i]);
         }
@@ -231,7 +239,7 @@ Expected<BlobProbe> probe_blob_lock(const std::filesystem::path &dir, const std:
     struct flock seen {};
     if (ofd(fd.get(), F_OFD_GETLK, F_WRLCK, key_offset(key), 1, &seen) != 0 || seen.l_type == F_UNLCK)
         return BlobProbe{};
-    return BlobProbe{true, holder_of(fd.get(), key, name, seen.l_start)};
+    return BlobProbe{true, holder_of(fd.get(), key, seen.l_start)};
 }
 
 }  // namespace blobfetch

@@ -45,10 +45,8 @@ std::string describe_holder(const std::string &line) {
             std::string time = line.substr(comma + 6);
             while (!time.empty() && (time.back() == '\n' || time.back() == '\r')) time.pop_back();
             std::string blob;
-            if (const auto b = time.find(",Blob:"); b != std::string::npos) {
-                blob = time.substr(b + 6);
-                time.resize(b);
-            }
+            if (const auto b = time.find(",Blob:"); b != std::string::npos) blob = time.substr(b + 6);
+            if (const auto c = time.find(','); c != std::string::npos) time.resize(c);  // (",Key:..", ",Blob:..")
             return "PID " + pid + " (since " + time + (blob.empty() ? "" : ", fetching '" + blob + "'") + ")";
         }
     }

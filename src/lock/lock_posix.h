@@ -25,7 +25,7 @@ inline constexpr off_t kSlotSize = 128;
 inline constexpr std::uint64_t kSlots = 4096;
 inline constexpr off_t kKeyBase = 1 << 20;      // the lock of key k is byte kKeyBase + k
 inline constexpr off_t kSelfTestByte = kKeyBase - 1;
-inline constexpr std::uint64_t kKeyMask = (std::uint64_t{1} << 40) - 1;
+inline constexpr std::uint64_t kKeyMask = (std::uint64_t{1} << 61) - 1;
 
 // fcntl(fd, cmd, {type, SEEK_SET, start, len}) retried on EINTR; for
 // F_OFD_GETLK, `*out` receives the conflicting lock (l_type F_UNLCK: none).

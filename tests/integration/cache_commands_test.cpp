@@ -176,13 +176,25 @@ TEST_F(CacheCommands, Gc_TouchesOnlyBlobfetchsOwnFiles_NeverVcpkgsPartFiles) {
     fs::create_hard_link(placed, downloads + "/placed.tar.gz");
     write_file(unlinked, "nothing links here");
 
-    ProcessResult gc = host({"gc", cache(), "--json"});
+    // Temporaries of placements beside {dst}: one whose process died, one in use.
+    const std::string dead_copy = downloads + "/zlib.tar.gz.1234.part.~bf999999-copy";
+    const std::string live_copy = downloads + "/zlib.tar.gz.1235.part.~bf" + std::to_string(getpid()) + "-copy";
+    write_file(dead_copy, "half a copy");
+    write_file(live_copy, "a copy being written");
+    UniqueFd live(::open(live_copy.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_EQ(::flock(live.get(), LOCK_SH), 0);
+    ProcessResult recent = host({"gc", cache(), "--json"});
+    ASSERT_EQ(recent.exit_code, 0) << recent.err;
+    EXPECT_TRUE(fs::exists(unlinked)) << "nothing linked to it for less than an hour: kept\n" << recent.out;
+    ProcessResult gc = host({"gc", cache(), "--json", "--all"});
     ASSERT_EQ(gc.exit_code, 0) << gc.err;
     for (const std::string &kept : {downloads + "/curl.tar.gz.4242.part", downloads + "/orphan.zip.part",
                                     ours + "/zlib.tar.gz.777.part", ours + "/notes.dlstate", placed,
                                     downloads + "/placed.tar.gz"})
         EXPECT_TRUE(fs::exists(kept)) << kept << " was removed:\n" << gc.out;
     EXPECT_FALSE(fs::exists(ours + "/leftover.zip.part")) << gc.out;
+    EXPECT_FALSE(fs::exists(dead_copy)) << recent.out;
+    EXPECT_TRUE(fs::exists(live_copy)) << gc.out;
     EXPECT_FALSE(fs::exists(unlinked)) << gc.out;
 }
 

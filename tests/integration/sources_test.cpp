@@ -249,5 +249,23 @@ TEST_F(Sources, XScript_DownloadsVerifiesSha512_AndFailsWithoutTouchingDst) {
     EXPECT_NE(missing.err.find("HTTP 404"), std::string::npos) << missing.err;
 }
 
+// x-script started by init itself (a container's `sh -c` entrypoint, where
+// the shell is PID 1 and execs nothing): its parent is init from the
+// start, which is no caller gone. (It once downloaded everything, then said
+// "the caller is gone", placed nothing and exited 130.)
+TEST_F(Sources, XScript_WhoseParentIsInit_IsNotOrphaned) {
+    const std::string content = blob_content(778, 5000);
+    m_a.add_blob("/init-asset", 778, 5000);
+    const std::string dst = m_dir / "downloads/init-asset";
+    fs::create_directories(m_dir / "downloads");
+    ProcessResult probe = run_process({"unshare", "--fork", "--pid", "--mount-proc", "true"});
+    if (probe.exit_code != 0) GTEST_SKIP() << "no PID namespaces here (needs root): " << probe.err;
+    ProcessResult r = run_process({"unshare", "--fork", "--pid", "--mount-proc", "sh", "-c",
+                                   "\"$0\" x-script \"$1\" \"$2\" \"$3\" -v", host_binary(),
+                                   m_a.base_url() + "/init-asset", sha512_hex(content), dst});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(fs::exists(dst) && read_file(dst) == content) << r.err;
+}
+
 }  // namespace
 }  // namespace blobfetch::test

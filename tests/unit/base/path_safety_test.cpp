@@ -79,3 +79,19 @@ TEST(FileUrlPath, DecodesLikeCurl_RefusesOtherHostsAndOddForms) {
 
 }  // namespace
 }  // namespace blobfetch
+
+namespace blobfetch {
+namespace {
+// A name that leaves no room for blobfetch's suffixes is refused up front,
+// naming the limit. (Names of 244-255 bytes once failed half way with "File
+// name too long" on a suffixed name.)
+TEST(PathSafety, FileNamesTooLongForTheSuffixes_AreRefusedUpFront) {
+    EXPECT_TRUE(check_relative_path(std::string(kMaxBlobFileName, 'n')).ok());
+    const Status s = check_relative_path("d/" + std::string(kMaxBlobFileName + 1, 'n'));
+    EXPECT_EQ(s.code(), Errc::unsafe_path);
+    EXPECT_NE(s.message().find("at most 212"), std::string::npos) << s.message();
+    EXPECT_TRUE(check_relative_path(std::string(255, 'd') + "/f").ok()) << "a directory may use all 255 bytes";
+    EXPECT_FALSE(check_relative_path(std::string(256, 'd') + "/f").ok());
+}
+}  // namespace
+}  // namespace blobfetch

@@ -151,10 +151,34 @@ TEST(BlobLock, HeldByAProcessThatIsKilled_IsNeverStale) {
 
 // (A read-only lock file of another user: SharedCache.LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser.)
 
+// Two blobs whose names share their first 80 bytes and whose keys share a
+// holder slot: the slot last written is the other blob's, and a waiter for
+// the first must not be told that blob's holder. (It once named the wrong
+// PID: the slot was matched on the cut name.)
+TEST(BlobLock, ASlotWrittenForAnotherBlob_NeverNamesItsHolder) {
+    test::TempDir tmp;
+    const std::string prefix(90, 'p');
+    const std::string x = prefix + "-x";
+    std::string y;
+    for (int i = 0; y.empty(); ++i) {
+        const std::string candidate = prefix + "-" + std::to_string(i);
+        if (candidate != x && blob_lock_key(candidate) % 4096 == blob_lock_key(x) % 4096) y = candidate;
+    }
+    Opener a{open_dir(tmp.path())}, b{open_dir(tmp.path())}, c{open_dir(tmp.path())};
+    auto hx = a.attempt({x});
+    ASSERT_TRUE(hx[0].lock);
+    auto hy = b.attempt({y});  // writes the shared slot after x's holder
+    ASSERT_TRUE(hy[0].lock);
+    auto wait = c.attempt({x});
+    ASSERT_FALSE(wait[0].lock);
+    EXPECT_EQ(wait[0].holder.find(y.substr(80)), std::string::npos) << wait[0].holder;
+    EXPECT_EQ(wait[0].holder, "") << "unknown rather than another blob's holder";
+}
+
 TEST(BlobLock, Keys_AreStableAndSpreadOverTheRange) {
     EXPECT_EQ(blob_lock_key("a"), blob_lock_key("a"));
     EXPECT_NE(blob_lock_key("a"), blob_lock_key("b"));
-    EXPECT_LT(blob_lock_key("some/long/name.zip"), std::uint64_t{1} << 40);
+    EXPECT_LT(blob_lock_key("some/long/name.zip"), std::uint64_t{1} << 61);
 }
 
 }  // namespace
