@@ -70,6 +70,9 @@ struct Scenario {
     int connections = 2;
 };
 
+// gtest prints a parameter with this (the test list shows the name, not bytes).
+void PrintTo(const Scenario &s, std::ostream *os) { *os << s.name; }
+
 std::string env_or(const char *name, const std::string &fallback) {
     const char *v = std::getenv(name);
     return v && *v ? v : fallback;
