@@ -191,6 +191,9 @@ protected:
                                                {"BLOBFETCH_CRASH_LOG", log},
                                                {"BLOBFETCH_CRASH_DATA", data}};
         if (!fail.empty()) env["BLOBFETCH_CRASH_FAIL"] = fail;
+        // An ASan build's host: the recorder is preloaded ahead of the runtime.
+        const char *asan = std::getenv("ASAN_OPTIONS");
+        env["ASAN_OPTIONS"] = std::string(asan ? asan : "") + (asan && *asan ? ":" : "") + "verify_asan_link_order=0";
         return env;
     }
 
