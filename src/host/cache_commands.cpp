@@ -94,6 +94,25 @@ bool has_record_magic(const DirHandle &dir, const std::string &name) {
            std::string_view(magic, sizeof magic) == "BFDLSTAT";
 }
 
+// Whether `name` in `dir` is a record whose bytes never reached the disk: a
+// save is renamed into place before (relaxed durability: without) a sync, so
+// a power loss can leave the name with no bytes, or zeros. A record is far
+// smaller than a page, so it is all there (its magic) or none of it.
+bool is_torn_record(const DirHandle &dir, const std::string &name) {
+    UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
+    if (!fd) return false;
+    char buf[4096];
+    for (off_t at = 0; at < (off_t{1} << 20);) {
+        const ssize_t n = ::pread(fd.get(), buf, sizeof buf, at);
+        if (n < 0) return false;
+        if (n == 0) return true;
+        for (ssize_t i = 0; i < n; ++i)
+            if (buf[i] != 0) return false;
+        at += n;
+    }
+    return false;
+}
+
 bool is_sha512_name(const std::string &n) {
     return n.size() == 128 && n.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -421,6 +440,12 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
                 continue;
             }
             const std::string part = base + ".part";
+            if (is_record && !has_record_magic(dir, name) && ours && is_torn_record(dir, name)) {
+                // Beside blobfetch's lock file: a record torn by a crash. Its
+                // partial file, if any, is then a bare one (below, next run).
+                drop(name, "record whose bytes never reached the disk (a crash during its save)");
+                continue;
+            }
             if (is_record && !has_record_magic(dir, name)) {
                 skipped.push_back({{"dir", dir.show(name).string()}, {"why", "not a blobfetch record"}});
                 continue;

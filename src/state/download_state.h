@@ -106,7 +106,12 @@ Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> byte
 // a torn file). Errors name the file. What a crash may leave: the old record,
 // the new one, or either with a `<name>.tmp` beside it (removed by the next
 // prepare or `gc`); never a record that claims bytes not synced before it
-// (durable mode: the engine syncs the data first).
+// (durable mode: the engine syncs the data first). These hold under the
+// conservative POSIX crash model and so under ext4 data=ordered
+// (tests/crash/MODEL.md). With durable = false, under either model, the
+// record may claim chunks whose bytes were lost (caught by their CRC-32 on
+// resume), and the name may survive without the bytes (an empty or zeroed
+// record: refused on load, removed by `gc`).
 Status save_download_state(const DirHandle &dir, std::string_view name, const DownloadState &state, bool durable);
 // Reads and decodes `name` in `dir` (not following a symlink; at most the
 // largest possible record). Errc::not_found when there is none.
