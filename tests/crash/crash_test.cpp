@@ -292,11 +292,20 @@ protected:
                 // kernel buffer took of a response the client then aborted).
                 const std::int64_t sent_by_server = m_server.body_bytes_sent(b.url_path()) - before[b.rel()];
                 const std::int64_t sent = received.count(b.rel()) ? received[b.rel()] : sent_by_server;
-                const std::int64_t bound = static_cast<std::int64_t>(b.size) - good[b.rel()] + scenario().connections * kChunk;
+                // A remote that changed since the crash makes what was durable
+                // worthless, and the answer that reveals the change (a 200 to
+                // the If-Range request) may carry a whole body before the
+                // client stops it: one blob more. (Known cost, not yet
+                // reduced: see MODEL.md.)
+                const bool changed = scenario().change && &b == &scenario().blobs[0];
+                const std::int64_t bound = changed ? 2 * static_cast<std::int64_t>(b.size) + scenario().connections * kChunk
+                                                   : static_cast<std::int64_t>(b.size) - good[b.rel()] +
+                                                         scenario().connections * kChunk;
                 if (sent > bound)
                     v.violations.push_back("recovery downloaded " + std::to_string(sent) + " bytes of '" + b.rel() + "', more than " +
                                            std::to_string(b.size) + " - " + std::to_string(good[b.rel()]) +
-                                           " durable + one chunk per connection = " + std::to_string(bound) +
+                                           (changed ? " durable, remote changed: twice the blob + one chunk per connection = "
+                                                   : " durable + one chunk per connection = ") + std::to_string(bound) +
                                            " (the server sent " + std::to_string(sent_by_server) + ")");
             }
         }
