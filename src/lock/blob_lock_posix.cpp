@@ -165,42 +165,11 @@ BlobLock::~BlobLock() {
 }
 
 Expected<std::shared_ptr<LockFile>> LockFile::open(const DirHandle &dir) {
-    const std::filesystem::path path = dir.show(kLockFileName);
-    bool writable = true;
-    UniqueFd fd = dir.open(kLockFileName, O_CREAT | O_RDWR | O_NONBLOCK, 0666);
-    if (!fd && errno == EACCES) {
-        fd = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
-        writable = false;
-    }
-    if (!fd && errno == EACCES) {
-        auto file = std::make_shared<LockFile>(UniqueFd(), path, false);
-        file->set_not_enforced("its lock file '" + path.string() +
-                               "' belongs to another user who made it unreadable (chmod 666 it to share the lock)");
-        return file;
-    }
-    if (!fd) {
-        const int e = errno;
-        const std::string hint = e == ELOOP ? "; it is a symbolic link, which blobfetch never follows; remove it"
-                                            : "; check the permissions of the cache directory";
-        return Status(Errc::io, "cannot open the lock file '" + path.string() + "': " + std::strerror(e) + hint);
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        return Status(Errc::io, "cannot inspect the lock file '" + path.string() + "': " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return Status(Errc::io, "the lock file '" + path.string() + "' is not a regular file; remove it");
-    // Writable by every user who may fetch into the directory (its own
-    // permissions decide who may), whatever the umask of whoever made it
-    // (best effort: only its owner may change it).
-    if (writable && (st.st_mode & 0777) != 0666 && st.st_uid == ::geteuid()) (void)::fchmod(fd.get(), 0666);
-    auto file = std::make_shared<LockFile>(std::move(fd), path, writable);
-    if (!writable) {
-        file->set_not_enforced("its lock file '" + path.string() +
-                               "' belongs to another user and is not writable for this one, so no lock can be "
-                               "shared through it (chmod 666 it to share the lock)");
-    } else if (std::string why = self_test(dir, file->fd()); !why.empty()) {
-        file->set_not_enforced(std::move(why));
-    }
+    auto opened = open_lock_file(dir);
+    if (!opened) return opened.status();
+    auto file = std::make_shared<LockFile>(std::move(opened->fd), dir.show(kLockFileName), opened->writable);
+    if (!opened->why_not.empty()) file->set_not_enforced(std::move(opened->why_not));
+    else if (std::string why = self_test(dir, file->fd()); !why.empty()) file->set_not_enforced(std::move(why));
     return file;
 }
 

@@ -35,37 +35,18 @@ using namespace lockfile;
 Expected<TryLock> try_lock_directory(const DirHandle &dir) {
     const std::filesystem::path path = dir.show(kLockFileName);
     for (int attempt = 0; attempt < 8; ++attempt) {
-        bool writable = true;
-        UniqueFd fd = dir.open(kLockFileName, O_CREAT | O_RDWR | O_NONBLOCK, 0666);
-        if (!fd && errno == EACCES) {
-            // Another user's lock file that this one may not write: a write
-            // lock needs a writable descriptor, so no lock can be shared.
-            fd = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
-            writable = false;
-        }
-        if (!fd && errno == EACCES) {
-            // Another user's lock file that this user may not even read (made
-            // under a strict umask by an older blobfetch): no lock can be
-            // shared through it, so the caller works as where locks do
-            // nothing, in private files, and says so.
+        auto opened = open_lock_file(dir);
+        if (!opened) return opened.status();
+        if (!opened->fd) {
+            // Unreadable: no lock can be shared through it, so the caller
+            // works as where locks do nothing, in private files, and says so.
             auto impl = std::make_unique<DirLock::Impl>();
-            return TryLock{std::make_unique<DirLock>(std::move(impl), path, /*enforced=*/false,
-                                                     "its lock file '" + path.string() +
-                                                         "' belongs to another user who made it unreadable "
-                                                         "(chmod 666 it to share the lock)"),
-                           {}};
+            return TryLock{std::make_unique<DirLock>(std::move(impl), path, /*enforced=*/false, opened->why_not), {}};
         }
-        if (!fd) {
-            const int e = errno;
-            std::string hint = e == ELOOP ? "; it is a symbolic link, which blobfetch never follows; remove it"
-                                          : "; check the permissions of the cache directory";
-            return Status(Errc::io, "cannot open the lock file '" + path.string() + "': " + std::strerror(e) + hint);
-        }
+        UniqueFd fd = std::move(opened->fd);
+        const bool writable = opened->writable;
         bool enforced = writable;
-        std::string why = writable ? std::string()
-                                   : "its lock file '" + path.string() +
-                                         "' belongs to another user and is not writable for this one (chmod 666 it "
-                                         "to share the lock)";
+        std::string why = opened->why_not;
         if (writable && ofd(fd.get(), F_OFD_SETLK, F_WRLCK, 0, 0) != 0) {
             const int e = errno;
             if (e == EAGAIN || e == EACCES) {
@@ -89,11 +70,6 @@ Expected<TryLock> try_lock_directory(const DirHandle &dir) {
         struct stat locked {}, current {};
         if (::fstat(fd.get(), &locked) != 0)
             return Status(Errc::io, "cannot inspect the lock file '" + path.string() + "': " + std::strerror(errno));
-        if (!S_ISREG(locked.st_mode))
-            return Status(Errc::io, "the lock file '" + path.string() + "' is not a regular file; remove it");
-        // Writable by every user who may fetch into the directory, whatever
-        // the umask of whoever made it (best effort: only its owner may).
-        if (writable && (locked.st_mode & 0777) != 0666 && locked.st_uid == ::geteuid()) (void)::fchmod(fd.get(), 0666);
         if (dir.stat(kLockFileName, current) != 0 || current.st_dev != locked.st_dev ||
             current.st_ino != locked.st_ino)
             continue;  // try again with the file that is there now

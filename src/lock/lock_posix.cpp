@@ -2,6 +2,7 @@
 #include "lock/lock_posix.h"
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -63,6 +64,43 @@ std::string read_line(int fd, off_t offset, std::size_t width) {
     if (const auto nul = buf.find('\0'); nul != std::string::npos) buf.resize(nul);  // a sparse, unwritten slot
     while (!buf.empty() && buf.back() == ' ') buf.pop_back();
     return buf;
+}
+
+Expected<OpenedLockFile> open_lock_file(const DirHandle &dir) {
+    const std::string path = dir.show(kLockFileName).string();
+    OpenedLockFile out;
+    out.writable = true;
+    out.fd = dir.open(kLockFileName, O_CREAT | O_RDWR | O_NONBLOCK, 0666);
+    if (!out.fd && errno == EACCES) {
+        // Another user's lock file that this one may not write: a write lock
+        // needs a writable descriptor, so no lock can be shared through it.
+        out.fd = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
+        out.writable = false;
+        out.why_not = "its lock file '" + path +
+                      "' belongs to another user and is not writable for this one, so no lock can be shared "
+                      "through it (chmod 666 it to share the lock)";
+    }
+    if (!out.fd && errno == EACCES) {
+        // Not even readable (made under a strict umask by an older blobfetch).
+        out.why_not = "its lock file '" + path + "' belongs to another user who made it unreadable (chmod 666 it to "
+                      "share the lock)";
+        return out;
+    }
+    if (!out.fd) {
+        const int e = errno;
+        const std::string hint = e == ELOOP ? "; it is a symbolic link, which blobfetch never follows; remove it"
+                                            : "; check the permissions of the cache directory";
+        return Status(Errc::io, "cannot open the lock file '" + path + "': " + std::strerror(e) + hint);
+    }
+    struct stat st {};
+    if (::fstat(out.fd.get(), &st) != 0)
+        return Status(Errc::io, "cannot inspect the lock file '" + path + "': " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return Status(Errc::io, "the lock file '" + path + "' is not a regular file; remove it");
+    // Writable by every user who may fetch into the directory (its own
+    // permissions decide who may), whatever the umask of whoever made it
+    // (best effort: only its owner may change it).
+    if (out.writable && (st.st_mode & 0777) != 0666 && st.st_uid == ::geteuid()) (void)::fchmod(out.fd.get(), 0666);
+    return out;
 }
 
 bool no_locks_here(int e) { return e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL; }

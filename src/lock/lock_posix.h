@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include "base/status.h"
+#include "io/file.h"
+
 #include <fcntl.h>
 #include <sys/types.h>
 
@@ -43,6 +46,19 @@ std::string read_line(int fd, off_t offset, std::size_t width);
 // per file system and process. "" when it does, else why not. `holds_all`:
 // `fd` holds the whole-directory lock already (which covers the test byte).
 std::string self_test(const DirHandle &dir, int fd, bool holds_all = false);
+
+// `<dir>/.download.lock`, opened (created 0666 when missing) through the
+// directory handle: writable when it can be, else read-only, else (another
+// user made it unreadable) no descriptor. `why_not` says why no lock can be
+// shared through it ("" when one can). Errors (Errc::io) name the file and
+// say what to do: a symbolic link or something else than a file in its
+// place, a permission problem. The file is made 0666 when this user owns it.
+struct OpenedLockFile {
+    UniqueFd fd;
+    bool writable = false;
+    std::string why_not;
+};
+Expected<OpenedLockFile> open_lock_file(const DirHandle &dir);
 
 // Whether errno after a failed F_OFD_SETLK means "this file system has no
 // locks" (rather than contention or a real error).

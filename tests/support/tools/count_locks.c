@@ -51,7 +51,6 @@
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 typedef int (*flock_fn)(int, int);
-typedef int (*fcntl_fn)(int, int, ...);
 
 static void *real(void **slot, const char *name) {
     void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
@@ -80,18 +79,7 @@ static int forward_fcntl(void **slot, const char *name, int fd, int cmd, va_list
     fcntl_fn fn = (fcntl_fn)real(slot, name);
     if (!fn && slot == &g_real_fcntl64) fn = (fcntl_fn)real(&g_real_fcntl, "fcntl");
     if (is_lock_cmd(cmd)) __atomic_add_fetch(&g_fcntl_lock, 1, __ATOMIC_RELAXED);
-    if (!fn) {
-        errno = ENOSYS;
-        return -1;
-    }
-    switch (arg_kind(cmd)) {
-    case ARG_NONE:
-        return fn(fd, cmd);
-    case ARG_INT:
-        return fn(fd, cmd, va_arg(ap, int));
-    default:
-        return fn(fd, cmd, va_arg(ap, void *));
-    }
+    return forward_fcntl_to(fn, fd, cmd, ap);
 }
 
 SHIM_EXPORT int fcntl(int fd, int cmd, ...) {

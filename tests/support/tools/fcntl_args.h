@@ -3,7 +3,9 @@
    each command's third argument is (none, an int, or a pointer), so that a
    wrapper forwards exactly what it was given. */
 #pragma once
+#include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 
 static inline int is_lock_cmd(int cmd) {
     switch (cmd) {
@@ -75,3 +77,22 @@ static inline enum arg_kind arg_kind(int cmd) {
     }
 }
 
+
+typedef int (*fcntl_fn)(int, int, ...);
+
+/* Calls `fn` (the next fcntl) with exactly the argument `cmd` takes, read
+   from `ap`. */
+static inline int forward_fcntl_to(fcntl_fn fn, int fd, int cmd, va_list ap) {
+    if (!fn) {
+        errno = ENOSYS;
+        return -1;
+    }
+    switch (arg_kind(cmd)) {
+    case ARG_NONE:
+        return fn(fd, cmd);
+    case ARG_INT:
+        return fn(fd, cmd, va_arg(ap, int));
+    default:
+        return fn(fd, cmd, va_arg(ap, void *));
+    }
+}

@@ -23,8 +23,6 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
-typedef int (*fcntl_fn)(int, int, ...);
-
 SHIM_EXPORT int flock(int fd, int operation) {
     (void)fd;
     (void)operation;
@@ -47,18 +45,7 @@ static int shim_fcntl(const char *name, int fd, int cmd, va_list ap) {
     }
     fcntl_fn fn = (fcntl_fn)dlsym(RTLD_NEXT, name);
     if (!fn) fn = (fcntl_fn)dlsym(RTLD_NEXT, "fcntl");
-    if (!fn) {
-        errno = ENOSYS;
-        return -1;
-    }
-    switch (arg_kind(cmd)) {
-    case ARG_NONE:
-        return fn(fd, cmd);
-    case ARG_INT:
-        return fn(fd, cmd, va_arg(ap, int));
-    default:
-        return fn(fd, cmd, va_arg(ap, void *));
-    }
+    return forward_fcntl_to(fn, fd, cmd, ap);
 }
 
 SHIM_EXPORT int fcntl(int fd, int cmd, ...) {
