@@ -95,6 +95,10 @@ int errno_of(DWORD code) {
     case ERROR_NOT_SUPPORTED:
     case ERROR_INVALID_FUNCTION:
         return EOPNOTSUPP;
+    case ERROR_CALL_NOT_IMPLEMENTED:
+        return ENOSYS;
+    case ERROR_INVALID_PARAMETER:
+        return EINVAL;
     case ERROR_TOO_MANY_OPEN_FILES:
         return EMFILE;
     default:
