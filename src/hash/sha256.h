@@ -1,5 +1,6 @@
 #pragma once
-// SHA-256 and SHA-512 through OpenSSL's libcrypto (SHA-NI where the CPU has it).
+// SHA-256 and SHA-512: OpenSSL's libcrypto on POSIX (SHA-NI where the CPU has
+// it), the platform's CNG (BCryptHash) on Windows; one interface.
 
 #include <array>
 #include <cstddef>
@@ -13,7 +14,7 @@
 
 namespace blobfetch {
 
-// Incremental SHA-256 or SHA-512 (libcrypto). Move-only; not thread-safe
+// Incremental SHA-256 or SHA-512. Move-only; not thread-safe
 // (one owner at a time).
 class Digest {
 public:
@@ -31,7 +32,7 @@ public:
     std::string finish_hex();
 
 private:
-    void *m_ctx = nullptr;  // EVP_MD_CTX*
+    void *m_ctx = nullptr;  // EVP_MD_CTX* (Windows: the CNG hash object)
     Algorithm m_algorithm;
 };
 

@@ -1,6 +1,8 @@
-// POSIX directory handles (see dir_handle.h). Windows has no such code yet.
-#ifndef _WIN32
+// POSIX directory handles (see dir_handle.h), and the directory cache of
+// every platform. The Windows handles are dir_handle_win32.cpp.
 #include "io/dir_handle.h"
+
+#ifndef _WIN32
 
 #include <cerrno>
 #include <cstring>
@@ -12,8 +14,10 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #endif
+#endif  // !_WIN32
 
 namespace blobfetch {
+#ifndef _WIN32
 namespace {
 
 namespace fs = std::filesystem;
@@ -258,6 +262,8 @@ bool DirHandle::still_at(const DirHandle &root, std::string_view relative) const
     return S_ISDIR(st.st_mode) && st.st_dev == m_dev && st.st_ino == m_ino;
 }
 
+#endif  // !_WIN32
+
 Expected<std::shared_ptr<DirHandle>> DirCache::get(const std::string &relative_dir, bool create) {
     std::lock_guard lock(m_mutex);
     constexpr std::size_t kRecent = 64;
@@ -313,4 +319,3 @@ std::string file_name_of(std::string_view relative_path) {
 }
 
 }  // namespace blobfetch
-#endif  // !_WIN32

@@ -14,6 +14,18 @@
 //
 // Thread safety: a handle is immutable after opening and may be used from
 // any thread; sync() coalesces concurrent callers (group commit).
+//
+// Windows (dir_handle_win32.cpp) has no openat: the same interface works on
+// paths below the handle's own (UTF-16, `\\?\`), and a handle holds its
+// directory open without FILE_SHARE_DELETE, so that while it is open the
+// directory (and every directory above it) cannot be renamed, removed or
+// replaced by a link. What is weaker there: a directory that is not open
+// could be swapped for a junction by someone allowed to, between two
+// handles' opening (each component is checked when opened, not after); a
+// name is never resolved through a final reparse point (a link or junction:
+// ELOOP), as O_NOFOLLOW does; names with ':' (alternate data streams), '\\'
+// or '/' are refused (EINVAL). sync() and sync_created() are no-ops there
+// (NTFS journals metadata; renames are made write-through).
 
 #include <atomic>
 #include <condition_variable>
@@ -60,7 +72,7 @@ public:
     // The directory's path as shown in messages.
     const std::filesystem::path &path() const { return m_path; }
     // path() / name, for messages.
-    std::filesystem::path show(std::string_view name) const { return m_path / std::string(name); }
+    std::filesystem::path show(std::string_view name) const { return m_path / path_from_utf8(name); }
 
     // openat(fd, name, flags | O_CLOEXEC | O_NOFOLLOW, mode); errno on failure.
     UniqueFd open(std::string_view name, int flags, mode_t mode = 0) const;
@@ -95,8 +107,11 @@ private:
 
     UniqueFd m_fd;
     std::filesystem::path m_path;
-    dev_t m_dev = 0;
-    ino_t m_ino = 0;
+    std::uint64_t m_dev = 0;  // st_dev (Windows: the volume's serial number)
+    std::uint64_t m_ino = 0;  // st_ino (Windows: the file index)
+#ifdef _WIN32
+    std::wstring m_os_path;   // the directory as Windows is given it (win32::long_path)
+#endif
     // The parents in which components were created: the root's handle for
     // the first, owned descriptors below it; synced once by sync_created().
     std::shared_ptr<DirHandle> m_created_in_root;

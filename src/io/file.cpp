@@ -1,13 +1,27 @@
+// POSIX file primitives (file.h); the Windows ones are file_win32.cpp.
 #include "io/file.h"
 
+#ifndef _WIN32
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 
 #include <fcntl.h>
 #include <unistd.h>
+#endif
 
 namespace blobfetch {
+
+std::filesystem::path path_from_utf8(std::string_view utf8) {
+    return std::filesystem::path(std::u8string(utf8.begin(), utf8.end()));
+}
+
+std::string path_to_utf8(const std::filesystem::path &path) {
+    const std::u8string u8 = path.u8string();
+    return std::string(u8.begin(), u8.end());
+}
+
+#ifndef _WIN32
 
 void UniqueFd::reset(int fd) {
     if (m_fd >= 0) ::close(m_fd);
@@ -31,6 +45,33 @@ Status write_all_at(int fd, const void *data, std::size_t len, std::int64_t offs
         offset += n;
     }
     return Status::success();
+}
+
+Expected<std::size_t> read_at_most(int fd, void *data, std::size_t len, std::int64_t offset, const std::string &what) {
+    std::size_t got = 0;
+    char *p = static_cast<char *>(data);
+    while (got < len) {
+        const ssize_t n = ::pread(fd, p + got, len - got, static_cast<off_t>(offset) + static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0)
+            return Status(Errc::io, "cannot read '" + what + "' at offset " + std::to_string(offset) + ": " +
+                                        std::strerror(errno));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    return got;
+}
+
+Status sync_file(int fd, const std::string &what) {
+    while (::fsync(fd) != 0) {
+        if (errno == EINTR) continue;
+        return Status(Errc::io, "cannot flush '" + what + "' to disk: " + std::strerror(errno));
+    }
+    return Status::success();
+}
+
+UniqueFd open_for_reading(const std::filesystem::path &path) {
+    return UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
 }
 
 Status sync_data(int fd, const std::string &what) {
@@ -66,5 +107,7 @@ Status ensure_directory(const std::filesystem::path &dir) {
     if (ec) return Status(Errc::io, "cannot create directory '" + dir.string() + "': " + ec.message());
     return Status::success();
 }
+
+#endif  // !_WIN32
 
 }  // namespace blobfetch

@@ -19,27 +19,10 @@ namespace blobfetch {
 
 using namespace lockfile;
 
-std::uint64_t blob_lock_key(std::string_view name) {
-    std::uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
-    for (const char c : name) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ull;
-    }
-    return h & kKeyMask;
-}
-
 namespace {
 
 off_t key_offset(std::uint64_t key) { return kKeyBase + static_cast<off_t>(key); }
 off_t slot_offset(std::uint64_t key) { return kSlotBase + static_cast<off_t>(key % kSlots) * kSlotSize; }
-
-// What a holder writes after `PID:..,Time:..` in its slot: the key (what
-// the lock is) and the name, cut so that the line fits (for the message).
-std::string slot_suffix(std::uint64_t key, const std::string &name) {
-    char hex[24];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(key));
-    return std::string(",Key:") + hex + ",Blob:" + name.substr(0, 70);
-}
 
 // Who holds key `key`, given the start of the conflicting lock: a
 // whole-directory holder writes line 0, a blob holder its slot (which names
@@ -47,11 +30,7 @@ std::string slot_suffix(std::uint64_t key, const std::string &name) {
 // nothing about this one).
 std::string holder_of(int fd, std::uint64_t key, off_t conflict_start) {
     if (conflict_start < kKeyBase) return read_line(fd, 0, kLineSize);
-    std::string line = read_line(fd, slot_offset(key), kSlotSize);
-    const std::string mark = slot_suffix(key, "");
-    const auto at = line.find(mark);
-    if (at == std::string::npos) return {};
-    return line.substr(0, at) + ",Blob:" + line.substr(at + mark.size());
+    return slot_holder(read_line(fd, slot_offset(key), kSlotSize), key);
 }
 
 // The ranges [begin, end) (end -1: unbounded) that other open files hold in

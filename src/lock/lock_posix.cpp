@@ -3,7 +3,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <map>
 #include <mutex>
 
@@ -31,27 +30,6 @@ int ofd(int fd, int cmd, short type, off_t start, off_t len, struct flock *out) 
     return r;
 }
 
-namespace {
-
-std::string now_iso8601() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-}  // namespace
-
-std::string holder_text(const std::string &extra, std::size_t width) {
-    const long pid = static_cast<long>(::getpid());  // (not cached: a forked child is another holder)
-    std::string line = "PID:" + std::to_string(pid) + ",Time:" + now_iso8601() + extra;
-    line.resize(width - 1, ' ');
-    line += '\n';
-    return line;
-}
-
 std::string read_line(int fd, off_t offset, std::size_t width) {
     std::string buf(width, '\0');
     ssize_t n;
@@ -60,10 +38,7 @@ std::string read_line(int fd, off_t offset, std::size_t width) {
     } while (n < 0 && errno == EINTR);
     if (n <= 0) return {};
     buf.resize(static_cast<std::size_t>(n));
-    if (const auto nl = buf.find('\n'); nl != std::string::npos) buf.resize(nl);
-    if (const auto nul = buf.find('\0'); nul != std::string::npos) buf.resize(nul);  // a sparse, unwritten slot
-    while (!buf.empty() && buf.back() == ' ') buf.pop_back();
-    return buf;
+    return first_line(std::move(buf));
 }
 
 Expected<OpenedLockFile> open_lock_file(const DirHandle &dir) {

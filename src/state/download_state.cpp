@@ -7,7 +7,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/path_safety.h"
 #include "hash/crc32.h"
@@ -215,9 +214,7 @@ Status save_download_state(const DirHandle &dir, std::string_view name, const Do
         return s;
     }
     if (durable) {
-        while (::fsync(fd.get()) != 0) {
-            if (errno == EINTR) continue;
-            Status s(Errc::io, "cannot flush download state '" + shown_tmp + "': " + std::strerror(errno));
+        if (Status s = sync_file(fd.get(), shown_tmp); !s.ok()) {
             dir.unlink(tmp);
             return s;
         }
@@ -247,15 +244,9 @@ Expected<DownloadState> load_download_state(const DirHandle &dir, std::string_vi
     if (static_cast<std::uint64_t>(st.st_size) > kLargest)
         return Status(Errc::verify, "download state '" + shown + "' is too large to be one");
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < bytes.size()) {
-        ssize_t n = ::pread(fd.get(), bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Status(Errc::io, "cannot read download state '" + shown + "': " + std::strerror(errno));
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    bytes.resize(got);
+    auto got = read_at_most(fd.get(), bytes.data(), bytes.size(), 0, shown);
+    if (!got) return got.status();
+    bytes.resize(*got);
     auto state = decode_download_state(bytes);
     if (!state) return Status(state.status().code(), "'" + shown + "': " + state.message());
     return state;

@@ -1,3 +1,4 @@
+#ifndef _WIN32  // (Windows: process_win32.cpp)
 #include "support/process.h"
 
 #include <algorithm>
@@ -287,3 +288,4 @@ std::string host_binary() { return bin_dir() + "/blobfetch"; }
 std::string plugin_module() { return bin_dir() + "/libblobfetch_plugin.so"; }
 
 }  // namespace blobfetch::test
+#endif  // !_WIN32

@@ -8,6 +8,16 @@
 
 #include <sys/types.h>
 
+#ifdef _WIN32
+// Windows (process_win32.cpp): read_file, write_file, TempDir, the paths of
+// built artifacts and BackgroundProcess (CreateProcessW; signal(SIGKILL) is
+// TerminateProcess, as abrupt as a kill -9); the rest is POSIX-only.
+#include <csignal>
+#ifndef SIGKILL
+#define SIGKILL 9
+#endif
+#endif
+
 namespace blobfetch::test {
 
 struct ProcessResult {

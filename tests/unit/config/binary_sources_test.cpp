@@ -64,6 +64,7 @@ TEST(BinarySources, DocExample_AzureBlobWithSas) {
     EXPECT_EQ(s.shown.find("SECRET"), std::string::npos) << "the SAS is never shown";
 }
 
+#ifndef _WIN32  // (POSIX absolute paths: "/archives" is not absolute on Windows, there vcpkg refuses it too)
 TEST(BinarySources, DocExample_FilesAndDefault_UseTheFilesLayout) {
     auto r = parse_binary_sources("default;files,/mnt/vcpkg-caches,readwrite", "env", {}, machine({{"HOME", "/home/u"}}, {}));
     ASSERT_TRUE(r.ok()) << r.message();
@@ -87,6 +88,7 @@ TEST(BinarySources, DocExample_FilesAndDefault_UseTheFilesLayout) {
     EXPECT_EQ(*url, "file:///mnt/my%20caches/100%25%3F%23/%C3%A9t%C3%A9/70/" + kZlib.sha + ".zip");
     EXPECT_EQ(file_url_path(*url), "/mnt/my caches/100%?#/\xc3\xa9t\xc3\xa9/70/" + kZlib.sha + ".zip");
 }
+#endif
 
 TEST(BinarySources, BacktickEscapes) {
     auto r = parse_binary_sources("http,https://h/a`,b`;c``/{sha},read", "env");
@@ -204,6 +206,7 @@ TEST(BinarySources, DollarIsLiteral_EnvReferencesAreUnknownVariables) {
     }
 }
 
+#ifndef _WIN32  // (POSIX absolute paths: "/archives" is not absolute on Windows, there vcpkg refuses it too)
 TEST(BinarySources, WhatVcpkgRejects_IsRejectedWithVcpkgsReason) {
     const std::string unknown =
         "unknown binary provider type: valid providers are 'clear', 'default', 'nuget', 'nugetconfig', "
@@ -240,6 +243,7 @@ TEST(BinarySources, WhatVcpkgRejects_IsRejectedWithVcpkgsReason) {
         EXPECT_EQ(r.message().find("sig=S"), std::string::npos) << "the SAS is never shown: " << r.message();
     }
 }
+#endif
 
 TEST(BinarySources, WhatVcpkgAccepts_IsAccepted_AHeaderWithoutColonIsExplained) {
     auto r = parse_binary_sources("http,https://h/{sha},read,NoColonSecret", "env");

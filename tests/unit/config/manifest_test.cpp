@@ -63,6 +63,7 @@ TEST(Manifest, UrlOverride_GetsASourcesHeadersOnlyAtTheSameOrigin) {
 // "sources" are blobfetch's (${env:...}, written order); "binary_sources" is
 // vcpkg's: literal (vcpkg expands nothing from the environment), read files
 // first, then http.
+#ifndef _WIN32  // (POSIX absolute paths: "/archives" is not absolute on Windows, there vcpkg refuses it too)
 TEST(Manifest, BinarySources_AreReadAsVcpkgReadsThem_AfterTheListedSourcesAsWritten) {
     const std::string text = R"({"version": 1, "cache_dir": "c",
         "sources": [{"url": "https://z.example/{sha}?t=${env:TOKEN}"}, {"url": "https://a.example/{sha}"}],
@@ -80,6 +81,7 @@ TEST(Manifest, BinarySources_AreReadAsVcpkgReadsThem_AfterTheListedSourcesAsWrit
     EXPECT_EQ(c[3].url, "https://h.example/$x/k1");
     EXPECT_EQ(c[3].headers, "X-Token: ${env:TOKEN}") << "sent as written, as vcpkg sends it";
 }
+#endif
 
 TEST(Manifest, MissingEnvironmentVariableIsNamed_SecretNeverEchoed) {
     auto m = parse_manifest(manifest_text("https://h/{name}"), "m.json");
