@@ -276,7 +276,8 @@ protected:
         v.recovered = r.exit_code == 0;
         std::map<std::string, std::int64_t> received;  // what the engine says it received, per blob
         try {
-            for (const auto &doc : nlohmann::json::parse(r.out).at("blobs"))
+            const nlohmann::json result = nlohmann::json::parse(r.out);  // (kept: the loop walks into it)
+            for (const auto &doc : result.at("blobs"))
                 received[doc.at("path").get<std::string>()] = doc.at("bytes_downloaded").get<std::int64_t>();
         } catch (const std::exception &) {
         }
