@@ -25,40 +25,51 @@ extern char **environ;
 namespace blobfetch::test {
 namespace {
 
-std::vector<std::string> build_env(const ProcessOptions &options) {
-    std::map<std::string, std::string> env;
-    for (char **e = environ; *e; ++e) {
-        std::string kv(*e);
-        auto eq = kv.find('=');
-        if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+// What the child of a fork needs, made before the fork: in a process with
+// other threads the child may only make async-signal-safe calls until it
+// execs (an allocation there can wait for ever on a lock that a thread of the
+// parent held at the fork; seen under ASan: a gc thread's child spinning on
+// the sanitizer's allocator lock).
+class ExecArgs {
+public:
+    ExecArgs(const std::vector<std::string> &argv, const ProcessOptions &options) : m_argv(argv) {
+        std::map<std::string, std::string> env;
+        for (char **e = environ; *e; ++e) {
+            std::string kv(*e);
+            auto eq = kv.find('=');
+            if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        for (const auto &[k, v] : options.env) {
+            if (v)
+                env[k] = *v;
+            else
+                env.erase(k);
+        }
+        for (const auto &[k, v] : env) m_env.push_back(k + "=" + v);
+        for (const auto &a : m_argv) m_av.push_back(const_cast<char *>(a.c_str()));
+        m_av.push_back(nullptr);
+        for (const auto &e : m_env) m_ev.push_back(const_cast<char *>(e.c_str()));
+        m_ev.push_back(nullptr);
+        m_cwd = options.cwd;
     }
-    for (const auto &[k, v] : options.env) {
-        if (v)
-            env[k] = *v;
-        else
-            env.erase(k);
-    }
-    std::vector<std::string> out;
-    for (const auto &[k, v] : env) out.push_back(k + "=" + v);
-    return out;
-}
 
-[[noreturn]] void exec_child(const std::vector<std::string> &argv, const std::vector<std::string> &env,
-                             const std::string &cwd, bool own_group = false) {
-    if (own_group && setpgid(0, 0) != 0) _exit(126);
-    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    std::vector<char *> av, ev;
-    for (const auto &a : argv) av.push_back(const_cast<char *>(a.c_str()));
-    av.push_back(nullptr);
-    for (const auto &e : env) ev.push_back(const_cast<char *>(e.c_str()));
-    ev.push_back(nullptr);
-    // Restore default signal dispositions the test runner may have changed.
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    execvpe(av[0], av.data(), ev.data());
-    _exit(127);
-}
+    // In the child: only async-signal-safe calls from here on.
+    [[noreturn]] void exec(bool own_group = false) const {
+        if (own_group && setpgid(0, 0) != 0) _exit(126);
+        if (!m_cwd.empty() && chdir(m_cwd.c_str()) != 0) _exit(126);
+        // Restore default signal dispositions the test runner may have changed.
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        execvpe(m_av[0], m_av.data(), m_ev.data());
+        _exit(127);
+    }
+
+private:
+    std::vector<std::string> m_argv, m_env;
+    std::vector<char *> m_av, m_ev;
+    std::string m_cwd;
+};
 
 }  // namespace
 
@@ -66,14 +77,14 @@ ProcessResult run_process(const std::vector<std::string> &argv, const ProcessOpt
     int out_pipe[2], err_pipe[2], in_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC) || pipe2(in_pipe, O_CLOEXEC))
         throw std::runtime_error("pipe failed");
-    auto env = build_env(options);
+    const ExecArgs exec_args(argv, options);
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
         dup2(in_pipe[0], 0);
         dup2(out_pipe[1], 1);
         dup2(err_pipe[1], 2);
-        exec_child(argv, env, options.cwd);
+        exec_args.exec();
     }
     close(out_pipe[1]);
     close(err_pipe[1]);
@@ -122,7 +133,7 @@ ProcessResult run_process(const std::vector<std::string> &argv, const ProcessOpt
 
 BackgroundProcess::BackgroundProcess(const std::vector<std::string> &argv, const ProcessOptions &options,
                                      const std::string &out_file, const std::string &err_file) {
-    auto env = build_env(options);
+    const ExecArgs exec_args(argv, options);
     int out_fd = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int err_fd = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -133,7 +144,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string> &argv, const
         dup2(null_fd, 0);
         dup2(out_fd, 1);
         dup2(err_fd, 2);
-        exec_child(argv, env, options.cwd, options.own_process_group);
+        exec_args.exec(options.own_process_group);
     }
     // Here too, so that the group exists before the caller can signal it (the
     // child may not have run yet; once it has exec'd, this fails with EACCES,
