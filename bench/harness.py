@@ -330,19 +330,25 @@ def scenario_d(args, work, nginx, out):
     size = 128 * MIB
     src = os.path.join(work, "www", "d", "k.zip")
     sha = gen_blob(src, 44, size)
-    host = os.path.join(BIN, "blobfetch")
     cache = os.path.join(work, "cache-d")
     sidecar = os.path.join(cache, "d", "k.zip.dlstate")
     m = write_manifest(os.path.join(work, "d.json"), cache, nginx.url("", slow=True).rstrip("/"), [("d", size, sha)])
-    lines = ["| D: resume of 128 MiB (1 MiB/s per connection), stopped at about half way | stopped at | "
+    lines = ["| D: resume of 128 MiB (1 MiB/s per connection, 2 MiB chunks), stopped at about half way | stopped at | "
              "extra bytes sent | extra / 2 MiB chunk |", "|---|---|---|---|"]
 
     def recorded():
-        # Complete-chunk count from the sidecar header (layout: src/state/download_state.h).
+        # Bytes the sidecar claims (layout: src/state/download_state.h): complete chunks
+        # (count at offset 104) and, in a version-2 record, the received prefixes of the
+        # chunks in flight (partial_count at offset 12; 24-byte entries before the trailer).
         try:
             with open(sidecar, "rb") as f:
-                head = f.read(112)
-            return int.from_bytes(head[104:112], "little") * 2 * MIB
+                rec = f.read()
+            done = int.from_bytes(rec[104:112], "little") * 2 * MIB
+            if int.from_bytes(rec[8:10], "little") == 2:
+                n = int.from_bytes(rec[12:16], "little")
+                at = len(rec) - 4 - 24 * n
+                done += sum(int.from_bytes(rec[at + 24 * k + 8:at + 24 * k + 16], "little") for k in range(n))
+            return done
         except (OSError, ValueError):
             return 0
 
@@ -351,19 +357,37 @@ def scenario_d(args, work, nginx, out):
         sent, _ = nginx.body_bytes("/d/k.zip")
         return sent - size
 
-    for how in ("SIGKILL", "SIGINT"):
-        rm(cache)
-        nginx.clear_log()
-        p = subprocess.Popen([host, "fetch", m, "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while recorded() < size // 2 and p.poll() is None:
-            time.sleep(0.01)
-        at = recorded()
-        p.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
-        p.wait()
-        subprocess.run([host, "fetch", m, "-q"], check=True)
-        same(os.path.join(cache, "d", "k.zip"), src)
-        e = extra()
-        lines.append(f"| blobfetch (8 connections), {how} | {at / size:.0%} recorded | {e} | {e / (2 * MIB):.1f} |")
+    hosts = [("blobfetch", os.path.join(BIN, "blobfetch"))]
+    if args.d_before:
+        hosts.append((f"blobfetch before ({args.d_before_label})", os.path.join(args.d_before, "blobfetch")))
+    # The full run's time, for stopping at a moment no record is tied to.
+    rm(cache)
+    t0 = time.monotonic()
+    subprocess.run([hosts[0][1], "fetch", m, "-q"], check=True)
+    full = time.monotonic() - t0
+    for label, host in hosts:
+        for how in ("SIGKILL after a record", "SIGKILL at half time", "SIGINT"):
+            rounds = args.rounds if how == "SIGKILL at half time" else 1
+            extras, at = [], 0.0
+            for _ in range(rounds):
+                rm(cache)
+                nginx.clear_log()
+                p = subprocess.Popen([host, "fetch", m, "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if how == "SIGKILL at half time":
+                    time.sleep(full / 2)
+                else:
+                    while recorded() < size // 2 and p.poll() is None:
+                        time.sleep(0.01)
+                at = recorded()
+                p.send_signal(signal.SIGINT if how == "SIGINT" else signal.SIGKILL)
+                p.wait()
+                subprocess.run([host, "fetch", m, "-q"], check=True)
+                same(os.path.join(cache, "d", "k.zip"), src)
+                extras.append(extra())
+            e = sorted(extras)[len(extras) // 2]
+            where = (f"{full / 2:.1f} s of {full:.1f} s" if how == "SIGKILL at half time" else f"{at / size:.0%} recorded")
+            spread = f" (median of {rounds}: {min(extras)}-{max(extras)})" if rounds > 1 else ""
+            lines.append(f"| {label} (8 connections), {how} | {where} | {e}{spread} | {e / (2 * MIB):.1f} |")
     # aria2c: stopped at half its own full-run time, then resumed (curl, one
     # connection at 1 MiB/s, would take minutes; it resumes from the file size
     # with -C - and checks nothing).
@@ -766,6 +790,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"),
                     help="results file; the sections of the scenarios run replace theirs, the others stay")
     ap.add_argument("--also-out", help="also write this run's sections alone (with the header) to this file")
+    ap.add_argument("--d-before", help="scenario D: also run the blobfetch found in this bin/ directory (an older build)")
+    ap.add_argument("--d-before-label", default="older build", help="scenario D: how to name --d-before's rows")
     args = ap.parse_args()
     chosen = [x.strip().upper() for x in args.scenarios.split(",") if x.strip()]
     bad = [x for x in chosen if x not in SCENARIOS]
@@ -788,6 +814,8 @@ def main():
         cmd += " --no-strace"
     if args.work_dir != "/tmp":
         cmd += f" --work-dir {args.work_dir}"
+    if "D" in chosen and args.d_before:
+        cmd += f" --d-before {args.d_before} --d-before-label '{args.d_before_label}'"
     work = tempfile.mkdtemp(prefix="blobfetch-harness-", dir=args.work_dir)
     nginx = Nginx(work, os.path.join(work, "www"))
     out, parts = [], {}

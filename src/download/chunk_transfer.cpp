@@ -36,7 +36,7 @@ Status ChunkTransfer::on_body(const char *data, std::size_t len) {
 
 void ChunkTransfer::flush() {
     if (m_len == 0) return;
-    m_sink.submit_write(job, m_buf, m_len, m_buf_offset);
+    m_sink.submit_write(job, m_buf, m_len, m_buf_offset, m_crc);
     m_buf = nullptr;
     m_buf_offset += static_cast<std::int64_t>(m_len);
     m_len = 0;

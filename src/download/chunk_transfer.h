@@ -33,8 +33,11 @@ public:
     // The largest blob accepted when its size is not known.
     virtual std::int64_t max_blob_size() const = 0;
     // Writes `len` bytes of `buf` at `offset` of the job's file (later, on
-    // the writer thread), then takes the buffer back.
-    virtual void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset) = 0;
+    // the writer thread), then takes the buffer back. A buffer never spans
+    // two chunks; with a record, `chunk_crc` is the CRC-32 of the chunk's
+    // bytes from its start through the buffer's end (what the record may
+    // claim once the write landed).
+    virtual void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset, std::uint32_t chunk_crc) = 0;
     // Every byte of chunk `i` (CRC-32 `crc`) was handed to submit_write().
     virtual void chunk_received(Job &j, std::uint64_t i, std::uint32_t crc) = 0;
 };
@@ -46,7 +49,7 @@ class ChunkTransfer final : public ITransferHandler {
 public:
     ChunkTransfer(IChunkSink &sink, Job &job, const Piece &piece, std::size_t capacity)
         : job(job), piece(piece), m_sink(sink), m_cap(capacity), m_pos(piece.begin), m_chunk_begin(piece.begin),
-          m_buf_offset(piece.begin) {}
+          m_buf_offset(piece.begin), m_crc(piece.crc_seed) {}
     ~ChunkTransfer() override;
 
     Status on_head(const ResponseHead &head) override;
@@ -66,10 +69,14 @@ public:
     bool made_progress() const { return m_chunk_begin > piece.begin; }
     std::int64_t position() const { return m_pos; }
     // What is left to fetch after a failure: from the unfinished chunk on
-    // (from 0 for a request without Range).
+    // (from 0 for a request without Range); the piece itself (its CRC seed
+    // included) while none of its chunks completed.
     Piece remaining() const {
         Piece p = piece;
-        if (p.ranged) p.begin = m_chunk_begin;
+        if (p.ranged && m_chunk_begin != p.begin) {
+            p.begin = m_chunk_begin;
+            p.crc_seed = 0;
+        }
         return p;
     }
 
@@ -93,7 +100,7 @@ private:
     std::int64_t m_pos;
     std::int64_t m_chunk_begin;
     std::int64_t m_buf_offset;
-    std::uint32_t m_crc = 0;
+    std::uint32_t m_crc;  // CRC-32 of the current chunk's bytes so far (from its start)
 };
 
 }  // namespace blobfetch::detail

@@ -109,8 +109,6 @@ public:
 
     void on_chunk_complete(Job &j, std::uint64_t i, std::uint32_t crc) {
         j.state->complete(i, crc);
-        const ChunkRange r = chunk_range(i, j.state->blob_size, j.state->chunk_size);
-        j.unsaved_bytes += r.end - r.begin;
         while (j.prefix < j.state->chunks.size() && j.state->chunks.test(j.prefix)) ++j.prefix;
         maybe_hash(j);
         maybe_checkpoint(j, Clock::now());
@@ -139,27 +137,41 @@ public:
     // Queues `len` bytes of `buf` to be written at `offset` of the blob's
     // file; the buffer comes back to the pool once written. A failed write
     // fails the blob.
-    void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset) override {
+    void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset, std::uint32_t chunk_crc) override {
         ++j.pending_writes;
         ++m_outstanding;
-        m_writer.submit([this, &j, file = j.file.get(), buf, len, offset] {
+        m_writer.submit([this, &j, file = j.file.get(), buf, len, offset, chunk_crc, epoch = j.epoch] {
             Status s;
             try {
                 s = file->write_at(buf, len, offset);
             } catch (const std::exception &e) {
                 s = Status(Errc::internal, std::string("internal error writing: ") + e.what());
             }
-            post([this, &j, buf, s = std::move(s)]() mutable {
+            post([this, &j, buf, len, offset, chunk_crc, epoch, s = std::move(s)]() mutable {
                 release_buffer(buf);
                 --j.pending_writes;
                 --m_outstanding;
                 if (!s.ok()) {
                     j.write_failed = true;
                     fail(j, std::move(s));
+                } else {
+                    landed(j, len, offset, chunk_crc, epoch);
                 }
                 on_worker_done(j);
             });
         });
+    }
+
+    // A write of the blob landed: the record may now claim its chunk's bytes
+    // up to the write's end (format v2's prefix; complete chunks come through
+    // chunk_received). Not for a blob that started over since, nor after a
+    // failed write.
+    void landed(Job &j, std::size_t len, std::int64_t offset, std::uint32_t chunk_crc, std::uint64_t epoch) {
+        if (!j.state || j.write_failed || j.epoch != epoch || j.phase == Phase::done) return;
+        const auto i = static_cast<std::uint64_t>(offset / j.state->chunk_size);
+        const std::int64_t end = offset + static_cast<std::int64_t>(len);
+        j.state->note_prefix(i, end - chunk_range(i, j.state->blob_size, j.state->chunk_size).begin, chunk_crc);
+        j.unsaved_bytes += static_cast<std::int64_t>(len);
     }
 
     // Runs `then` on this thread once every write queued before it for any
@@ -344,7 +356,12 @@ private:
                 j.next_chunk = 0;
             while (j.next_chunk < n && j.state->chunks.test(j.next_chunk)) ++j.next_chunk;
             if (j.next_chunk < n) {
-                const ChunkRange r = chunk_range(j.next_chunk++, j.state->blob_size, j.state->chunk_size);
+                const std::uint64_t i = j.next_chunk++;
+                const ChunkRange r = chunk_range(i, j.state->blob_size, j.state->chunk_size);
+                // The first bytes of the chunk landed already (a resumed
+                // record's prefix, or this run's own before a rescan): the rest.
+                if (auto p = j.state->partial.find(i); p != j.state->partial.end())
+                    return Piece{r.begin + p->second.length, r.end, true, 0, {}, p->second.crc};
                 return Piece{r.begin, r.end, true, 0, {}};
             }
         }
@@ -647,7 +664,6 @@ private:
         size_known(j);  // a sidecar's
         if (j.state) {
             j.identity = j.state->identity;
-            j.saved_chunks = j.state->chunks.completed();
             while (j.prefix < j.state->chunks.size() && j.state->chunks.test(j.prefix)) ++j.prefix;
         }
         j.last_checkpoint = Clock::now();
@@ -760,7 +776,7 @@ private:
     // close of a failed or cancelled blob saves it unconditionally.
     void maybe_checkpoint(Job &j, Clock::time_point now) {
         if (!j.state || j.checkpointing || !j.file || j.private_files || !j.failure.ok()) return;
-        if (j.state->chunks.completed() == j.saved_chunks || j.state->chunks.all()) return;  // all: publishing follows
+        if (j.unsaved_bytes == 0 || j.state->chunks.all()) return;  // all: publishing follows
         if (j.unsaved_bytes < m_options.checkpoint_bytes && now - j.last_checkpoint < m_options.checkpoint_interval)
             return;
         j.checkpointing = true;
@@ -770,10 +786,10 @@ private:
         submit([this, file = j.file.get(), snapshot, paths = j.paths] {
                    return checkpoint_partial(*file, *snapshot, paths, m_options.durable);
                },
-               [this, &j, claimed = snapshot->chunks.completed()](Status s) {
+               [this, &j](Status s) {
                    j.checkpointing = false;
                    if (s.ok()) {
-                       j.saved_chunks = claimed;
+                       // (saved: the next checkpoint is due after more progress)
                    } else if (j.failure.ok() && j.file && j.file->durability_lost()) {
                        // The data did not reach the disk, and the kernel may
                        // have dropped it: nothing of this file can be trusted
@@ -868,7 +884,8 @@ private:
             // A file whose sync failed is kept by nobody: the disk may have
             // dropped what was written to it, so no record may claim it.
             const bool lost = j.file && j.file->durability_lost();
-            const bool keep = j.state && j.state->chunks.completed() > 0 && code != Errc::not_found &&
+            const bool keep = j.state && (j.state->chunks.completed() > 0 || !j.state->partial.empty()) &&
+                              code != Errc::not_found &&
                               code != Errc::verify && !j.private_files && !lost && !j.restart_fresh;
             auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
@@ -983,7 +1000,6 @@ private:
         j.state.reset();
         j.sha.reset();
         j.resumed = 0;
-        j.saved_chunks = 0;
         j.unsaved_bytes = 0;
         start_prepare(j);
     }

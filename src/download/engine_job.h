@@ -29,6 +29,9 @@ struct Piece {
     bool ranged = false;    // send a Range header
     int attempt = 0;        // failed tries of the piece's first chunk so far
     Clock::time_point ready_at{};
+    // A piece that starts inside its chunk (the rest of a chunk whose first
+    // bytes a record kept): the CRC-32 of the chunk's bytes before `begin`.
+    std::uint32_t crc_seed = 0;
 };
 
 enum class Phase { queued, locking, preparing, transferring, finishing, closing, done };
@@ -77,8 +80,7 @@ struct Job {
     bool local = false;             // a file:// URL: copied by a worker, never through libcurl
     bool copying = false;           // the worker's copy runs (it uses `file`)
 
-    std::uint64_t saved_chunks = 0;  // complete chunks claimed by the last saved sidecar
-    std::int64_t unsaved_bytes = 0;
+    std::int64_t unsaved_bytes = 0;  // bytes written since the last checkpoint began
     Clock::time_point last_checkpoint;
     bool checkpointing = false;
 

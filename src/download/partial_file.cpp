@@ -45,35 +45,46 @@ std::string mismatch(const DownloadState &st, const BlobSpec &spec, std::int64_t
     return {};
 }
 
+// The CRC-32 of bytes [begin, end) of `file`, also fed to `fold` when given.
+Expected<std::uint32_t> crc_of(IPositionalWriter &file, std::int64_t begin, std::int64_t end, BlobHashes *fold,
+                               const CancellationToken &cancel) {
+    char *buf = read_buffer();
+    std::uint32_t crc = 0;
+    for (std::int64_t off = begin; off < end;) {
+        if (cancel.cancelled()) return Status(Errc::cancelled, "cancelled while checking '" + file.name() + "'");
+        const auto want = static_cast<std::size_t>(std::min<std::int64_t>(kReadPiece, end - off));
+        auto got = file.read_at(buf, want, off);
+        if (!got) return got.status();
+        if (*got != want) return Status(Errc::io, "'" + file.name() + "' ended early while checking it");
+        crc = crc32_update(crc, buf, want);
+        if (fold) fold->update(buf, want);
+        off += static_cast<std::int64_t>(want);
+    }
+    return crc;
+}
+
 // Re-reads every chunk the record claims and keeps only those whose CRC-32
 // matches. While the claimed chunks form a prefix, they are also folded into
-// `sha`, so the final verification does not read them again.
+// `sha`, so the final verification does not read them again. The received
+// prefixes of chunks that were in flight (format v2) are checked the same
+// way and kept when they match, so that only the rest of such a chunk is
+// fetched.
 Status verify_claimed(const BlobSpec &spec, IPositionalWriter &file, DownloadState &st, Prepared &out,
                       const CancellationToken &cancel) {
     const bool hash = out.sha != nullptr;
     DownloadState kept(st.blob_size, st.chunk_size, st.url_hash, st.expected_sha256);
     kept.identity = st.identity;
     bool prefix = hash;
-    char *buf = read_buffer();
     for (std::uint64_t i = 0; i < st.chunks.size(); ++i) {
         if (!st.chunks.test(i)) {
             prefix = false;
             continue;
         }
         const ChunkRange r = chunk_range(i, st.blob_size, st.chunk_size);
-        std::uint32_t crc = 0;
-        for (std::int64_t off = r.begin; off < r.end;) {
-            if (cancel.cancelled()) return Status(Errc::cancelled, "cancelled while checking '" + file.name() + "'");
-            const auto want = static_cast<std::size_t>(std::min<std::int64_t>(kReadPiece, r.end - off));
-            auto got = file.read_at(buf, want, off);
-            if (!got) return got.status();
-            if (*got != want) return Status(Errc::io, "'" + file.name() + "' ended early while checking it");
-            crc = crc32_update(crc, buf, want);
-            if (prefix) out.sha->update(buf, want);
-            off += static_cast<std::int64_t>(want);
-        }
-        if (crc == st.crcs[i]) {
-            kept.complete(i, crc);
+        auto crc = crc_of(file, r.begin, r.end, prefix ? out.sha.get() : nullptr, cancel);
+        if (!crc) return crc.status();
+        if (*crc == st.crcs[i]) {
+            kept.complete(i, *crc);
             if (prefix) out.hashed = r.end;
         } else {
             ++out.rejected_chunks;
@@ -86,7 +97,14 @@ Status verify_claimed(const BlobSpec &spec, IPositionalWriter &file, DownloadSta
             }
         }
     }
-    out.resumed_bytes = kept.completed_bytes();
+    for (const auto &[i, p] : st.partial) {
+        const std::int64_t begin = chunk_range(i, st.blob_size, st.chunk_size).begin;
+        auto crc = crc_of(file, begin, begin + p.length, nullptr, cancel);
+        if (!crc) return crc.status();
+        if (*crc == p.crc) kept.note_prefix(i, p.length, *crc);
+        else ++out.rejected_chunks;
+    }
+    out.resumed_bytes = kept.recorded_bytes();
     st = std::move(kept);
     return Status::success();
 }
@@ -244,11 +262,13 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
     }
 
     if (resumed) {
-        const std::uint64_t claimed = resumed->chunks.completed();
+        const std::uint64_t claimed = resumed->chunks.completed() + resumed->partial.size();
         if (Status s = verify_claimed(spec, *out.file, *resumed, out, cancel); !s.ok()) return s;
         std::string msg = "resuming '" + spec.path + "': " + std::to_string(resumed->chunks.completed()) + " of " +
-                          std::to_string(resumed->chunks.size()) + " chunks (" + mib(out.resumed_bytes) +
-                          ") already downloaded and checked";
+                          std::to_string(resumed->chunks.size()) + " chunks";
+        if (!resumed->partial.empty())
+            msg += " and the first bytes of " + std::to_string(resumed->partial.size()) + " more";
+        msg += " (" + mib(out.resumed_bytes) + ") already downloaded and checked";
         if (out.rejected_chunks)
             msg += "; " + std::to_string(out.rejected_chunks) + " of the " + std::to_string(claimed) +
                    " recorded chunks failed their CRC-32 check and will be fetched again";

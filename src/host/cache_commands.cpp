@@ -202,10 +202,11 @@ int run_status(const std::string &cache, bool json, std::ostream &out) {
                 } else {
                     const bool data = fs::exists(base + ".part", ec);
                     e["state"] = data ? "resumable" : "record without data";
-                    e["done_bytes"] = st->completed_bytes();
+                    e["done_bytes"] = st->recorded_bytes();
                     e["total_bytes"] = st->blob_size;
-                    e["percent"] = st->blob_size > 0 ? st->completed_bytes() * 100 / st->blob_size : 100;
+                    e["percent"] = st->blob_size > 0 ? st->recorded_bytes() * 100 / st->blob_size : 100;
                     e["chunks"] = std::to_string(st->chunks.completed()) + "/" + std::to_string(st->chunks.size());
+                    if (!st->partial.empty()) e["chunks_in_flight"] = st->partial.size();  // their first bytes recorded
                     e["remote"] = !st->identity.etag.empty() ? "ETag " + st->identity.etag
                                   : !st->identity.last_modified.empty() ? "Last-Modified " + st->identity.last_modified
                                                                         : "no validators";

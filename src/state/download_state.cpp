@@ -20,6 +20,7 @@ namespace {
 constexpr char kMagic[8] = {'B', 'F', 'D', 'L', 'S', 'T', 'A', 'T'};
 constexpr std::size_t kFixedHeader = 128;
 constexpr std::size_t kTrailer = 4;
+constexpr std::size_t kPartialEntry = 24;
 
 class Writer {
 public:
@@ -85,11 +86,28 @@ DownloadState::DownloadState(std::int64_t blob_size_, std::int64_t chunk_size_, 
 void DownloadState::complete(std::uint64_t i, std::uint32_t crc) {
     chunks.set(i);
     crcs[i] = crc;
+    partial.erase(i);
+}
+
+void DownloadState::note_prefix(std::uint64_t i, std::int64_t length, std::uint32_t crc) {
+    if (i >= chunks.size() || chunks.test(i) || length <= 0) return;
+    const ChunkRange r = chunk_range(i, blob_size, chunk_size);
+    if (length >= r.end - r.begin) return;  // complete: complete() says so
+    auto it = partial.find(i);
+    if (it == partial.end() && partial.size() >= kMaxPartials) return;
+    partial[i] = ChunkPrefix{length, crc};
 }
 
 void DownloadState::reset() {
     chunks = ChunkBitmap(chunks.size());
     std::fill(crcs.begin(), crcs.end(), 0);
+    partial.clear();
+}
+
+std::int64_t DownloadState::partial_bytes() const {
+    std::int64_t n = 0;
+    for (const auto &[i, p] : partial) n += p.length;
+    return n;
 }
 
 std::int64_t DownloadState::completed_bytes() const {
@@ -104,11 +122,13 @@ std::vector<std::uint8_t> encode_download_state(const DownloadState &s) {
     const ChunkBitmap::Truncated t = s.chunks.truncated();
     const std::size_t etag_len = std::min(s.identity.etag.size(), DownloadState::kMaxEtag);
     const std::size_t lm_len = std::min(s.identity.last_modified.size(), DownloadState::kMaxLastModified);
-    Writer w(kFixedHeader + etag_len + lm_len + t.bytes.size() + 4 * s.chunks.completed() + kTrailer);
+    const std::size_t partials = s.partial.size();
+    Writer w(kFixedHeader + etag_len + lm_len + t.bytes.size() + 4 * s.chunks.completed() + kPartialEntry * partials +
+             kTrailer);
     w.bytes(kMagic, sizeof kMagic);
-    w.u16(DownloadState::kVersion);
+    w.u16(partials == 0 ? 1 : 2);
     w.u16(0);
-    w.u32(0);
+    w.u32(static_cast<std::uint32_t>(partials));
     w.u64(static_cast<std::uint64_t>(s.blob_size));
     w.u64(static_cast<std::uint64_t>(s.chunk_size));
     w.u64(s.chunks.size());
@@ -124,6 +144,12 @@ std::vector<std::uint8_t> encode_download_state(const DownloadState &s) {
     w.bytes(t.bytes.data(), t.bytes.size());
     for (std::uint64_t i = 0; i < s.chunks.size(); ++i)
         if (s.chunks.test(i)) w.u32(s.crcs[i]);
+    for (const auto &[i, p] : s.partial) {
+        w.u64(i);
+        w.u64(static_cast<std::uint64_t>(p.length));
+        w.u32(p.crc);
+        w.u32(0);
+    }
     w.u32(crc32_update(0, w.out().data(), w.out().size()));
     return std::move(w.out());
 }
@@ -134,8 +160,8 @@ Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> in) 
     if (std::memcmp(in.data(), kMagic, sizeof kMagic) != 0) return bad("wrong magic (not a .dlstate file)");
     Reader r(in.subspan(sizeof kMagic));
     const auto version = static_cast<std::uint16_t>(r.le(2));
-    if (version != DownloadState::kVersion)
-        return bad("unknown format version " + std::to_string(version) + " (this build reads version " +
+    if (version != 1 && version != 2)
+        return bad("unknown format version " + std::to_string(version) + " (this build reads versions 1 and " +
                    std::to_string(DownloadState::kVersion) + ")");
     const std::uint32_t stored_crc =
         static_cast<std::uint32_t>(in[in.size() - 4]) | static_cast<std::uint32_t>(in[in.size() - 3]) << 8 |
@@ -143,8 +169,10 @@ Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> in) 
     if (crc32_update(0, in.data(), in.size() - kTrailer) != stored_crc) return bad("record checksum mismatch (torn or corrupted)");
 
     const auto flags = r.le(2);
-    const auto reserved = r.le(4);
-    if (flags != 0 || reserved != 0) return bad("reserved fields are not zero");
+    const std::uint64_t partials = r.le(4);  // v1: reserved
+    if (flags != 0 || (version == 1 && partials != 0)) return bad("reserved fields are not zero");
+    if (partials > DownloadState::kMaxPartials)
+        return bad("too many partly received chunks (" + std::to_string(partials) + ")");
     const std::uint64_t blob_size = r.le(8);
     const std::uint64_t chunk_size = r.le(8);
     const std::uint64_t count = r.le(8);
@@ -170,7 +198,8 @@ Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> in) 
     if (etag_len > DownloadState::kMaxEtag || lm_len > DownloadState::kMaxLastModified)
         return bad("validator fields are too long");
     // All lengths are bounded above (count <= 2^24), so this sum cannot overflow.
-    const std::uint64_t expected_size = kFixedHeader + etag_len + lm_len + bitmap_len + 4 * completed + kTrailer;
+    const std::uint64_t expected_size =
+        kFixedHeader + etag_len + lm_len + bitmap_len + 4 * completed + kPartialEntry * partials + kTrailer;
     if (in.size() != expected_size)
         return bad("size " + std::to_string(in.size()) + " does not match its fields (" + std::to_string(expected_size) +
                    ")");
@@ -190,6 +219,23 @@ Expected<DownloadState> decode_download_state(std::span<const std::uint8_t> in) 
     s.chunks = std::move(*bitmap);
     for (std::uint64_t i = 0; i < count; ++i)
         if (s.chunks.test(i)) s.crcs[i] = static_cast<std::uint32_t>(r.le(4));
+    std::uint64_t previous = 0;
+    for (std::uint64_t k = 0; k < partials; ++k) {
+        const std::uint64_t i = r.le(8);
+        const std::uint64_t length = r.le(8);
+        const auto crc = static_cast<std::uint32_t>(r.le(4));
+        const std::uint64_t entry_reserved = r.le(4);
+        const std::string which = "partly received chunk entry " + std::to_string(k);
+        if (entry_reserved != 0) return bad(which + ": reserved field is not zero");
+        if (i >= count) return bad(which + ": chunk " + std::to_string(i) + " is beyond the last chunk");
+        if (k > 0 && i <= previous) return bad(which + ": chunks are not in strictly ascending order");
+        if (s.chunks.test(i)) return bad(which + ": chunk " + std::to_string(i) + " is also recorded complete");
+        const ChunkRange range = chunk_range(i, s.blob_size, s.chunk_size);
+        if (length == 0 || length >= static_cast<std::uint64_t>(range.end - range.begin))
+            return bad(which + ": length " + std::to_string(length) + " is not inside chunk " + std::to_string(i));
+        s.partial.emplace(i, ChunkPrefix{static_cast<std::int64_t>(length), crc});
+        previous = i;
+    }
     return s;
 }
 
@@ -240,7 +286,8 @@ Expected<DownloadState> load_download_state(const DirHandle &dir, std::string_vi
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
         return Status(Errc::verify, "download state '" + shown + "' is not a regular file");
     constexpr std::uint64_t kLargest = kFixedHeader + DownloadState::kMaxEtag + DownloadState::kMaxLastModified +
-                                       DownloadState::kMaxChunks / 8 + 4 * DownloadState::kMaxChunks + kTrailer;
+                                       DownloadState::kMaxChunks / 8 + 4 * DownloadState::kMaxChunks +
+                                       kPartialEntry * DownloadState::kMaxPartials + kTrailer;
     if (static_cast<std::uint64_t>(st.st_size) > kLargest)
         return Status(Errc::verify, "download state '" + shown + "' is too large to be one");
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));

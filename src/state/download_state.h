@@ -2,13 +2,16 @@
 // The resumable-download record of one blob and its on-disk form, the
 // `<file>.dlstate` sidecar.
 //
-// Format v1. Every integer is little-endian and unsigned; offsets in bytes.
+// Format v2 (read: v1 and v2; written: v1 while no chunk is partly recorded,
+// so that a build that reads only v1 still resumes such a record, else v2).
+// Every integer is little-endian and unsigned; offsets in bytes.
 //
 //   off  size  field
 //     0     8  magic              "BFDLSTAT"
-//     8     2  version            1 (an unknown version is refused: fresh start)
+//     8     2  version            1 or 2 (an unknown version is refused: fresh start)
 //    10     2  flags              0 (reserved)
-//    12     4  reserved           0
+//    12     4  partial_count      v2: P, entries in the partial section, <= kMaxPartials;
+//                                 v1: reserved, 0
 //    16     8  blob_size          bytes of the blob (may be 0)
 //    24     8  chunk_size         bytes per chunk, > 0; the last chunk may be short
 //    32     8  chunk_count        = ceil(blob_size / chunk_size), at most kMaxChunks
@@ -27,17 +30,30 @@
 //                                 may be set at or beyond chunk_count
 //     .  4*C   chunk_crc32        zlib CRC-32 of each complete chunk's bytes, in
 //                                 ascending chunk order, C = completed
+//     . 24*P   partial            v2 only: the received prefix of chunks in flight, in
+//                                 strictly ascending chunk order, each
+//                                   +0  8  chunk    < chunk_count, not complete
+//                                   +8  8  length   0 < length < the chunk's length:
+//                                               bytes [chunk start, chunk start + length)
+//                                               were written
+//                                   +16 4  crc32    zlib CRC-32 of those bytes
+//                                   +20 4  reserved 0
 //   end-4  4   record_crc32       zlib CRC-32 of every byte before it
 //
-// The total size must be exactly 132 + E + L + B + 4*C. The file stays
-// proportional to the unfinished tail plus four bytes per complete chunk.
-// Loading validates every field and refuses the record on any inconsistency;
-// the caller then starts the blob afresh. Versioning: a reader accepts only
-// the versions it knows; a new layout gets a new version number.
+// The total size must be exactly 132 + E + L + B + 4*C + 24*P. The file stays
+// proportional to the unfinished tail plus four bytes per complete chunk and
+// 24 per chunk in flight. Loading validates every field and refuses the
+// record on any inconsistency; the caller then starts the blob afresh. A
+// partial entry is a claim like a complete chunk's: resuming re-reads its
+// bytes and keeps it only when their CRC-32 matches, then asks for the rest
+// of the chunk only. Versioning: a reader accepts only the versions it knows;
+// a new layout gets a new version number (a v1-only reader refuses a v2
+// record and starts afresh: nothing wrong is trusted, bytes are refetched).
 
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -67,8 +83,15 @@ struct RemoteIdentity {
     std::string if_range() const;
 };
 
+// The received prefix of a chunk not complete yet (format v2).
+struct ChunkPrefix {
+    std::int64_t length = 0;  // 0 < length < the chunk's length
+    std::uint32_t crc = 0;    // CRC-32 of the chunk's first `length` bytes
+};
+
 struct DownloadState {
-    static constexpr std::uint16_t kVersion = 1;
+    static constexpr std::uint16_t kVersion = 2;  // the newest this build reads and writes
+    static constexpr std::uint64_t kMaxPartials = 4096;
     static constexpr std::uint64_t kMaxChunks = std::uint64_t{1} << 24;
     static constexpr std::size_t kMaxEtag = 1024;
     static constexpr std::size_t kMaxLastModified = 256;
@@ -85,16 +108,27 @@ struct DownloadState {
     RemoteIdentity identity;
     ChunkBitmap chunks;
     std::vector<std::uint32_t> crcs;  // one per chunk; meaningful where chunks.test(i)
+    // Chunks not complete whose first bytes were written, by chunk index
+    // (ascending; at most kMaxPartials are kept, see note_prefix).
+    std::map<std::uint64_t, ChunkPrefix> partial;
 
-    // Marks chunk i complete with the CRC-32 of its bytes.
+    // Marks chunk i complete with the CRC-32 of its bytes (and forgets its prefix).
     void complete(std::uint64_t i, std::uint32_t crc);
-    // Forgets every complete chunk (a fresh start with the same layout).
+    // Records that chunk i's first `length` bytes (CRC-32 `crc`) were
+    // written; a length of 0 or of the whole chunk, a complete chunk, or a
+    // new chunk beyond kMaxPartials entries is not recorded.
+    void note_prefix(std::uint64_t i, std::int64_t length, std::uint32_t crc);
+    // Forgets every complete chunk and prefix (a fresh start with the same layout).
     void reset();
     // Bytes covered by complete chunks.
     std::int64_t completed_bytes() const;
+    // Bytes covered by recorded prefixes.
+    std::int64_t partial_bytes() const;
+    // Bytes the record claims: complete chunks and prefixes.
+    std::int64_t recorded_bytes() const { return completed_bytes() + partial_bytes(); }
 };
 
-// Serialises to the v1 layout above.
+// Serialises to the layout above (v1 when `partial` is empty, else v2).
 std::vector<std::uint8_t> encode_download_state(const DownloadState &state);
 // Parses and validates a record. Errors (Errc::verify) say which field is
 // wrong; an unknown version says so (the caller logs it and starts afresh).

@@ -68,6 +68,20 @@ TEST(DlstateCorpus, SeedsWrittenFromTheDocumentedLayout_Decode) {
     EXPECT_TRUE(holes->chunks.test(20));
     EXPECT_FALSE(holes->chunks.test(11));
     EXPECT_EQ(holes->identity.etag, "\"5f1-1a\"");
+    // Format v2: the received prefixes of chunks in flight.
+    for (const char *name : {"v2-in-flight", "v2-one-prefix"}) {
+        auto bytes = slurp(kCorpus / name);
+        auto s = blobfetch::decode_download_state(bytes);
+        ASSERT_TRUE(s.ok()) << name << ": " << s.message();
+        EXPECT_EQ(blobfetch::encode_download_state(*s), bytes) << name << ": one canonical form";
+    }
+    auto flight = blobfetch::decode_download_state(slurp(kCorpus / "v2-in-flight"));
+    ASSERT_TRUE(flight.ok());
+    ASSERT_EQ(flight->partial.size(), 3u);
+    EXPECT_EQ(flight->partial.at(2).length, 512);
+    EXPECT_EQ(flight->partial.at(2).crc, 0xabcu);
+    EXPECT_EQ(flight->partial.at(8).length, 9) << "the short last chunk (10 bytes)";
+    EXPECT_EQ(flight->partial_bytes(), 512 + 1 + 9);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// Fuzz target: the .dlstate sidecar parser. Any input must either be refused
-// with a message, or decode to a self-consistent record whose re-encoding
-// decodes to the same chunks and CRCs.
+// Fuzz target: the .dlstate sidecar parser (versions 1 and 2). Any input must
+// either be refused with a message, or decode to a self-consistent record
+// whose re-encoding decodes to the same chunks, CRCs and received prefixes.
 // Built as a libFuzzer binary with -DBLOBFETCH_FUZZ_MAIN (tests/fuzz/run.sh);
 // the normal build replays its corpus (corpus_replay_test.cpp).
 #include <cstddef>
@@ -30,6 +30,16 @@ int check_one(std::span<const std::uint8_t> bytes) {
     for (std::uint64_t i = 0; i < s.chunks.size(); ++i)
         if (s.chunks.test(i) != round->chunks.test(i) || (s.chunks.test(i) && s.crcs[i] != round->crcs[i]))
             std::abort();
+    // Format v2's prefixes: each inside a chunk not complete, and kept exactly.
+    if (s.partial.size() > DownloadState::kMaxPartials || round->partial.size() != s.partial.size()) std::abort();
+    for (const auto &[i, p] : s.partial) {
+        if (i >= s.chunks.size() || s.chunks.test(i)) std::abort();
+        const ChunkRange r = chunk_range(i, s.blob_size, s.chunk_size);
+        if (p.length <= 0 || p.length >= r.end - r.begin) std::abort();
+        auto it = round->partial.find(i);
+        if (it == round->partial.end() || it->second.length != p.length || it->second.crc != p.crc) std::abort();
+    }
+    if (s.completed_bytes() + s.partial_bytes() > s.blob_size) std::abort();
     return 0;
 }
 

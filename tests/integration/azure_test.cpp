@@ -85,7 +85,7 @@ TEST_F(Azure, ResumeAfterAKill_FetchesOnlyWhatWasNotRecorded_WithTheETag) {
     kill_once_recorded(m, sidecar, 8);
     auto st = load_download_state(sidecar);
     if (!st.ok()) GTEST_SKIP() << "the download finished before it could be interrupted";
-    const std::int64_t recorded = st->completed_bytes();
+    const std::int64_t recorded = st->recorded_bytes();
     EXPECT_EQ(st->identity.etag, etag) << "the record keeps Azure's ETag";
     HostRun run = run_host_fetch(m);
     ASSERT_EQ(run.process.exit_code, 0) << run.process.err;

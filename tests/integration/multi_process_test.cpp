@@ -151,7 +151,7 @@ TEST_F(MultiProcess, HolderKilledMidDownload_TheWaitingProcessTakesOverFromTheSi
     const fs::path sidecar = cached(m_artifacts[0]) + ".dlstate";
     auto recorded = [&] {
         auto st = load_download_state(sidecar);
-        return st.ok() ? st->completed_bytes() : std::int64_t{0};
+        return st.ok() ? st->recorded_bytes() : std::int64_t{0};
     };
     auto first = start(manifest("first"), "first");
     ASSERT_TRUE(eventually([&] { return recorded() >= size / 4; }, 60s)) << read_file(m_dir / "first.err");

@@ -36,8 +36,9 @@ public:
     }
     std::size_t buffers_available() const override { return m_max - m_taken; }
     std::int64_t max_blob_size() const override { return 1 << 20; }
-    void submit_write(Job &, char *buf, std::size_t len, std::int64_t offset) override {
+    void submit_write(Job &, char *buf, std::size_t len, std::int64_t offset, std::uint32_t chunk_crc) override {
         EXPECT_LE(len, kBuffer);
+        writes.push_back({offset, static_cast<std::int64_t>(len), chunk_crc});
         if (file.size() < static_cast<std::size_t>(offset) + len) file.resize(static_cast<std::size_t>(offset) + len);
         file.replace(static_cast<std::size_t>(offset), len, buf, len);
         written_up_to[offset] = offset + static_cast<std::int64_t>(len);
@@ -55,6 +56,11 @@ public:
     std::string file;
     std::size_t received = 0;
     std::map<std::int64_t, std::int64_t> written_up_to;
+    struct Write {
+        std::int64_t offset, len;
+        std::uint32_t chunk_crc;
+    };
+    std::vector<Write> writes;
     std::vector<std::pair<std::uint64_t, std::uint32_t>> chunks;
 
 private:
@@ -132,6 +138,61 @@ TEST(ChunkTransfer, PieceStartingMidBlob_ReportsOnlyItsChunks_RemainingStartsAtT
     const Piece rest = t.remaining();
     EXPECT_EQ(rest.begin, 2 * kChunk) << "the unfinished chunk is fetched again whole";
     EXPECT_EQ(rest.end, 3 * kChunk);
+}
+
+// What a v2 record may claim once a write landed: no write spans two chunks,
+// and each carries the CRC-32 of its chunk from the chunk's start through the
+// write's end.
+TEST(ChunkTransfer, EveryWrite_StaysInOneChunk_AndCarriesItsChunksCrcThroughItsEnd) {
+    const std::int64_t size = 3 * kChunk + 123;
+    const std::string body = content(static_cast<std::size_t>(size));
+    for (std::size_t slice : {1u, 299u, 301u, 1001u, 4096u}) {
+        Fixture f(size);
+        ChunkTransfer t(f.sink, f.job, Piece{0, size, true, 0, {}}, kBuffer);
+        for (std::size_t at = 0; at < body.size(); at += slice)
+            ASSERT_TRUE(t.on_body(body.data() + at, std::min(slice, body.size() - at)).ok());
+        t.flush();
+        ASSERT_FALSE(f.sink.writes.empty());
+        for (const auto &w : f.sink.writes) {
+            const std::int64_t chunk_begin = w.offset / kChunk * kChunk;
+            EXPECT_LE(w.offset + w.len, std::min(chunk_begin + kChunk, size)) << "slice " << slice << " @" << w.offset;
+            EXPECT_EQ(w.chunk_crc, zlib_crc(body, chunk_begin, w.offset + w.len)) << "slice " << slice << " @" << w.offset;
+        }
+    }
+}
+
+// The rest of a chunk whose first bytes a record kept: the piece starts
+// inside the chunk with the CRC-32 of those bytes, and the chunk is reported
+// with the CRC-32 of all of its bytes; a failure before it completes leaves
+// the piece as it was (its seed included).
+TEST(ChunkTransfer, PieceResumingInsideAChunk_ReportsTheWholeChunksCrc_AndRemainingKeepsItsSeed) {
+    const std::int64_t size = 3 * kChunk;
+    const std::string body = content(static_cast<std::size_t>(size));
+    const std::int64_t kept = 437;
+    const Piece rest{kChunk + kept, 2 * kChunk, true, 0, {}, zlib_crc(body, kChunk, kChunk + kept)};
+    {
+        Fixture f(size);
+        ChunkTransfer t(f.sink, f.job, rest, kBuffer);
+        ASSERT_TRUE(t.on_body(body.data() + rest.begin, 100).ok());
+        EXPECT_EQ(t.remaining().begin, rest.begin);
+        EXPECT_EQ(t.remaining().crc_seed, rest.crc_seed) << "nothing completed: the piece as it was";
+        EXPECT_EQ(t.partial_bytes(), 100) << "what a failure now loses";
+        ASSERT_TRUE(t.on_body(body.data() + rest.begin + 100, static_cast<std::size_t>(rest.end - rest.begin - 100)).ok());
+        ASSERT_EQ(f.sink.chunks.size(), 1u);
+        EXPECT_EQ(f.sink.chunks[0].first, 1u);
+        EXPECT_EQ(f.sink.chunks[0].second, zlib_crc(body, kChunk, 2 * kChunk));
+        EXPECT_EQ(f.sink.file.substr(static_cast<std::size_t>(rest.begin)), body.substr(static_cast<std::size_t>(rest.begin), static_cast<std::size_t>(rest.end - rest.begin)));
+        for (const auto &w : f.sink.writes) EXPECT_EQ(w.chunk_crc, zlib_crc(body, kChunk, w.offset + w.len));
+    }
+    {
+        // A piece over two chunks that completed its first: the rest starts at
+        // the second chunk, with no seed.
+        Fixture f(size);
+        ChunkTransfer t(f.sink, f.job, Piece{kChunk + kept, 3 * kChunk, true, 0, {}, rest.crc_seed}, kBuffer);
+        ASSERT_TRUE(t.on_body(body.data() + kChunk + kept, static_cast<std::size_t>(kChunk - kept + 10)).ok());
+        EXPECT_EQ(t.remaining().begin, 2 * kChunk);
+        EXPECT_EQ(t.remaining().crc_seed, 0u);
+    }
 }
 
 TEST(ChunkTransfer, MoreBytesThanRequested_AreRefusedAsRetryable_NamingTheUrlAndBlob) {

@@ -30,6 +30,16 @@ DownloadState sample() {
     return s;
 }
 
+// sample() with the received prefixes of three chunks in flight (format v2).
+DownloadState sample_v2() {
+    DownloadState s = sample();
+    s.note_prefix(11, 3, 0xA11);
+    s.note_prefix(16, 1, 0xB16);
+    s.note_prefix(19, 2, 0xC19);
+    EXPECT_EQ(s.partial.size(), 3u);
+    return s;
+}
+
 void expect_same(const DownloadState &a, const DownloadState &b) {
     EXPECT_EQ(a.blob_size, b.blob_size);
     EXPECT_EQ(a.chunk_size, b.chunk_size);
@@ -44,6 +54,12 @@ void expect_same(const DownloadState &a, const DownloadState &b) {
         if (a.chunks.test(i)) {
             EXPECT_EQ(a.crcs[i], b.crcs[i]) << "chunk " << i;
         }
+    }
+    ASSERT_EQ(a.partial.size(), b.partial.size());
+    for (const auto &[i, p] : a.partial) {
+        ASSERT_TRUE(b.partial.count(i)) << "chunk " << i;
+        EXPECT_EQ(b.partial.at(i).length, p.length) << "chunk " << i;
+        EXPECT_EQ(b.partial.at(i).crc, p.crc) << "chunk " << i;
     }
 }
 
@@ -135,11 +151,104 @@ TEST(DownloadState, TruncatedAtEveryLength_OrExtended_IsRefused) {
 
 TEST(DownloadState, UnknownVersion_IsRefusedWithItsNumber) {
     auto b = encode_download_state(sample());
-    put_le(b, 8, 2, 2);
+    put_le(b, 8, 3, 2);
     fix_crc(b);
     auto r = decode_download_state(b);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.message().find("unknown format version 2"), std::string::npos) << r.message();
+    EXPECT_NE(r.message().find("unknown format version 3"), std::string::npos) << r.message();
+}
+
+// A record with no chunk in flight is written as version 1, which a build
+// that reads only version 1 resumes; with one, as version 2 (24 bytes a chunk).
+TEST(DownloadState, WrittenAsV1WithoutPrefixes_AndAsV2WithThem_BothRoundTrip) {
+    const auto v1 = encode_download_state(sample());
+    EXPECT_EQ(v1[8], 1);
+    EXPECT_EQ(v1[12], 0);
+    const DownloadState s = sample_v2();
+    const auto v2 = encode_download_state(s);
+    EXPECT_EQ(v2[8], 2);
+    EXPECT_EQ(v2[12], 3) << "partial_count";
+    EXPECT_EQ(v2.size(), v1.size() + 3 * 24);
+    auto back = decode_download_state(v2);
+    ASSERT_TRUE(back.ok()) << back.message();
+    expect_same(s, *back);
+    EXPECT_EQ(back->partial_bytes(), 3 + 1 + 2);
+}
+
+TEST(DownloadState, NotePrefix_KeepsOnlyWhatAPrefixCanBe_AndCompleteForgetsIt) {
+    DownloadState s = sample();
+    s.note_prefix(3, 2, 1);    // complete already
+    s.note_prefix(12, 0, 1);   // nothing
+    s.note_prefix(12, 4, 1);   // the whole chunk: complete() says so
+    s.note_prefix(20, 1, 1);   // complete (the short last chunk)
+    s.note_prefix(21, 1, 1);   // beyond the last chunk
+    EXPECT_TRUE(s.partial.empty());
+    s.note_prefix(12, 3, 7);
+    s.note_prefix(12, 1, 8);   // a retry's first write: shorter, and what is there now
+    ASSERT_EQ(s.partial.size(), 1u);
+    EXPECT_EQ(s.partial.at(12).length, 1);
+    s.complete(12, 9);
+    EXPECT_TRUE(s.partial.empty());
+    s.note_prefix(13, 2, 1);
+    s.reset();
+    EXPECT_TRUE(s.partial.empty());
+    DownloadState many(std::int64_t{8} << 20, 2, digest(1), digest(2));
+    for (std::uint64_t i = 0; i < DownloadState::kMaxPartials + 10; ++i) many.note_prefix(i, 1, 0);
+    EXPECT_EQ(many.partial.size(), DownloadState::kMaxPartials) << "bounded";
+}
+
+TEST(DownloadState, V2_EverySingleBitFlipAndEveryTruncation_IsRefused) {
+    const auto good = encode_download_state(sample_v2());
+    for (std::size_t i = 0; i < good.size(); ++i) {
+        for (int bit = 0; bit < 8; ++bit) {
+            auto b = good;
+            b[i] ^= static_cast<std::uint8_t>(1u << bit);
+            EXPECT_FALSE(decode_download_state(b).ok()) << "byte " << i << " bit " << bit;
+        }
+    }
+    for (std::size_t n = 0; n < good.size(); ++n)
+        EXPECT_FALSE(decode_download_state(std::span(good.data(), n)).ok()) << "length " << n;
+}
+
+// Each partial-section field made wrong, with a valid record CRC.
+TEST(DownloadState, V2_EveryPartialEntryFieldCorruptedWithAValidChecksum_IsRefused) {
+    const auto good = encode_download_state(sample_v2());
+    const std::size_t at = good.size() - 4 - 3 * 24;  // the first entry (chunk 11)
+    struct Patch {
+        const char *what;
+        std::size_t off;
+        std::uint64_t value;
+        int width;
+    };
+    const Patch patches[] = {
+        {"partial_count more than the entries", 12, 4, 4},
+        {"partial_count fewer than the entries", 12, 2, 4},
+        {"partial_count beyond kMaxPartials", 12, DownloadState::kMaxPartials + 1, 4},
+        {"chunk complete already", at, 10, 8},
+        {"chunk beyond the count", at, 21, 8},
+        {"chunks not ascending", at, 16, 8},
+        {"chunks not ascending (second entry)", at + 24, 11, 8},
+        {"length zero", at + 8, 0, 8},
+        {"length of the whole chunk", at + 8, 4, 8},
+        {"length beyond the chunk", at + 8, 1000, 8},
+        {"reserved", at + 20, 1, 4},
+        {"version 1 with entries", 8, 1, 2},
+    };
+    for (const Patch &p : patches) {
+        auto b = good;
+        put_le(b, p.off, p.value, p.width);
+        fix_crc(b);
+        auto r = decode_download_state(b);
+        EXPECT_FALSE(r.ok()) << p.what;
+    }
+    // The last chunk is short (1 byte): no prefix of it exists.
+    DownloadState s(81, 4, digest(1), digest(2));
+    s.note_prefix(19, 3, 1);
+    auto b = encode_download_state(s);
+    put_le(b, b.size() - 4 - 24, 20, 8);
+    put_le(b, b.size() - 4 - 16, 1, 8);
+    fix_crc(b);
+    EXPECT_FALSE(decode_download_state(b).ok()) << "a prefix of the 1-byte last chunk";
 }
 
 // Each field corrupted with a valid record CRC: the field checks refuse it.
