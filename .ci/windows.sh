@@ -74,6 +74,14 @@ cmake --build build-win -j"$jobs"
 # ---------------------------------------------------------------- the C ABI
 step "the C header as C99 with the mingw C compiler"
 $triplet-gcc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c include/blobfetch/fetch_provider.h
+step "the plugin DLL exports bf_get_provider and nothing else"
+dll=build-win/bin/blobfetch_plugin.dll
+exports=$($triplet-objdump -p "$dll" | awk '/^\[Ordinal\/Name Pointer\] Table/ {t=1; next} t && NF==0 {t=0} t {print $NF}')
+if [ "$exports" != "bf_get_provider" ]; then
+  echo "windows: $dll exports [$(echo $exports)], not exactly bf_get_provider" >&2
+  exit 1
+fi
+echo "windows: $dll exports: $exports"
 
 # ---------------------------------------------------------------- tests
 # Wine keeps its prefix in ~/.wine (made on first use, a few seconds).
