@@ -6,9 +6,11 @@
 #      into .cache/mingw-curl/ (ignored by git; kept between runs: delete it
 #      to rebuild);
 #   3. cross-configures and builds into build-win/ (cmake/mingw-w64.cmake);
-#   4. checks the C header as C99 with the mingw C compiler and runs the
-#      Windows unit tests under Wine. (The DLL's exports and the end-to-end
-#      check come with the plugin's port: issue 14.)
+#   4. checks the C header as C99 with the mingw C compiler and that the
+#      plugin DLL exports bf_get_provider alone (objdump -p);
+#   5. runs the Windows unit tests under Wine, then blobfetch.exe and
+#      blobfetch_plugin.dll end to end under Wine against nginx on 127.0.0.1
+#      (tests/windows/end_to_end.py, in build-win/e2e).
 # Prints how long each step took. Exit status: non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ step() { echo "windows: [$(( $(date +%s) - started ))s] $*"; }
 
 # ---------------------------------------------------------------- packages
 packages=(mingw-w64 wine wine64 libz-mingw-w64-dev dpkg-dev cmake ninja-build nlohmann-json3-dev libcli11-dev
-  googletest)
+  googletest nginx python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -88,4 +90,6 @@ echo "windows: $dll exports: $exports"
 export WINEDEBUG=-all
 step "unit tests under Wine"
 (cd build-win && ctest --output-on-failure -L unit)
+step "end to end under Wine: blobfetch.exe + blobfetch_plugin.dll against nginx"
+python3 tests/windows/end_to_end.py build-win/bin build-win/e2e
 step "done in $(( $(date +%s) - started ))s"
