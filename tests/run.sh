@@ -55,8 +55,8 @@ if [ "${BLOBFETCH_SKIP_SANITIZERS:-0}" != "1" ]; then
 fi
 # Windows: the plugin DLL, blobfetch.exe and the unit tests cross-built with
 # mingw-w64; the unit tests and an end-to-end run against nginx under Wine
-# (.ci/windows.sh; about 5 minutes with libcurl to build, 3 from an empty
-# build-win/ with it cached, 40 s when nothing changed).
+# (.ci/windows.sh; 3 minutes from an empty build-win/ with libcurl cached,
+# 40 s when nothing changed; building libcurl the first time adds about 2).
 # BLOBFETCH_SKIP_WINDOWS=1 leaves it out.
 if [ "${BLOBFETCH_SKIP_WINDOWS:-0}" != "1" ]; then
   echo "=== windows (mingw-w64 + Wine): .ci/windows.sh"
