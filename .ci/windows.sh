@@ -6,9 +6,11 @@
 #      into .cache/mingw-curl/ (ignored by git; kept between runs: delete it
 #      to rebuild);
 #   3. cross-configures and builds into build-win/ (cmake/mingw-w64.cmake);
-#   4. checks the C header as C99 with the mingw C compiler and runs the
-#      Windows unit tests under Wine. (The DLL's exports and the end-to-end
-#      check come with the plugin's port: issue 14.)
+#   4. checks the C header as C99 with the mingw C compiler and that the
+#      plugin DLL exports bf_get_provider alone (objdump -p);
+#   5. runs the Windows unit tests under Wine, then blobfetch.exe and
+#      blobfetch_plugin.dll end to end under Wine against nginx on 127.0.0.1
+#      (tests/windows/end_to_end.py, in build-win/e2e).
 # Prints how long each step took. Exit status: non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ step() { echo "windows: [$(( $(date +%s) - started ))s] $*"; }
 
 # ---------------------------------------------------------------- packages
 packages=(mingw-w64 wine wine64 libz-mingw-w64-dev dpkg-dev cmake ninja-build nlohmann-json3-dev libcli11-dev
-  googletest)
+  googletest nginx python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -74,10 +76,20 @@ cmake --build build-win -j"$jobs"
 # ---------------------------------------------------------------- the C ABI
 step "the C header as C99 with the mingw C compiler"
 $triplet-gcc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c include/blobfetch/fetch_provider.h
+step "the plugin DLL exports bf_get_provider and nothing else"
+dll=build-win/bin/blobfetch_plugin.dll
+exports=$($triplet-objdump -p "$dll" | awk '/^\[Ordinal\/Name Pointer\] Table/ {t=1; next} t && NF==0 {t=0} t {print $NF}')
+if [ "$exports" != "bf_get_provider" ]; then
+  echo "windows: $dll exports [$(echo $exports)], not exactly bf_get_provider" >&2
+  exit 1
+fi
+echo "windows: $dll exports: $exports"
 
 # ---------------------------------------------------------------- tests
 # Wine keeps its prefix in ~/.wine (made on first use, a few seconds).
 export WINEDEBUG=-all
 step "unit tests under Wine"
 (cd build-win && ctest --output-on-failure -L unit)
+step "end to end under Wine: blobfetch.exe + blobfetch_plugin.dll against nginx"
+python3 tests/windows/end_to_end.py build-win/bin build-win/e2e
 step "done in $(( $(date +%s) - started ))s"

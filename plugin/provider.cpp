@@ -20,6 +20,7 @@
 #include "config/provider_options.h"
 #include "download/blob_set_fetcher.h"
 #include "hash/sha256.h"
+#include "io/file.h"
 
 #ifndef BLOBFETCH_VERSION
 #define BLOBFETCH_VERSION "0.1.0"
@@ -228,7 +229,9 @@ bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *
             return progress_cb(user, &p) != 0;
         };
 
-    blobfetch::FetchResult fr = session->fetcher->fetch(cache_dir, specs, progress, logger);
+    // cache_dir is UTF-8 (the C ABI's strings are); a path built from a plain
+    // std::string would read it in the ANSI code page on Windows.
+    blobfetch::FetchResult fr = session->fetcher->fetch(blobfetch::path_from_utf8(cache_dir), specs, progress, logger);
 
     std::size_t failed = 0;
     for (uint32_t i = 0; i < n; ++i) {

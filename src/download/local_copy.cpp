@@ -1,3 +1,5 @@
+// POSIX (open, poll for pipes); the Windows copy is local_copy_win32.cpp.
+#ifndef _WIN32
 #include "download/local_copy.h"
 
 #include <cerrno>
@@ -84,3 +86,4 @@ Expected<std::int64_t> copy_local_file(std::string_view url, const std::string &
 }
 
 }  // namespace blobfetch
+#endif  // !_WIN32

@@ -1,3 +1,5 @@
+// POSIX; the Windows side is asset_staging_win32.cpp.
+#ifndef _WIN32
 #include "host/asset_staging.h"
 
 #include <cerrno>
@@ -187,3 +189,4 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
 }
 
 }  // namespace blobfetch::host
+#endif  // !_WIN32

@@ -11,16 +11,14 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/file.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "config/manifest.h"
 #include "hash/sha256.h"
+#include "host/platform.h"
 #include "host/progress_display.h"
 #include "io/dir_handle.h"
 #include "io/file.h"
@@ -62,10 +60,6 @@ std::optional<long> private_owner(const std::string &base) {
     return std::stol(tail.substr(0, dash));
 }
 
-// Whether the process that made a private partial file still runs, told by
-// the lock its owner holds on it for as long as it lives (a PID says nothing
-// across PID namespaces, containers and hosts sharing a cache).
-enum class Owner { alive, gone, unknown };
 
 std::string age_text(fs::file_time_type when) {
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(fs::file_time_type::clock::now() - when).count();
@@ -90,8 +84,9 @@ bool is_vcpkg_temporary(const std::string &base) {
 bool has_record_magic(const DirHandle &dir, const std::string &name) {
     UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
     char magic[8] = {};
-    return fd && ::pread(fd.get(), magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic) &&
-           std::string_view(magic, sizeof magic) == "BFDLSTAT";
+    if (!fd) return false;
+    auto n = read_at_most(fd.get(), magic, sizeof magic, 0, path_to_utf8(dir.show(name)));
+    return n && *n == sizeof magic && std::string_view(magic, sizeof magic) == "BFDLSTAT";
 }
 
 // Whether `name` in `dir` is a record whose bytes never reached the disk: a
@@ -102,13 +97,13 @@ bool is_torn_record(const DirHandle &dir, const std::string &name) {
     UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
     if (!fd) return false;
     char buf[4096];
-    for (off_t at = 0; at < (off_t{1} << 20);) {
-        const ssize_t n = ::pread(fd.get(), buf, sizeof buf, at);
-        if (n < 0) return false;
-        if (n == 0) return true;
-        for (ssize_t i = 0; i < n; ++i)
+    for (std::int64_t at = 0; at < (std::int64_t{1} << 20);) {
+        auto n = read_at_most(fd.get(), buf, sizeof buf, at, path_to_utf8(dir.show(name)));
+        if (!n) return false;
+        if (*n == 0) return true;
+        for (std::size_t i = 0; i < *n; ++i)
             if (buf[i] != 0) return false;
-        at += n;
+        at += static_cast<std::int64_t>(*n);
     }
     return false;
 }
@@ -269,53 +264,15 @@ bool published_matches(const DirHandle &dir, const std::string &name, const Down
     Sha512 sha512;
     std::vector<char> buf(1 << 20);
     for (std::int64_t off = 0;;) {
-        const ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(off));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return false;
-        if (n == 0) break;
-        sha256.update(buf.data(), static_cast<std::size_t>(n));
-        sha512.update(buf.data(), static_cast<std::size_t>(n));
-        off += n;
+        auto n = read_at_most(fd.get(), buf.data(), buf.size(), off, path_to_utf8(dir.show(name)));
+        if (!n) return false;
+        if (*n == 0) break;
+        sha256.update(buf.data(), *n);
+        sha512.update(buf.data(), *n);
+        off += static_cast<std::int64_t>(*n);
     }
     return digest_from_hex(sha256.finish_hex()) == record.expected_sha256 ||
            digest_from_hex(sha512.finish_hex().substr(0, 64)) == record.expected_sha256;
-}
-
-// Whether a private partial file's owner still runs, told by the lock it
-// holds on the file from its creation (never by a PID: PID namespaces,
-// containers and hosts share caches).
-Owner private_owner_of(const DirHandle &dir, const std::string &name) {
-    UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
-    if (!fd) return errno == ENOENT ? Owner::gone : Owner::unknown;
-    int r;
-    do {
-        r = ::flock(fd.get(), LOCK_EX | LOCK_NB);
-    } while (r != 0 && errno == EINTR);
-    if (r != 0) return errno == EWOULDBLOCK ? Owner::alive : Owner::unknown;
-    // Held by us now; a second descriptor must not get it, or locks are not
-    // enforced here and the answer means nothing.
-    UniqueFd probe = dir.open(name, O_RDONLY | O_NONBLOCK);
-    if (probe && ::flock(probe.get(), LOCK_EX | LOCK_NB) == 0) return Owner::unknown;
-    return Owner::gone;
-}
-
-// The names of the entries of `dir` (read through its handle).
-std::vector<std::string> entries_of(const DirHandle &dir) {
-    std::vector<std::string> names;
-    const int fd = ::fcntl(dir.fd(), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) return names;
-    DIR *d = ::fdopendir(fd);
-    if (!d) {
-        ::close(fd);
-        return names;
-    }
-    ::rewinddir(d);  // (the duplicate shares the directory's offset: a second listing starts at its end)
-    while (const dirent *e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-    }
-    ::closedir(d);
-    return names;
 }
 
 }  // namespace
@@ -382,7 +339,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             if (!dry_run) {
                 if (const int e = dir.unlink(name); e != 0 && e != ENOENT) {
                     ++errors;
-                    std::fprintf(stderr, "blobfetch: error: cannot remove '%s': %s\n", dir.show(name).c_str(),
+                    std::fprintf(stderr, "blobfetch: error: cannot remove '%s': %s\n", path_to_utf8(dir.show(name)).c_str(),
                                  std::strerror(e));
                     return;
                 }
@@ -489,7 +446,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             for (const auto &n : entries_of(dir)) {
                 struct stat st {};
                 if (is_sha512_name(n) && dir.stat(n, st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-                    (all || st.st_ctim.tv_sec < hour_ago))
+                    (all || st.st_ctime < hour_ago))
                     drop(n, "staged asset that nothing links to any more");
             }
         }

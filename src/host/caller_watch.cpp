@@ -1,3 +1,5 @@
+// POSIX; the Windows side is caller_watch_win32.cpp.
+#ifndef _WIN32
 #include "host/caller_watch.h"
 
 #include <atomic>
@@ -138,3 +140,4 @@ std::string start_caller_watch(void (*on_gone)()) {
 }
 
 }  // namespace blobfetch::host
+#endif  // !_WIN32

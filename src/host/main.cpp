@@ -1,24 +1,22 @@
 // blobfetch: the reference host. Reads a manifest, resolves its artifacts into
-// blob descriptors, loads the plugin with dlopen and calls fetch() through the
-// C ABI only (it never links the download core or libcurl).
+// blob descriptors, loads the plugin with dlopen (Windows: LoadLibraryW) and
+// calls fetch() through the C ABI only (it never links the download core or
+// libcurl). The OS-specific pieces are behind host/platform.h.
 //
 // Exit codes:
 //   0    every blob is in the cache
 //   1    at least one blob failed
 //   2    bad input: command line, manifest, options (nothing was written)
 //   3    the plugin could not be loaded, refused the ABI version, or refused the options
-//   130  cancelled (SIGINT / SIGTERM)
+//   130  cancelled (SIGINT / SIGTERM; Windows: Ctrl-C, Ctrl-Break, console close)
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -31,6 +29,7 @@
 #include "host/asset_staging.h"
 #include "host/cache_commands.h"
 #include "host/caller_watch.h"
+#include "host/platform.h"
 #include "host/plugin_loader.h"
 #include "host/progress_display.h"
 
@@ -51,17 +50,10 @@ constexpr int kExitCancelled = 130;
 std::atomic<bool> g_interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
-extern "C" void on_signal(int) { g_interrupted.store(true); }
+void on_interrupt() { g_interrupted.store(true); }    // (async-signal-safe: see host/platform.h)
 void on_caller_gone() { g_interrupted.store(true); }  // (async-signal-safe: see host/caller_watch.h)
 
-void install_signal_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C kills at once
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-}
+void install_signal_handlers() { host::install_interrupt_handlers(on_interrupt); }
 
 struct FetchArgs {
     std::string manifest;
@@ -202,7 +194,7 @@ int run_fetch(const FetchArgs &args) {
             names.push_back(b.name);
         }
         using Mode = host::ProgressDisplay::Mode;
-        Mode mode = (args.quiet || args.no_progress) ? Mode::none : (isatty(STDERR_FILENO) ? Mode::bar : Mode::lines);
+        Mode mode = (args.quiet || args.no_progress) ? Mode::none : (host::stderr_is_terminal() ? Mode::bar : Mode::lines);
         host::ProgressDisplay display(mode, names, args.verbose);
         CallbackContext ctx{&display, args.verbose, args.quiet};
         const bf_callbacks cb = callbacks_for(ctx);
@@ -336,7 +328,7 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     bf_blob_result r{};
     r.struct_size = sizeof r;
     using Mode = host::ProgressDisplay::Mode;
-    host::ProgressDisplay display(args.quiet ? Mode::none : isatty(STDERR_FILENO) ? Mode::bar : Mode::lines, {name},
+    host::ProgressDisplay display(args.quiet ? Mode::none : host::stderr_is_terminal() ? Mode::bar : Mode::lines, {name},
                                   args.verbose);
     CallbackContext ctx{&display, args.verbose, args.quiet};
     const bf_callbacks cb = callbacks_for(ctx);
@@ -436,8 +428,12 @@ int main(int argc, char **argv) {
     verify->add_option("--cache", args.cache, "Cache directory (overrides the manifest's cache_dir)");
     verify->add_flag("--json", json, "Print one JSON document on stdout");
 
+    // UTF-8 arguments on every platform (Windows: from the UTF-16 command line).
+    std::vector<std::string> utf8_args = host::utf8_arguments(argc, argv);
+    std::vector<char *> utf8_argv;
+    for (auto &a : utf8_args) utf8_argv.push_back(a.data());
     try {
-        app.parse(argc, argv);
+        app.parse(static_cast<int>(utf8_argv.size()), utf8_argv.data());
     } catch (const CLI::ParseError &e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : kExitBadInput;

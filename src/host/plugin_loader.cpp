@@ -1,3 +1,5 @@
+// POSIX (dlopen); the Windows side is plugin_loader_win32.cpp.
+#ifndef _WIN32
 #include "host/plugin_loader.h"
 
 #include <cstdlib>
@@ -67,3 +69,4 @@ Expected<LoadedPlugin> load_plugin(const std::string &path) {
 }
 
 }  // namespace blobfetch::host
+#endif  // !_WIN32

@@ -15,6 +15,10 @@
 
 namespace blobfetch {
 
+// Windows: the byte hold_lock() locks, past any blob (2^62), so that no read
+// or write of the file's data ever meets it (Windows locks are mandatory).
+inline constexpr std::uint64_t kPrivateHoldByte = std::uint64_t{1} << 62;
+
 // Thread safety: write_at and read_at may run concurrently on disjoint
 // ranges; the other members must not overlap a write.
 class IPositionalWriter {
@@ -32,8 +36,9 @@ public:
     // nothing written to this file may then be trusted or published.
     virtual Status sync() = 0;
     virtual bool durability_lost() const { return false; }
-    // Takes an exclusive lock on the open file (flock) for as long as it
-    // stays open: how `gc` tells that a private partial file's owner lives.
+    // Takes an exclusive lock on the open file (flock; Windows: LockFileEx
+    // of the one byte at kPrivateHoldByte) for as long as it stays open: how
+    // `gc` tells that a private partial file's owner lives.
     virtual Status hold_lock() { return Status::success(); }
     virtual Expected<std::int64_t> size() = 0;
     // Sets the size to `size`, reserving the blocks where the file system

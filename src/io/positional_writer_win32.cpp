@@ -44,9 +44,7 @@ int system_allocate(int fd, std::int64_t offset, std::int64_t len) {
     return -1;
 }
 
-// The byte hold_lock() takes: past any blob (2^62), so no read or write of
-// the file's data ever meets it.
-constexpr std::uint64_t kHoldByte = std::uint64_t{1} << 62;
+constexpr std::uint64_t kHoldByte = kPrivateHoldByte;  // (positional_writer.h)
 
 class Win32Writer final : public IPositionalWriter {
 public:

@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""End to end under Wine: the cross-built blobfetch.exe and blobfetch_plugin.dll
+against a real nginx on 127.0.0.1 (run by .ci/windows.sh).
+
+    python3 tests/windows/end_to_end.py BUILD_WIN_BIN_DIR WORK_DIR
+
+Checks, printing the figures:
+  1. fetch of a manifest with 0 B, 1 MiB and 64 MiB blobs: byte-exact (SHA-256);
+  2. a second run sends no request (nginx's access log);
+  3. a fetch killed (SIGKILL of the Wine process running blobfetch.exe) past
+     30 %, at a moment its sidecar records every request nginx completed,
+     resumes from its sidecar: body bytes sent for the blob over both runs
+     <= blob + one chunk per connection, and the resumed run's alone <= blob
+     - recorded + one chunk per connection (the Linux suite's bound);
+  4. two blobfetch.exe processes on one manifest: each blob's bytes are sent
+     once in total;
+  5. a cache path with non-ASCII characters, and one longer than 260
+     characters, work.
+
+Synchronisation is by polling conditions with deadlines, never by sleeping a
+fixed time: nginx is ready when its port accepts; a run's requests are all in
+the access log once nginx has no connection left but the status probe's
+(stub_status); the kill comes once the progress output passed half way and
+the sidecar was saved since.
+"""
+import hashlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+MiB = 1 << 20
+CHUNK = 2 * MiB          # the default chunk_size
+CONNECTIONS = 4          # "concurrency" in the manifests below
+SLOW_RATE = "1m"         # nginx limit_rate per connection under /slow/ (the first second's worth goes at once)
+
+BLOBS = [  # name, size, seed
+    ("empty", 0, 1),
+    ("one-mib", MiB, 2),
+    ("big", 64 * MiB, 3),
+]
+
+failures = []
+started = time.monotonic()
+
+
+def say(text):
+    print(f"windows-e2e: [{time.monotonic() - started:5.1f}s] {text}", flush=True)
+
+
+def check(cond, text):
+    say(("ok    " if cond else "FAIL  ") + text)
+    if not cond:
+        failures.append(text)
+
+
+def eventually(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(4 * MiB), b""):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def wine_path(path):
+    """A Unix path as Wine shows it (drive Z: is the Unix root)."""
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
+
+
+class Nginx:
+    def __init__(self, work, root):
+        self.dir = os.path.join(work, "nginx")
+        os.makedirs(os.path.join(self.dir, "logs"), exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        self.log = os.path.join(self.dir, "logs", "access.log")
+        for attempt in range(5):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            user = "user root;\n" if os.geteuid() == 0 else ""
+            conf = f"""daemon off;
+{user}worker_processes 1;
+error_log {self.dir}/logs/error.log warn;
+pid {self.dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  log_format bf '$request_method\\t$uri\\t$status\\t$body_bytes_sent\\t$http_range\\t$connection';
+  access_log {self.log} bf;
+  client_body_temp_path {self.dir}/tmp/body;
+  proxy_temp_path {self.dir}/tmp/proxy;
+  fastcgi_temp_path {self.dir}/tmp/fastcgi;
+  uwsgi_temp_path {self.dir}/tmp/uwsgi;
+  scgi_temp_path {self.dir}/tmp/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{self.port};
+    root {root};
+    location / {{ }}
+    location /slow/ {{ alias {root}/; limit_rate {SLOW_RATE}; }}
+    location = /nginx-status {{ stub_status; access_log off; }}
+  }}
+}}
+"""
+            with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
+                f.write(conf)
+            self.proc = subprocess.Popen(["/usr/sbin/nginx", "-p", self.dir, "-c", self.dir + "/nginx.conf"],
+                                         stdout=subprocess.DEVNULL, stderr=open(self.dir + "/logs/stderr.log", "w"))
+            try:
+                eventually(lambda: self.accepts() or self.proc.poll() is not None, 20, "nginx to accept")
+            except TimeoutError:
+                pass
+            if self.proc.poll() is None and self.accepts():
+                return
+            self.stop()
+        raise RuntimeError("nginx did not start: " + open(self.dir + "/logs/stderr.log").read())
+
+    def accepts(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def active_connections(self):
+        with urllib.request.urlopen(self.url + "/nginx-status", timeout=5) as r:
+            first = r.read().decode().splitlines()[0]  # "Active connections: N"
+        return int(first.split(":")[1])
+
+    def settle(self):
+        """Waits until nginx has no client connection left but the probe's own:
+        every request made so far has then been logged."""
+        eventually(lambda: self.active_connections() == 1, 60, "nginx's connections to close")
+
+    def peek_log(self):
+        """The access log's entries so far (requests nginx has completed)."""
+        entries = []
+        with open(self.log) as f:
+            for line in f:
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) != 6:
+                    continue  # a line being written
+                method, uri, status, body, rng, conn = fields
+                entries.append({"method": method, "uri": uri, "status": int(status), "body": int(body),
+                                "range": rng, "connection": int(conn)})
+        return entries
+
+    def take_log(self):
+        """The access log's entries since the last call (and empties it)."""
+        self.settle()
+        entries = self.peek_log()
+        open(self.log, "w").close()  # nginx appends (O_APPEND): truncating is safe
+        return entries
+
+
+def write_manifest(path, base_url, blobs, prefix=""):
+    doc = {
+        "version": 1,
+        "cache_dir": "unused-cache",  # every run passes --cache
+        "cache_path": "{name}/{sha}.bin",
+        "sources": [{"name": "nginx", "url": base_url + prefix + "/{name}/{sha}.bin"}],
+        "options": {"concurrency": CONNECTIONS},
+        "artifacts": [{"name": n, "version": "1", "triplet": "x64-windows", "sha": f"key{seed}",
+                       "size": size, "sha256": digest} for n, size, seed, digest in blobs],
+    }
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+
+
+class Host:
+    """wine blobfetch.exe ... as a child process of ours."""
+
+    def __init__(self, exe, args, env):
+        self.lines = []
+        self.proc = subprocess.Popen(["wine", exe] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, text=True, encoding="utf-8", errors="replace")
+        self.out = ""
+        self.reader = threading.Thread(target=self._read_err, daemon=True)
+        self.reader.start()
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def percent(self):
+        best = 0
+        for line in list(self.lines):
+            if line.startswith("blobfetch: ") and "%" in line:
+                head = line[len("blobfetch: "):].split("%")[0]
+                if head.isdigit():
+                    best = max(best, int(head))
+        return best
+
+    def windows_process(self):
+        """The pid of the Linux process that runs blobfetch.exe: the wine
+        launcher execs into the Wine loader (same pid), which may also start
+        it as a new process; it is ours either way: this child, or a process
+        whose command line names blobfetch.exe and whose parent chain leads
+        to this child."""
+        def cmdline(pid):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    return f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                return ""
+
+        def ancestors(pid):
+            seen = []
+            while pid > 1 and len(seen) < 64:
+                seen.append(pid)
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        pid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    break
+            return seen
+
+        if "blobfetch.exe" in cmdline(self.proc.pid):
+            return self.proc.pid
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and "blobfetch.exe" in cmdline(int(entry)) and self.proc.pid in ancestors(int(entry)):
+                return int(entry)
+        return None
+
+    def wait(self, timeout=600):
+        out = self.proc.stdout.read()
+        self.proc.wait(timeout)
+        self.reader.join(10)
+        self.out = out
+        return self.proc.returncode
+
+    def error_text(self):
+        return "\n".join(self.lines[-20:]) + self.out
+
+
+def main():
+    bin_dir, work = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    exe = os.path.join(bin_dir, "blobfetch.exe")
+    os.makedirs(work, exist_ok=True)
+    www = os.path.join(work, "www")
+    blobs = []
+    for name, size, seed in BLOBS:
+        path = os.path.join(www, name, f"key{seed}.bin")
+        if not (os.path.exists(path) and os.path.getsize(path) == size):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(random.Random(seed).randbytes(size))
+        blobs.append((name, size, seed, sha256_file(path)))
+    env = dict(os.environ, WINEDEBUG="-all")
+    nginx = Nginx(work, www)
+    try:
+        run_checks(exe, work, nginx, blobs, env)
+    finally:
+        nginx.stop()
+    say(f"{'FAILED: ' + '; '.join(failures) if failures else 'all checks passed'} "
+        f"in {time.monotonic() - started:.1f}s")
+    return 1 if failures else 0
+
+
+def fresh_dir(path):
+    subprocess.run(["rm", "-rf", path], check=True)
+    return path
+
+
+def fetch(exe, manifest, cache, env, extra=()):
+    t = time.monotonic()
+    host = Host(exe, ["fetch", wine_path(manifest), "--cache", wine_path(cache), "--no-progress"] + list(extra), env)
+    rc = host.wait()
+    return rc, time.monotonic() - t, host
+
+
+def cached_ok(cache, blobs):
+    return all(os.path.isfile(os.path.join(cache, n, f"key{seed}.bin")) and
+               sha256_file(os.path.join(cache, n, f"key{seed}.bin")) == digest for n, _, seed, digest in blobs)
+
+
+def recorded_bytes(sidecar):
+    """Bytes the .dlstate sidecar records complete (src/state/download_state.h,
+    format v1: little-endian; blob_size at 16, chunk_size at 24, completed
+    chunks at 104); 0 when there is none (yet) or it is not a record."""
+    try:
+        with open(sidecar, "rb") as f:
+            head = f.read(112)
+    except OSError:
+        return 0
+    if len(head) < 112 or head[:8] != b"BFDLSTAT" or int.from_bytes(head[8:10], "little") != 1:
+        return 0
+    blob_size, chunk_size = int.from_bytes(head[16:24], "little"), int.from_bytes(head[24:32], "little")
+    completed = int.from_bytes(head[104:112], "little")
+    return min(completed * chunk_size, blob_size)  # (exact for blobs of whole chunks, as here)
+
+
+def bytes_for(entries, name):
+    return sum(e["body"] for e in entries if f"/{name}/" in e["uri"])
+
+
+def run_checks(exe, work, nginx, blobs, env):
+    manifest = os.path.join(work, "manifest.json")
+    write_manifest(manifest, nginx.url, blobs)
+    nginx.take_log()
+
+    # 1. byte-exact
+    cache = fresh_dir(os.path.join(work, "cache"))
+    rc, secs, host = fetch(exe, manifest, cache, env)
+    check(rc == 0, f"fetch of 0 B, 1 MiB, 64 MiB: exit {rc} in {secs:.1f}s" + ("" if rc == 0 else ": " + host.error_text()))
+    check(cached_ok(cache, blobs), "every blob byte-exact (SHA-256 of the cached files)")
+    log = nginx.take_log()
+    sent = {n: bytes_for(log, n) for n, *_ in blobs}
+    say(f"      bytes sent: {sent} (sizes {[s for _, s, *_ in blobs]}), {len(log)} requests")
+    check(all(sent[n] == size for n, size, *_ in blobs), "each blob's bytes sent exactly once")
+
+    # 2. nothing requested the second time
+    rc, secs, host = fetch(exe, manifest, cache, env)
+    log = nginx.take_log()
+    check(rc == 0 and not log, f"second run: exit {rc} in {secs:.1f}s, {len(log)} requests (0 expected)")
+
+    # 3. killed half way, resumed from the sidecar
+    big = [b for b in blobs if b[0] == "big"]
+    name, size, seed, _ = big[0]
+    slow = os.path.join(work, "manifest-slow.json")
+    write_manifest(slow, nginx.url, big, prefix="/slow")
+    cache = fresh_dir(os.path.join(work, "cache-kill"))
+    sidecar = os.path.join(cache, name, f"key{seed}.bin.dlstate")
+    t = time.monotonic()
+    host = Host(exe, ["fetch", wine_path(slow), "--cache", wine_path(cache)], env)
+    eventually(lambda: host.percent() >= 30 or host.proc.poll() is not None, 120, "the fetch to pass 30 %")
+
+    # The kill comes at a moment when every request nginx has completed for
+    # the blob (its access log) is recorded complete in the sidecar: what is
+    # lost is then only what was in flight, at most one chunk per connection.
+    # (Completed chunks are recorded at checkpoints, every 2 s or 16 MiB; a
+    # kill just before one loses those too: the resumed run's own bound
+    # below holds at any moment, the total one at such moments.)
+    def in_step():
+        rec = recorded_bytes(sidecar)
+        return rec > 0 and rec == bytes_for(nginx.peek_log(), name)
+    try:
+        eventually(lambda: in_step() or host.proc.poll() is not None, 60,
+                   "a moment at which the sidecar records every completed request")
+    except TimeoutError as e:
+        say(f"      {e}: killing anyway")
+    recorded = recorded_bytes(sidecar)
+    pid = host.windows_process()
+    percent = host.percent()
+    if pid is None or host.proc.poll() is not None:
+        check(False, f"kill half way: no running blobfetch.exe process found (exit {host.proc.poll()})")
+        nginx.take_log()
+    else:
+        os.kill(pid, signal.SIGKILL)
+        rc = host.wait()
+        say(f"      killed blobfetch.exe (pid {pid}, {'the wine child itself' if pid == host.proc.pid else 'below it'}) "
+            f"at {percent} % after {time.monotonic() - t:.1f}s, the sidecar recording {recorded} bytes; wine exit {rc}")
+        check(os.path.exists(sidecar), "the sidecar survived the kill")
+        first = bytes_for(nginx.take_log(), name)
+        rc, secs, host = fetch(exe, slow, cache, env)
+        second = bytes_for(nginx.take_log(), name)
+        check(rc == 0 and cached_ok(cache, big), f"resumed run: exit {rc} in {secs:.1f}s, byte-exact")
+        resume_bound = size - recorded + CONNECTIONS * CHUNK
+        check(second <= resume_bound, f"the resumed run sent {second} <= blob - recorded + {CONNECTIONS} x "
+              f"{CHUNK >> 20} MiB = {resume_bound}")
+        bound = size + CONNECTIONS * CHUNK
+        check(first + second <= bound, f"bytes sent in total: {first} before the kill + {second} resuming = "
+              f"{first + second} <= blob + {CONNECTIONS} x {CHUNK >> 20} MiB = {bound}")
+
+    # 4. two processes on one manifest (the big blob slowed down, so they overlap)
+    two = os.path.join(work, "manifest-two.json")
+    write_manifest(two, nginx.url, blobs, prefix="/slow")
+    cache = fresh_dir(os.path.join(work, "cache-two"))
+    t = time.monotonic()
+    hosts = [Host(exe, ["fetch", wine_path(two), "--cache", wine_path(cache), "--no-progress", "-v"], env)
+             for _ in range(2)]
+    rcs = [h.wait() for h in hosts]
+    waited = sum(1 for h in hosts for line in h.lines if "waiting for" in line)
+    say(f"      {waited} 'waiting for <blob>, held by PID ...' lines: the processes overlapped")
+    log = nginx.take_log()
+    sent = {n: bytes_for(log, n) for n, *_ in blobs}
+    check(rcs == [0, 0] and cached_ok(cache, blobs),
+          f"two processes on one manifest: exits {rcs} in {time.monotonic() - t:.1f}s, byte-exact")
+    say(f"      bytes sent: {sent}")
+    check(all(sent[n] == s for n, s, *_ in blobs), "each blob's bytes sent once in total")
+
+    # 5. non-ASCII and long cache paths
+    small = [b for b in blobs if b[0] != "big"]
+    small_manifest = os.path.join(work, "manifest-small.json")
+    write_manifest(small_manifest, nginx.url, small)
+    for label, cache in [("non-ASCII", os.path.join(work, "café-データ", "cache")),
+                         ("long", os.path.join(work, "long", *(["d" * 50] * 6), "cache"))]:
+        fresh_dir(os.path.dirname(cache) if label == "non-ASCII" else os.path.join(work, "long"))
+        rc, secs, host = fetch(exe, small_manifest, cache, env)
+        longest = max(len(wine_path(os.path.join(cache, n, f"key{seed}.bin"))) for n, _, seed, _ in small)
+        check(rc == 0 and cached_ok(cache, small),
+              f"{label} cache path ({wine_path(cache)[:60]}..., longest file path {longest} characters): exit {rc} "
+              f"in {secs:.1f}s, byte-exact" + ("" if rc == 0 else ": " + host.error_text()))
+        if label == "long":
+            check(longest > 260, f"the long path is longer than MAX_PATH ({longest} > 260)")
+        nginx.take_log()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
