@@ -7,6 +7,7 @@
 
 #include "base/path_safety.h"
 #include "base/url.h"
+#include "io/file.h"
 
 namespace blobfetch::config {
 namespace {
@@ -235,7 +236,7 @@ Expected<Manifest> parse_manifest_document(std::string_view text, const fs::path
     std::string cache_dir;
     if (Status s = get_string(root, "", "cache_dir", true, cache_dir, ctx); !s.ok()) return s;
     if (cache_dir.empty()) return ctx.error("/cache_dir", "must not be empty");
-    fs::path cd(cache_dir);
+    const fs::path cd = path_from_utf8(cache_dir);  // (UTF-8, also where paths are UTF-16)
     m.cache_dir = cd.is_absolute() ? cd : (file.parent_path() / cd).lexically_normal();
     if (m.cache_dir.empty()) m.cache_dir = ".";
     if (Status s = get_string(root, "", "cache_path", false, m.cache_path_template, ctx); !s.ok()) return s;

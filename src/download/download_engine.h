@@ -54,7 +54,7 @@ struct EngineOptions {
     std::int64_t chunk_size = 2 << 20;
     RetryPolicy retry;
     bool durable = true;                                  // fdatasync data before claiming it; fsync sidecars
-    std::int64_t checkpoint_bytes = 16 << 20;             // save the sidecar after this much progress...
+    std::int64_t checkpoint_bytes = 8 << 20;              // save the sidecar after this many bytes landed...
     std::chrono::milliseconds checkpoint_interval{2000};  // ...or after this long, whichever first
     std::int64_t hash_step = 8 << 20;                     // fold the complete prefix into SHA-256 in steps of this
     // Coalescing buffer per transfer, two per transfer in all (0: 1 MiB shared

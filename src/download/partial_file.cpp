@@ -135,7 +135,7 @@ PartialPaths partial_paths(const std::filesystem::path &cache_dir, const std::st
     PartialPaths p;
     p.rel_dir = relative_dir_of(relative_path);
     p.final_name = file_name_of(relative_path);
-    p.final_path = cache_dir / relative_path;
+    p.final_path = cache_dir / path_from_utf8(relative_path);
     return with_unique_names(p, unique);
 }
 

@@ -174,7 +174,7 @@ std::string blob_of(const std::string &file) {
 }  // namespace
 
 int run_status(const std::string &cache, bool json, std::ostream &out) {
-    Found found = scan(cache);
+    Found found = scan(path_from_utf8(cache));
     if (!found.error.empty()) {
         std::fprintf(stderr, "blobfetch: error: %s\n", found.error.c_str());
         return kExitBadInput;
@@ -278,12 +278,12 @@ bool published_matches(const DirHandle &dir, const std::string &name, const Down
 }  // namespace
 
 int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ostream &out) {
-    Found found = scan(cache);
+    Found found = scan(path_from_utf8(cache));
     if (!found.error.empty()) {
         std::fprintf(stderr, "blobfetch: error: %s\n", found.error.c_str());
         return kExitBadInput;
     }
-    auto root = DirHandle::open_root(cache, false);
+    auto root = DirHandle::open_root(path_from_utf8(cache), false);
     if (!root) {
         std::fprintf(stderr, "blobfetch: error: %s\n", root.message().c_str());
         return kExitBadInput;
@@ -478,7 +478,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
 }
 
 int run_verify(const std::string &manifest_path, const std::string &cache_override, bool json, std::ostream &out) {
-    auto manifest = config::load_manifest(manifest_path);
+    auto manifest = config::load_manifest(path_from_utf8(manifest_path));
     if (!manifest) {
         std::fprintf(stderr, "blobfetch: error: %s\n", manifest.message().c_str());
         return kExitBadInput;
@@ -489,7 +489,7 @@ int run_verify(const std::string &manifest_path, const std::string &cache_overri
         std::fprintf(stderr, "blobfetch: error: %s\n", blobs.message().c_str());
         return kExitBadInput;
     }
-    const fs::path cache = cache_override.empty() ? manifest->cache_dir : fs::path(cache_override);
+    const fs::path cache = cache_override.empty() ? manifest->cache_dir : path_from_utf8(cache_override);
     nlohmann::json list = nlohmann::json::array();
     std::size_t bad = 0;
     for (const auto &b : *blobs) {
@@ -512,7 +512,7 @@ int run_verify(const std::string &manifest_path, const std::string &cache_overri
         if (!json && verdict != "ok") out << verdict << "  " << b.name << "  " << file.string() << "\n";
     }
     if (json)
-        out << nlohmann::json{{"cache_dir", cache.string()}, {"blobs", list}, {"bad", bad}}.dump(2) << "\n";
+        out << nlohmann::json{{"cache_dir", path_to_utf8(cache)}, {"blobs", list}, {"bad", bad}}.dump(2) << "\n";
     else
         out << (blobs->size() - bad) << " of " << blobs->size() << " blobs in " << cache.string() << " verified"
             << (bad ? ", " + std::to_string(bad) + " missing or corrupt" : std::string()) << "\n";

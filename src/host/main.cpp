@@ -26,6 +26,7 @@
 #include "base/path_safety.h"
 #include "config/manifest.h"
 #include "hash/sha256.h"
+#include "io/file.h"
 #include "host/asset_staging.h"
 #include "host/cache_commands.h"
 #include "host/caller_watch.h"
@@ -142,14 +143,14 @@ int run_fetch(const FetchArgs &args) {
         const std::string watched = host::start_caller_watch(on_caller_gone);
         if (args.verbose) std::fprintf(stderr, "blobfetch: stops when its caller is gone: watching %s\n", watched.c_str());
     }
-    auto manifest = config::load_manifest(args.manifest);
+    auto manifest = config::load_manifest(path_from_utf8(args.manifest));
     if (!manifest) return fail_early(args, kExitBadInput, manifest.message());
     host::ProgressDisplay notes(host::ProgressDisplay::Mode::none, {}, 0);
     auto sources = sources_for(*manifest, args, &notes);
     if (!sources) return fail_early(args, kExitBadInput, sources.message());
     auto blobs = config::resolve_manifest(*manifest, {}, &*sources);
     if (!blobs) return fail_early(args, kExitBadInput, blobs.message());
-    const std::string cache_dir = args.cache.empty() ? manifest->cache_dir.string() : args.cache;
+    const std::string cache_dir = args.cache.empty() ? path_to_utf8(manifest->cache_dir) : args.cache;
 
     const std::string path = host::plugin_path(args.plugin);
     auto plugin = host::load_plugin(path);
@@ -297,7 +298,7 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0 && url.rfind("file://", 0) != 0)
         return fail_early(args, kExitBadInput, "x-script: '" + redact_url(url) + "' is not an http, https or file URL");
     std::error_code ec;
-    const std::filesystem::path target = std::filesystem::absolute(dst, ec);
+    const std::filesystem::path target = std::filesystem::absolute(path_from_utf8(dst), ec);
     if (ec || target.filename().empty())
         return fail_early(args, kExitBadInput, "x-script: '" + dst + "' is not a file path");
     // vcpkg may be killed alone (a CI timeout): then stop, place nothing.
@@ -317,7 +318,7 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     // (see host/asset_staging.h): a rerun with another {dst} resumes.
     auto staging = host::prepare_staging(target.parent_path());
     if (!staging) return fail_early(args, kExitFailed, "x-script: " + staging.message());
-    const std::string cache_dir = target.parent_path().string();
+    const std::string cache_dir = path_to_utf8(target.parent_path());
     const std::string name = host::staged_relative_path(*staging, lower);
     bf_blob d{};
     d.struct_size = sizeof d;

@@ -8,14 +8,15 @@ Checks, printing the figures:
   1. fetch of a manifest with 0 B, 1 MiB and 64 MiB blobs: byte-exact (SHA-256);
   2. a second run sends no request (nginx's access log);
   3. a fetch killed (SIGKILL of the Wine process running blobfetch.exe) past
-     30 %, at a moment its sidecar records every request nginx completed,
+     30 %, just after a save of its sidecar,
      resumes from its sidecar: body bytes sent for the blob over both runs
      <= blob + one chunk per connection, and the resumed run's alone <= blob
      - recorded + one chunk per connection (the Linux suite's bound);
   4. two blobfetch.exe processes on one manifest: each blob's bytes are sent
      once in total;
   5. a cache path with non-ASCII characters, and one longer than 260
-     characters, work.
+     characters, work;
+  6. so do a non-ASCII manifest path, cache_dir and cache_path (no --cache).
 
 Synchronisation is by polling conditions with deadlines, never by sleeping a
 fixed time: nginx is ready when its port accepts; a run's requests are all in
@@ -307,19 +308,26 @@ def cached_ok(cache, blobs):
 
 
 def recorded_bytes(sidecar):
-    """Bytes the .dlstate sidecar records complete (src/state/download_state.h,
-    format v1: little-endian; blob_size at 16, chunk_size at 24, completed
-    chunks at 104); 0 when there is none (yet) or it is not a record."""
+    """Bytes the .dlstate sidecar records (src/state/download_state.h, little-endian):
+    complete chunks (blob_size at 16, chunk_size at 24, their count at 104) and, in a
+    version-2 record, the received prefixes of chunks in flight (partial_count at 12,
+    24-byte entries before the 4-byte trailer, each length at +8); 0 when there is none
+    (yet) or it is not a record."""
     try:
         with open(sidecar, "rb") as f:
-            head = f.read(112)
+            rec = f.read()
     except OSError:
         return 0
-    if len(head) < 112 or head[:8] != b"BFDLSTAT" or int.from_bytes(head[8:10], "little") != 1:
+    version = int.from_bytes(rec[8:10], "little") if len(rec) >= 132 else 0
+    if rec[:8] != b"BFDLSTAT" or version not in (1, 2):
         return 0
-    blob_size, chunk_size = int.from_bytes(head[16:24], "little"), int.from_bytes(head[24:32], "little")
-    completed = int.from_bytes(head[104:112], "little")
-    return min(completed * chunk_size, blob_size)  # (exact for blobs of whole chunks, as here)
+    blob_size, chunk_size = int.from_bytes(rec[16:24], "little"), int.from_bytes(rec[24:32], "little")
+    done = min(int.from_bytes(rec[104:112], "little") * chunk_size, blob_size)  # (exact for whole chunks, as here)
+    if version == 2:
+        n = int.from_bytes(rec[12:16], "little")
+        at = len(rec) - 4 - 24 * n
+        done += sum(int.from_bytes(rec[at + 24 * k + 8:at + 24 * k + 16], "little") for k in range(n))
+    return done
 
 
 def bytes_for(entries, name):
@@ -357,20 +365,14 @@ def run_checks(exe, work, nginx, blobs, env):
     host = Host(exe, ["fetch", wine_path(slow), "--cache", wine_path(cache)], env)
     eventually(lambda: host.percent() >= 30 or host.proc.poll() is not None, 120, "the fetch to pass 30 %")
 
-    # The kill comes at a moment when every request nginx has completed for
-    # the blob (its access log) is recorded complete in the sidecar: what is
-    # lost is then only what was in flight, at most one chunk per connection.
-    # (Completed chunks are recorded at checkpoints, every 2 s or 16 MiB; a
-    # kill just before one loses those too: the resumed run's own bound
-    # below holds at any moment, the total one at such moments.)
-    def in_step():
-        rec = recorded_bytes(sidecar)
-        return rec > 0 and rec == bytes_for(nginx.peek_log(), name)
-    try:
-        eventually(lambda: in_step() or host.proc.poll() is not None, 60,
-                   "a moment at which the sidecar records every completed request")
-    except TimeoutError as e:
-        say(f"      {e}: killing anyway")
+    # The kill comes just after a save of the sidecar (it grew): the record
+    # keeps complete chunks and the received prefix of each chunk in flight
+    # (format v2), so what is lost is what landed since that save and what
+    # was received but not yet written, far below one chunk per connection.
+    # (The resumed run's own bound below holds at any moment.)
+    seen = recorded_bytes(sidecar)
+    eventually(lambda: recorded_bytes(sidecar) != seen or host.proc.poll() is not None, 60,
+               "the next save of the sidecar")
     recorded = recorded_bytes(sidecar)
     pid = host.windows_process()
     percent = host.percent()
@@ -426,6 +428,26 @@ def run_checks(exe, work, nginx, blobs, env):
         if label == "long":
             check(longest > 260, f"the long path is longer than MAX_PATH ({longest} > 260)")
         nginx.take_log()
+
+    # 6. non-ASCII everywhere else: the manifest's own path, its cache_dir
+    # (relative to it) and the blobs' paths in the cache (cache_path), no --cache
+    where = fresh_dir(os.path.join(work, "マニフェスト-é"))
+    os.makedirs(where)
+    named = os.path.join(where, "m.json")
+    write_manifest(named, nginx.url, small)
+    with open(named) as f:
+        doc = json.load(f)
+    doc["cache_dir"] = "キャッシュ-é"
+    doc["cache_path"] = "{name}/ü-{sha}.bin"
+    with open(named, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False)
+    host = Host(exe, ["fetch", wine_path(named), "--no-progress"], env)
+    rc = host.wait()
+    files = [os.path.join(where, "キャッシュ-é", n, f"ü-key{seed}.bin") for n, _, seed, _ in small]
+    ok = all(os.path.isfile(p) and sha256_file(p) == digest for p, (_, _, _, digest) in zip(files, small))
+    check(rc == 0 and ok, f"non-ASCII manifest path, cache_dir and cache_path: exit {rc}, byte-exact at "
+          f"{files[-1][len(work):]}" + ("" if rc == 0 else ": " + host.error_text()))
+    nginx.take_log()
 
 
 if __name__ == "__main__":
