@@ -1,6 +1,7 @@
 #pragma once
-// Loads the plugin module with dlopen and obtains its provider table through
-// the C ABI's single entry symbol. The host knows the plugin only this way.
+// Loads the plugin module (dlopen, or LoadLibraryExW: host/plugin_module.h)
+// and obtains its provider table through the C ABI's single entry symbol.
+// The host knows the plugin only this way.
 
 #include <filesystem>
 #include <string>
@@ -11,7 +12,7 @@
 
 namespace blobfetch::host {
 
-// Owns a dlopen handle. Move-only; dlclose on destruction.
+// Owns a module handle. Move-only; closed on destruction.
 class LoadedPlugin {
 public:
     LoadedPlugin() = default;
@@ -36,8 +37,9 @@ private:
 // $BLOBFETCH_PLUGIN, else libblobfetch_plugin.so next to this executable.
 std::string plugin_path(const std::string &explicit_path);
 
-// dlopen + dlsym(BF_ENTRY_SYMBOL) + entry(BF_ABI_VERSION). Errors name the
-// path and carry dlerror() or the plugin's refusal text.
+// Open + the symbol BF_ENTRY_SYMBOL + entry(BF_ABI_VERSION). Errors name the
+// path and carry the OS's text (dlerror(), FormatMessage) or the plugin's
+// refusal text.
 Expected<LoadedPlugin> load_plugin(const std::string &path);
 
 }  // namespace blobfetch::host
