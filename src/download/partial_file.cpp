@@ -36,6 +36,11 @@ std::string mib(std::int64_t n) {
 // Why a loaded record cannot be resumed for this descriptor, or "" when it can.
 std::string mismatch(const DownloadState &st, const BlobSpec &spec, std::int64_t data_size) {
     if (st.url_hash != url_identity_hash(spec.url)) return "it was started for another URL";
+    // (A hostile or corrupted record with tiny chunks would cost one request
+    // per few bytes: millions of them.)
+    if (st.chunk_size < DownloadState::kMinEngineChunk)
+        return "its chunks of " + std::to_string(st.chunk_size) + " bytes are smaller than any this engine makes (" +
+               std::to_string(DownloadState::kMinEngineChunk) + ")";
     if (spec.size >= 0 && st.blob_size != spec.size)
         return "it records " + std::to_string(st.blob_size) + " bytes but the blob has " + std::to_string(spec.size);
     if (st.expected_sha256 != expected_digest(spec)) return "it was started for another expected digest";

@@ -92,6 +92,9 @@ struct ChunkPrefix {
 struct DownloadState {
     static constexpr std::uint16_t kVersion = 2;  // the newest this build reads and writes
     static constexpr std::uint64_t kMaxPartials = 4096;
+    // The smallest chunk the engine makes (the options' minimum): a record
+    // with smaller chunks is not resumed (decoding still accepts it).
+    static constexpr std::int64_t kMinEngineChunk = 64 << 10;
     static constexpr std::uint64_t kMaxChunks = std::uint64_t{1} << 24;
     static constexpr std::size_t kMaxEtag = 1024;
     static constexpr std::size_t kMaxLastModified = 256;

@@ -228,6 +228,26 @@ TEST_F(ResumeTest, UnknownSize_ResumesFromTheRecordedSize) {
                                                               std::to_string(6 * kChunk + 99)}));
 }
 
+// A hostile or corrupted record, otherwise valid (URL, size, digest), with
+// 4-byte chunks and 4096 prefixes: resuming it would send one 4-byte request
+// per chunk (seen: 11 million requests in 10 minutes). Refused: a fresh start.
+TEST_F(ResumeTest, RecordWithChunksSmallerThanAnyTheEngineMakes_IsNotResumed) {
+    BlobSpec b = blob("tiny-chunks.bin", 32, 4 * kChunk);
+    ASSERT_TRUE(fs::create_directories(final_path(b).parent_path()));
+    const std::string content = blob_content(32, 4 * kChunk);
+    write_file(partial(b).data.string(), content);
+    DownloadState st(4 * kChunk, 4, url_identity_hash(b.url), digest_from_hex(b.sha256));
+    for (std::uint64_t i = 1; i < 2 * DownloadState::kMaxPartials; i += 2)
+        st.note_prefix(i, 2, crc32_update(0, content.data() + i * 4, 2));
+    ASSERT_EQ(st.partial.size(), DownloadState::kMaxPartials);
+    ASSERT_TRUE(save_download_state(partial(b).state, st, true).ok());
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == content);
+    EXPECT_LE(requests_for(b).size(), 4u) << "a fresh start in the engine's own chunks";
+    EXPECT_NE(logs().find("smaller than any this engine makes"), std::string::npos) << logs();
+}
+
 TEST_F(ResumeTest, AllChunksRecorded_PublishesWithoutAnyRequest) {
     BlobSpec b = blob("whole.bin", 31, 4 * kChunk);
     // A record that claims everything (a crash between the last chunk and the publish).
