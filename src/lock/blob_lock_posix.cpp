@@ -29,7 +29,7 @@ off_t slot_offset(std::uint64_t key) { return kSlotBase + static_cast<off_t>(key
 // the key; a slot shared with another key that was written last says
 // nothing about this one).
 std::string holder_of(int fd, std::uint64_t key, off_t conflict_start) {
-    if (conflict_start < kKeyBase) return read_line(fd, 0, kLineSize);
+    if (conflict_start < kKeyBase) return holder_at(fd, conflict_start);
     return slot_holder(read_line(fd, slot_offset(key), kSlotSize), key);
 }
 
@@ -177,12 +177,10 @@ Expected<std::vector<BlobAttempt>> try_lock_blobs(std::shared_ptr<LockFile> &fil
 }
 
 Expected<BlobProbe> probe_blob_lock(const std::filesystem::path &dir, const std::string &name) {
-    const std::filesystem::path path = dir / kLockFileName;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (!fd) {
-        if (errno == ENOENT || errno == ENOTDIR) return BlobProbe{};
-        return Status(Errc::io, "cannot open the lock file '" + path.string() + "': " + std::strerror(errno));
-    }
+    auto opened = open_lock_file_to_probe(dir / kLockFileName);
+    if (!opened) return opened.status();
+    if (!*opened) return BlobProbe{};
+    const UniqueFd fd = std::move(*opened);
     const std::uint64_t key = blob_lock_key(name);
     struct flock seen {};
     if (ofd(fd.get(), F_OFD_GETLK, F_WRLCK, key_offset(key), 1, &seen) != 0 || seen.l_type == F_UNLCK)

@@ -54,11 +54,7 @@ Expected<TryLock> try_lock_directory(const DirHandle &dir) {
                 struct flock seen {};
                 std::string holder;
                 if (ofd(fd.get(), F_OFD_GETLK, F_WRLCK, 0, 0, &seen) == 0 && seen.l_type != F_UNLCK)
-                    holder = seen.l_start < kKeyBase
-                                 ? read_line(fd.get(), 0, kLineSize)
-                                 : read_line(fd.get(), kSlotBase + ((seen.l_start - kKeyBase) %
-                                                                    static_cast<off_t>(kSlots)) * kSlotSize,
-                                             kSlotSize);
+                    holder = holder_at(fd.get(), seen.l_start);
                 return TryLock{nullptr, holder};
             }
             if (!no_locks_here(e)) return Status(Errc::io, "cannot lock '" + path.string() + "': " + std::strerror(e));
@@ -99,11 +95,10 @@ Expected<TryLock> try_lock_directory(const std::filesystem::path &dir) {
 
 Expected<LockProbe> probe_directory_lock(const std::filesystem::path &dir) {
     const std::filesystem::path path = dir / kLockFileName;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (!fd) {
-        if (errno == ENOENT || errno == ENOTDIR) return LockProbe{};
-        return Status(Errc::io, "cannot open the lock file '" + path.string() + "': " + std::strerror(errno));
-    }
+    auto opened = open_lock_file_to_probe(path);
+    if (!opened) return opened.status();
+    if (!*opened) return LockProbe{};
+    const UniqueFd fd = std::move(*opened);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
         return Status(Errc::io, "the lock file '" + path.string() + "' is not a regular file");
@@ -111,12 +106,7 @@ Expected<LockProbe> probe_directory_lock(const std::filesystem::path &dir) {
     struct flock seen {};
     if (ofd(fd.get(), F_OFD_GETLK, F_WRLCK, 0, 0, &seen) != 0 || seen.l_type == F_UNLCK)
         return LockProbe{};  // (no locks on this file system: nobody can be seen holding it)
-    const std::string holder =
-        seen.l_start < kKeyBase
-            ? read_line(fd.get(), 0, kLineSize)
-            : read_line(fd.get(), kSlotBase + ((seen.l_start - kKeyBase) % static_cast<off_t>(kSlots)) * kSlotSize,
-                        kSlotSize);
-    return LockProbe{true, holder};
+    return LockProbe{true, holder_at(fd.get(), seen.l_start)};
 }
 
 }  // namespace blobfetch

@@ -41,6 +41,21 @@ std::string read_line(int fd, off_t offset, std::size_t width) {
     return first_line(std::move(buf));
 }
 
+std::string holder_at(int fd, off_t conflict_start) {
+    if (conflict_start < kKeyBase) return read_line(fd, 0, kLineSize);
+    const off_t slot = (conflict_start - kKeyBase) % static_cast<off_t>(kSlots);
+    return read_line(fd, kSlotBase + slot * kSlotSize, kSlotSize);
+}
+
+Expected<UniqueFd> open_lock_file_to_probe(const std::filesystem::path &path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) {
+        if (errno == ENOENT || errno == ENOTDIR) return UniqueFd{};
+        return Status(Errc::io, "cannot open the lock file '" + path.string() + "': " + std::strerror(errno));
+    }
+    return fd;
+}
+
 Expected<OpenedLockFile> open_lock_file(const DirHandle &dir) {
     const std::string path = dir.show(kLockFileName).string();
     OpenedLockFile out;

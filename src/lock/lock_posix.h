@@ -5,6 +5,7 @@
 // its constants in lock_layout.h.
 #ifndef _WIN32
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "base/status.h"
@@ -51,6 +52,16 @@ struct OpenedLockFile {
     std::string why_not;
 };
 Expected<OpenedLockFile> open_lock_file(const DirHandle &dir);
+
+// Who holds the lock that conflicts at `conflict_start` (F_OFD_GETLK's
+// l_start): a whole-directory holder writes line 0, a blob holder the slot
+// of the key range it is in. Text for messages only ("" when unreadable).
+std::string holder_at(int fd, off_t conflict_start);
+
+// `<path>` opened read-only for probing (no create, no link followed, no
+// blocking on a FIFO): an empty descriptor when there is no such file; an
+// error (Errc::io) names it.
+Expected<UniqueFd> open_lock_file_to_probe(const std::filesystem::path &path);
 
 // Whether errno after a failed F_OFD_SETLK means "this file system has no
 // locks" (rather than contention or a real error).
