@@ -16,7 +16,13 @@ Checks, printing the figures:
      once in total;
   5. a cache path with non-ASCII characters, and one longer than 260
      characters, work;
-  6. so do a non-ASCII manifest path, cache_dir and cache_path (no --cache).
+  6. so do a non-ASCII manifest path, cache_dir and cache_path (no --cache);
+  7. names Windows treats its own way: two cache paths that differ only in
+     case fail the later blob (the earlier one is fetched, byte-exact; verify
+     says why the later is not there); a blob named like blobfetch's own
+     files in another case (`X.BIN.DLSTATE`), device names (`CON`,
+     `NUL.txt`, `sub/aux`), a trailing dot or space (`trail.`, `d /x`) and
+     `a?b` are refused up front, nothing written to the cache.
 
 Synchronisation is by polling conditions with deadlines, never by sleeping a
 fixed time: nginx is ready when its port accepts; a run's requests are all in
@@ -448,6 +454,47 @@ def run_checks(exe, work, nginx, blobs, env):
     check(rc == 0 and ok, f"non-ASCII manifest path, cache_dir and cache_path: exit {rc}, byte-exact at "
           f"{files[-1][len(work):]}" + ("" if rc == 0 else ": " + host.error_text()))
     nginx.take_log()
+
+    # 7. names Windows treats its own way
+    case_manifest = os.path.join(work, "manifest-case.json")
+    write_manifest(case_manifest, nginx.url, small)
+    with open(case_manifest) as f:
+        doc = json.load(f)
+    doc["artifacts"][0]["path"] = "d/A.BIN"  # (small[0] is the empty blob, small[1] the 1 MiB one)
+    doc["artifacts"][1]["path"] = "d/a.bin"
+    doc["artifacts"].reverse()  # the 1 MiB blob's `d/a.bin` comes first and is fetched
+    with open(case_manifest, "w") as f:
+        json.dump(doc, f)
+    cache = fresh_dir(os.path.join(work, "cache-case"))
+    rc, secs, host = fetch(exe, case_manifest, cache, env)
+    text = host.error_text()
+    got = os.path.join(cache, "d", "a.bin")
+    check(rc == 1 and "'d/A.BIN' and the earlier 'd/a.bin' name the same file on Windows" in text and
+          "nothing was written for 'd/A.BIN'" in text,
+          f"cache paths d/a.bin and d/A.BIN: exit {rc}, the later one refused: " + text.strip().splitlines()[0][:160])
+    check(os.listdir(os.path.join(cache, "d")) in (["a.bin", ".download.lock"], [".download.lock", "a.bin"]) and
+          sha256_file(got) == small[1][3], f"d/a.bin fetched byte-exact, nothing else: {os.listdir(os.path.join(cache, 'd'))}")
+    v = subprocess.run(["wine", exe, "verify", wine_path(case_manifest), "--cache", wine_path(cache)],
+                       capture_output=True, text=True, encoding="utf-8", errors="replace", env=env)
+    check(v.returncode == 1 and "same file as 'd/a.bin'" in v.stdout and "CORRUPT" not in v.stdout,
+          f"verify: exit {v.returncode}, says why d/A.BIN is not there: {v.stdout.strip().splitlines()[0][:120]}")
+    nginx.take_log()
+    for bad, why in [("d/X.BIN.DLSTATE", "ends with '.dlstate' (in some case)"), ("CON", "Windows device name 'CON'"),
+                     ("NUL.txt", "Windows device name 'NUL'"), ("sub/aux", "Windows device name 'aux'"),
+                     ("trail.", "ends with '.'"), ("d /x", "component 'd ', which ends with a space"),
+                     ("a?b", "holds '?'")]:
+        doc = json.load(open(case_manifest))
+        doc["artifacts"] = doc["artifacts"][:1]
+        doc["artifacts"][0]["path"] = bad
+        named = os.path.join(work, "manifest-name.json")
+        with open(named, "w") as f:
+            json.dump(doc, f)
+        cache = fresh_dir(os.path.join(work, "cache-name"))
+        rc, secs, host = fetch(exe, named, cache, env)
+        text = host.error_text()
+        check(rc == 2 and f"destination path '{bad}'" in text and why in text and not os.path.exists(cache),
+              f"blob path {bad!r} refused up front (exit {rc}, nothing written): {why}")
+    check(not nginx.take_log(), "no request for any refused name")
 
 
 if __name__ == "__main__":
