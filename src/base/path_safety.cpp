@@ -4,7 +4,9 @@
 #include <cctype>
 #include <cstring>
 #include <optional>
+#include <iterator>
 #include <system_error>
+#include <unordered_map>
 
 namespace blobfetch {
 namespace {
@@ -18,17 +20,78 @@ int hex_value(char c) {
 
 }  // namespace
 
-const char *reserved_name_reason(std::string_view name) {
+std::string fold_ascii_case(std::string_view s) {
+    std::string out(s);
+    for (char &c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+std::string path_key(std::string_view path) {
+    if constexpr (kNamesIgnoreCase) return fold_ascii_case(path);
+    return std::string(path);
+}
+
+const char *reserved_name_reason(std::string_view original) {
+    const std::string folded = fold_ascii_case(original);  // the same rule in every case: `X.PART` is `x.part`
+    const std::string_view name = folded;
     auto ends = [&](std::string_view suffix) {
         return name.size() >= suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
     };
-    if (name == ".download.lock") return "is named .download.lock, which blobfetch uses for its lock file";
-    if (ends(".part")) return "ends with '.part', which blobfetch uses for its partial files";
+    if (name == ".download.lock")
+        return "is named .download.lock (in some case), which blobfetch uses for its lock file";
+    if (ends(".part")) return "ends with '.part' (in some case), which blobfetch uses for its partial files";
     if (ends(".dlstate") || ends(".dlstate.tmp"))
-        return "ends with '.dlstate', which blobfetch uses for its download records";
+        return "ends with '.dlstate' (in some case), which blobfetch uses for its download records";
     if (name.find(".~bf") != std::string_view::npos)
-        return "contains '.~bf', which blobfetch uses for the names of its private temporary files";
+        return "contains '.~bf' (in some case), which blobfetch uses for the names of its private temporary files";
     return nullptr;
+}
+
+std::string windows_name_reason(std::string_view name) {
+    for (const char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 32) return "holds a control character (Windows does not allow them in names)";
+        if (std::strchr("<>:\"|?*", c) != nullptr)
+            return std::string("holds '") + c + "' (Windows does not allow it in names" +
+                   (c == ':' ? "; it would name an alternate data stream)" : ")");
+    }
+    if (!name.empty() && (name.back() == '.' || name.back() == ' '))
+        return std::string("ends with ") + (name.back() == '.' ? "'.'" : "a space") +
+               " (Windows drops it from names, so the file would get another name)";
+    // A device name, alone or with an extension: up to the first '.', blanks
+    // at its end ignored, as Windows reads it.
+    std::string base = fold_ascii_case(name.substr(0, name.find('.')));
+    while (!base.empty() && base.back() == ' ') base.pop_back();
+    static const char *const kDevices[] = {"con", "prn", "aux", "nul", "conin$", "conout$"};
+    bool device = std::find(std::begin(kDevices), std::end(kDevices), base) != std::end(kDevices);
+    if (base.size() == 4 && (base.compare(0, 3, "com") == 0 || base.compare(0, 3, "lpt") == 0) && base[3] >= '1' &&
+        base[3] <= '9')
+        device = true;
+    if (device)
+        return "is the Windows device name '" + std::string(name.substr(0, name.find('.'))) +
+               "' (CON, PRN, AUX, NUL, COM1-9 and LPT1-9 name devices in any case and with any extension: "
+               "opening the file would open the device)";
+    return {};
+}
+
+std::vector<std::size_t> spelling_collisions(const std::vector<std::string> &paths) {
+    std::vector<std::size_t> out(paths.size(), paths.size());
+    if constexpr (!kNamesIgnoreCase) return out;
+    std::unordered_map<std::string, std::size_t> first;  // key -> the first path with it
+    first.reserve(paths.size());
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        auto [it, fresh] = first.emplace(path_key(paths[i]), i);
+        if (!fresh && paths[it->second] != paths[i]) out[i] = it->second;
+    }
+    return out;
+}
+
+Status spelling_collision_error(const std::string &later, const std::string &earlier) {
+    return Status(Errc::unsafe_path, "cache path '" + later + "' and the earlier '" + earlier +
+                                         "' name the same file on Windows, where names are case-insensitive; "
+                                         "nothing was written for '" + later +
+                                         "': give the blobs names that differ in more than case");
 }
 
 Status check_relative_path(std::string_view path) {
@@ -54,6 +117,12 @@ Status check_relative_path(std::string_view path) {
         if (const char *why = reserved_name_reason(part))
             return Status(Errc::unsafe_path, "destination path '" + std::string(path) + "' " + why +
                                                  ": rename the blob or choose another cache_path");
+#ifdef _WIN32
+        if (const std::string why = windows_name_reason(part); !why.empty())
+            return Status(Errc::unsafe_path, "destination path '" + std::string(path) + "' has the component '" +
+                                                 std::string(part) + "', which " + why +
+                                                 ": rename the blob or choose another cache_path");
+#endif
         // The file's own name gets blobfetch's suffixes (at most
         // `.~bf<pid>-<16 hex>.dlstate.tmp`, 43 bytes) within the 255 bytes a
         // name may have; a directory's name may use them all.

@@ -58,11 +58,25 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
     // first progress report already credits cached bytes. Directories are
     // opened beneath the cache root once each, never following a link.
     DirCache dirs(cache_dir);
+    // Phase 0: on Windows, a descriptor whose path names the same file as an
+    // earlier one's in another case fails here, before anything is looked at
+    // or written for it; the earlier one proceeds.
+    std::vector<std::string> paths;
+    paths.reserve(specs.size());
+    for (const auto &s : specs) paths.push_back(s.path);
+    const std::vector<std::size_t> collides = spelling_collisions(paths);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        if (collides[i] == specs.size()) continue;
+        result.blobs[i].status = spelling_collision_error(specs[i].path, specs[collides[i]].path);
+        log.error(result.blobs[i].status.message());
+        progress.set_state(i, BlobState::failed);
+    }
     std::vector<std::size_t> to_download;
     std::mutex list_mutex;
     const std::size_t hash_threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
     parallel_for(specs.size(), hash_threads, [&](std::size_t i) {
         const BlobSpec &spec = specs[i];
+        if (collides[i] != specs.size()) return;
         auto download = [&] {
             std::lock_guard lock(list_mutex);
             to_download.push_back(i);

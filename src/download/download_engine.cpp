@@ -414,10 +414,14 @@ private:
         bool deferred = false;        // an attempt is due once there is room
     };
 
+    // The key of the blob's final path in m_busy_paths: two spellings of one
+    // file (on Windows, in another case) are one path.
+    static std::string busy_key(const Job &j) { return path_key(path_to_utf8(j.paths.final_path)); }
+
     // Asks for the blob's lock (its directory's next attempt takes it), or
     // makes it wait while another blob of this fetch works on its path.
     void try_start(Job &j, Clock::time_point now) {
-        if (m_busy_paths.count(j.paths.final_path)) {
+        if (m_busy_paths.count(busy_key(j))) {
             // Another blob of this fetch works on the same path: look again in 100 ms.
             if (j.phase != Phase::locking) {
                 enter_waiting(j);
@@ -429,12 +433,12 @@ private:
         }
         if (j.phase == Phase::locking) std::erase(m_waiting, &j);
         j.owns_path = true;  // from now on the only blob of this run on its path
-        m_busy_paths.insert(j.paths.final_path);
+        m_busy_paths.insert(busy_key(j));
         if (!m_options.locking) {
             use_private_files(j);
             return start_prepare(j);
         }
-        auto &slot = m_dirs[j.paths.rel_dir];
+        auto &slot = m_dirs[path_key(j.paths.rel_dir)];
         if (!slot) {
             slot = std::make_shared<DirEntry>();
             slot->rel_dir = j.paths.rel_dir;
@@ -597,7 +601,7 @@ private:
     // still running finds it forgotten.
     void forget_dir(const std::shared_ptr<DirEntry> &entry) {
         if (!entry->waiters.empty() || entry->users > 0 || entry->attempt_running) return;
-        auto it = m_dirs.find(entry->rel_dir);
+        auto it = m_dirs.find(path_key(entry->rel_dir));
         if (it != m_dirs.end() && it->second == entry) m_dirs.erase(it);
         entry->file.reset();
         entry->dir.reset();
@@ -919,16 +923,16 @@ private:
         }
         if (j.phase == Phase::locking) {
             std::erase(m_waiting, &j);
-            if (auto it = m_dirs.find(j.paths.rel_dir); it != m_dirs.end()) {
+            if (auto it = m_dirs.find(path_key(j.paths.rel_dir)); it != m_dirs.end()) {
                 auto entry = it->second;
                 std::erase(entry->waiters, &j);
                 forget_dir(entry);
             }
         }
-        if (j.owns_path) m_busy_paths.erase(j.paths.final_path);
+        if (j.owns_path) m_busy_paths.erase(busy_key(j));
         j.blob_lock.reset();  // released as soon as the blob is done
         if (j.dir_entry) {
-            auto it = m_dirs.find(j.paths.rel_dir);
+            auto it = m_dirs.find(path_key(j.paths.rel_dir));
             if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
                 auto entry = it->second;
                 --entry->users;
@@ -1204,8 +1208,11 @@ private:
     CancellationToken m_cancel;
     std::string m_stop_reason;  // set when fail-fast stopped the run
     DirCache *m_dircache = nullptr;                // the directories of this fetch
-    std::map<std::string, std::shared_ptr<DirEntry>> m_dirs;  // by directory relative to the cache
-    std::set<std::filesystem::path> m_busy_paths;  // final paths owned by a blob of this run
+    // By path_key() of the directory relative to the cache (on Windows `d` and
+    // `D` are one directory, with one lock file).
+    std::map<std::string, std::shared_ptr<DirEntry>> m_dirs;
+    // path_key() of the final paths owned by a blob of this run (busy_key).
+    std::set<std::string> m_busy_paths;
     std::vector<Job *> m_waiting;                  // blobs waiting for a lock
     std::deque<Job *> m_ready;                     // blobs holding their lock, waiting for an active slot
     std::size_t m_open_dirs = 0;                   // directories with an attempt running or a held lock

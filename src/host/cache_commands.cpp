@@ -1,5 +1,6 @@
 #include "host/cache_commands.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -16,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/path_safety.h"
 #include "config/manifest.h"
 #include "hash/sha256.h"
 #include "host/platform.h"
@@ -61,8 +63,8 @@ std::optional<long> private_owner(const std::string &base) {
 }
 
 
-std::string age_text(fs::file_time_type when) {
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(fs::file_time_type::clock::now() - when).count();
+std::string age_text(std::time_t when) {
+    const auto secs = static_cast<long long>(std::time(nullptr) - when);
     char buf[32];
     if (secs < 120) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(secs));
     else if (secs < 7200) std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(secs / 60));
@@ -130,29 +132,78 @@ bool is_download_file(const std::string &name) {
     return ends_with(name, ".part") || ends_with(name, ".dlstate") || ends_with(name, ".dlstate.tmp");
 }
 
-// The blobfetch files of a cache, by directory: downloads in `by_dir`, and
-// every directory holding a lock file in `locked_dirs`.
+// What `name` in `dir` is: its size, or -1 when it is not a regular file.
+std::int64_t file_size_in(const DirHandle &dir, const std::string &name) {
+    struct stat st {};
+    if (dir.stat(name, st) != 0 || !S_ISREG(st.st_mode)) return -1;
+    return static_cast<std::int64_t>(st.st_size);
+}
+
+// The bytes `name` in `dir` takes on disk (st_blocks; on Windows, which
+// stat gives no allocation, its size), or -1 when it is not a regular file.
+std::int64_t allocated_size_in(const DirHandle &dir, const std::string &name) {
+    struct stat st {};
+    if (dir.stat(name, st) != 0 || !S_ISREG(st.st_mode)) return -1;
+#ifdef _WIN32
+    return static_cast<std::int64_t>(st.st_size);
+#else
+    return std::min(static_cast<std::int64_t>(st.st_blocks) * 512, static_cast<std::int64_t>(st.st_size));
+#endif
+}
+
+// The blobfetch files of a cache, by directory relative to the cache
+// ('/'-separated UTF-8, "" for the cache itself): downloads in `by_dir`, and
+// every directory holding a lock file in `locked_dirs`. Walked through
+// directory handles (never following a link, long paths and non-ASCII names
+// as everywhere else: io/dir_handle.h), not std::filesystem's paths.
 struct Found {
-    std::map<fs::path, std::vector<fs::path>> by_dir;
-    std::set<fs::path> locked_dirs;
+    std::shared_ptr<DirHandle> root;
+    std::map<std::string, std::vector<std::string>> by_dir;
+    std::set<std::string> locked_dirs;
     std::string error;
 };
 
-Found scan(const fs::path &cache) {
+std::string child_of(const std::string &rel, const std::string &name) { return rel.empty() ? name : rel + "/" + name; }
+
+// The directory `rel` of the cache, opened beneath its root (the root itself for "").
+Expected<std::shared_ptr<DirHandle>> open_rel(const std::shared_ptr<DirHandle> &root, const std::string &rel) {
+    if (rel.empty()) return root;
+    return DirHandle::open_beneath(root, rel, /*create=*/false);
+}
+
+// `rel` (a '/'-separated path below the cache) as this platform shows paths.
+std::string shown_rel(const std::string &rel) { return path_to_utf8(path_from_utf8(rel).make_preferred()); }
+
+// The last component of `rel`.
+std::string last_of(const std::string &rel) { return file_name_of(rel); }
+
+Found scan(const std::string &cache) {
     Found f;
-    std::error_code ec;
-    if (!fs::is_directory(cache, ec)) {
-        f.error = "'" + cache.string() + "' is not a directory";
+    auto root = DirHandle::open_root(path_from_utf8(cache), /*create=*/false);
+    if (!root) {
+        f.error = root.status().code() == Errc::not_found ? "'" + cache + "' is not a directory" : root.message();
         return f;
     }
-    for (auto it = fs::recursive_directory_iterator(cache, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
-        const std::string name = it->path().filename().string();
-        if (is_download_file(name) || is_placement_temporary(name)) f.by_dir[it->path().parent_path()].push_back(it->path());
-        else if (name == kLockFileName) f.locked_dirs.insert(it->path().parent_path());
+    f.root = *root;
+    std::vector<std::string> todo{""};
+    while (!todo.empty()) {
+        const std::string rel = todo.back();
+        todo.pop_back();
+        auto dir = open_rel(f.root, rel);
+        if (!dir) continue;  // gone, or a link since it was listed: not followed
+        for (const auto &name : entries_of(**dir)) {
+            struct stat st {};
+            if ((*dir)->stat(name, st) != 0) continue;
+            if (S_ISDIR(st.st_mode)) {
+                todo.push_back(child_of(rel, name));
+                continue;
+            }
+            if (!S_ISREG(st.st_mode)) continue;  // links are never followed
+            if (is_download_file(name) || is_placement_temporary(name)) f.by_dir[rel].push_back(name);
+            else if (name == kLockFileName) f.locked_dirs.insert(rel);
+        }
     }
-    if (ec) f.error = "cannot read '" + cache.string() + "': " + ec.message();
+    for (auto &[rel, names] : f.by_dir) std::sort(names.begin(), names.end());
     return f;
 }
 
@@ -174,47 +225,49 @@ std::string blob_of(const std::string &file) {
 }  // namespace
 
 int run_status(const std::string &cache, bool json, std::ostream &out) {
-    Found found = scan(path_from_utf8(cache));
+    Found found = scan(cache);
     if (!found.error.empty()) {
         std::fprintf(stderr, "blobfetch: error: %s\n", found.error.c_str());
         return kExitBadInput;
     }
     nlohmann::json list = nlohmann::json::array();
-    for (const auto &[dir, files] : found.by_dir) {
-        for (const auto &file : files) {
-            const std::string name = file.string();
+    for (const auto &[rel, files] : found.by_dir) {
+        auto opened = open_rel(found.root, rel);
+        if (!opened) continue;  // gone since the scan
+        const DirHandle &dir = **opened;
+        const std::set<std::string> here(files.begin(), files.end());
+        for (const auto &name : files) {
             nlohmann::json e;
-            std::error_code ec;
-            const auto mtime = fs::last_write_time(file, ec);
-            e["age"] = ec ? "?" : age_text(mtime);
-            e["in_progress_by"] = holder_of(dir, blob_of(file.filename().string()));
+            struct stat st {};
+            e["age"] = dir.stat(name, st) != 0 ? "?" : age_text(st.st_mtime);
+            e["in_progress_by"] = holder_of(dir.path(), blob_of(name));
             if (ends_with(name, ".dlstate")) {
                 const std::string base = strip(name, ".dlstate");
-                e["blob"] = fs::relative(base, cache, ec).string();
-                auto st = load_download_state(file);
-                if (!st) {
-                    e["state"] = "unreadable record: " + st.message();
+                e["blob"] = shown_rel(child_of(rel, base));
+                auto record = load_download_state(dir, name);
+                if (!record) {
+                    e["state"] = "unreadable record: " + record.message();
                 } else {
-                    const bool data = fs::exists(base + ".part", ec);
+                    const bool data = file_size_in(dir, base + ".part") >= 0;
                     e["state"] = data ? "resumable" : "record without data";
-                    e["done_bytes"] = st->recorded_bytes();
-                    e["total_bytes"] = st->blob_size;
-                    e["percent"] = st->blob_size > 0 ? st->recorded_bytes() * 100 / st->blob_size : 100;
-                    e["chunks"] = std::to_string(st->chunks.completed()) + "/" + std::to_string(st->chunks.size());
-                    if (!st->partial.empty()) e["chunks_in_flight"] = st->partial.size();  // their first bytes recorded
-                    e["remote"] = !st->identity.etag.empty() ? "ETag " + st->identity.etag
-                                  : !st->identity.last_modified.empty() ? "Last-Modified " + st->identity.last_modified
-                                                                        : "no validators";
+                    e["done_bytes"] = record->recorded_bytes();
+                    e["total_bytes"] = record->blob_size;
+                    e["percent"] = record->blob_size > 0 ? record->recorded_bytes() * 100 / record->blob_size : 100;
+                    e["chunks"] = std::to_string(record->chunks.completed()) + "/" + std::to_string(record->chunks.size());
+                    if (!record->partial.empty()) e["chunks_in_flight"] = record->partial.size();  // their first bytes recorded
+                    e["remote"] = !record->identity.etag.empty() ? "ETag " + record->identity.etag
+                                  : !record->identity.last_modified.empty() ? "Last-Modified " + record->identity.last_modified
+                                                                            : "no validators";
                 }
             } else if (ends_with(name, ".part")) {
                 const std::string base = strip(name, ".part");
-                if (fs::exists(base + ".dlstate", ec)) continue;  // listed with its record
-                e["blob"] = fs::relative(base, cache, ec).string();
+                if (here.count(base + ".dlstate") || file_size_in(dir, base + ".dlstate") >= 0) continue;  // with its record
+                e["blob"] = shown_rel(child_of(rel, base));
                 e["state"] = private_owner(base) ? "private partial file (not resumable)"
                                                  : "partial file without a record (not resumable)";
-                e["done_bytes"] = static_cast<std::int64_t>(fs::file_size(file, ec));
+                e["done_bytes"] = static_cast<std::int64_t>(st.st_size);
             } else {
-                e["blob"] = fs::relative(file, cache, ec).string();
+                e["blob"] = shown_rel(child_of(rel, name));
                 e["state"] = "temporary of an interrupted save";
             }
             list.push_back(e);
@@ -244,13 +297,6 @@ int run_status(const std::string &cache, bool json, std::ostream &out) {
 
 namespace {
 
-// What `name` in `dir` is: its size, or -1 when it is not a regular file.
-std::int64_t file_size_in(const DirHandle &dir, const std::string &name) {
-    struct stat st {};
-    if (dir.stat(name, st) != 0 || !S_ISREG(st.st_mode)) return -1;
-    return static_cast<std::int64_t>(st.st_size);
-}
-
 // Whether the file published at `name` is the blob a record was started
 // for: by the digest the record keeps (the descriptor's SHA-256, or the
 // first half of its SHA-512). False when that cannot be told (no digest).
@@ -278,38 +324,34 @@ bool published_matches(const DirHandle &dir, const std::string &name, const Down
 }  // namespace
 
 int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ostream &out) {
-    Found found = scan(path_from_utf8(cache));
+    Found found = scan(cache);
     if (!found.error.empty()) {
         std::fprintf(stderr, "blobfetch: error: %s\n", found.error.c_str());
-        return kExitBadInput;
-    }
-    auto root = DirHandle::open_root(path_from_utf8(cache), false);
-    if (!root) {
-        std::fprintf(stderr, "blobfetch: error: %s\n", root.message().c_str());
         return kExitBadInput;
     }
     nlohmann::json removed = nlohmann::json::array(), skipped = nlohmann::json::array();
     std::int64_t freed = 0;
     int errors = 0;
     for (const auto &dir : found.locked_dirs) found.by_dir[dir];  // lock files alone get a visit too
-    for (const auto &[dir_path, files] : found.by_dir) {
+    for (const auto &[rel, files] : found.by_dir) {
         // Every look and removal goes through the directory opened beneath
         // the cache without following links: one swapped for a link since
         // the scan is left alone, never followed.
-        const std::string rel = fs::path(dir_path).lexically_relative(cache).generic_string();
-        auto handle = DirHandle::open_beneath(*root, rel == "." ? std::string() : rel, false);
+        auto handle = open_rel(found.root, rel);
         if (!handle) {
-            skipped.push_back({{"dir", dir_path.string()}, {"why", handle.message()}});
+            skipped.push_back({{"dir", path_to_utf8(found.root->show(rel).make_preferred())}, {"why", handle.message()}});
             continue;
         }
         const DirHandle &dir = **handle;
+        const fs::path &dir_path = dir.path();
+        const std::string dir_shown = path_to_utf8(dir_path);
         // A dry run only looks (it creates, changes and removes nothing); a
         // real one holds the directory's lock while it removes.
         std::unique_ptr<DirLock> held;
         if (dry_run) {
             auto probe = probe_directory_lock(dir_path);
             if (!probe.ok() || probe->held) {
-                skipped.push_back({{"dir", dir_path.string()},
+                skipped.push_back({{"dir", dir_shown},
                                    {"why", probe.ok() ? "in use by " + describe_holder(probe->holder)
                                                       : probe.message()}});
                 continue;
@@ -317,7 +359,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         } else {
             auto attempt = try_lock_directory(dir);
             if (!attempt.ok() || !attempt->lock) {
-                skipped.push_back({{"dir", dir_path.string()},
+                skipped.push_back({{"dir", dir_shown},
                                    {"why", attempt.ok() ? "in use by " + describe_holder(attempt->holder)
                                                         : attempt.message()}});
                 continue;
@@ -325,7 +367,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             if (!attempt->lock->enforced()) {
                 // Without a lock that excludes fetchers nothing here is
                 // provably dead: a live download may be using any of it.
-                skipped.push_back({{"dir", dir_path.string()},
+                skipped.push_back({{"dir", dir_shown},
                                    {"why", "no lock can be taken there (" + attempt->lock->why_not_enforced() +
                                                "), so whether a download is running there cannot be told"}});
                 continue;
@@ -334,7 +376,8 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         }
         std::set<std::string> dropped;  // removed (or, in a dry run, would be)
         auto drop = [&](const std::string &name, const std::string &why) {
-            const std::int64_t size = file_size_in(dir, name);
+            // (A lock file is sparse where the file system allows: what it frees is its allocated size.)
+            const std::int64_t size = name == kLockFileName ? allocated_size_in(dir, name) : file_size_in(dir, name);
             if (size < 0) return;
             if (!dry_run) {
                 if (const int e = dir.unlink(name); e != 0 && e != ENOENT) {
@@ -346,7 +389,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
             }
             freed += size;
             dropped.insert(name);
-            removed.push_back({{"path", dir.show(name).string()}, {"bytes", size}, {"why", why}});
+            removed.push_back({{"path", path_to_utf8(dir.show(name))}, {"bytes", size}, {"why", why}});
         };
         // What is blobfetch's own: its private temporaries (exact names),
         // its records (their magic) and their partial files anywhere; a
@@ -354,7 +397,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         // directory with blobfetch's lock file, and never vcpkg's
         // `<file>.<pid>.part`. Whatever else merely ends in .part or
         // .dlstate is never touched.
-        const bool ours = found.locked_dirs.count(dir_path) > 0;
+        const bool ours = found.locked_dirs.count(rel) > 0;
         auto mine = [&](const std::string &name) {
             if (is_placement_temporary(name)) return true;
             if (!is_download_file(name)) return false;
@@ -365,14 +408,13 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
                 return true;
             return ours && !(ends_with(name, ".part") && is_vcpkg_temporary(b)) && !record;
         };
-        for (const auto &file : files) {
-            const std::string name = file.filename().string();
+        for (const auto &name : files) {
             if (!ours && !mine(name)) continue;
             if (is_placement_temporary(name)) {
                 if (private_owner_of(dir, name) == Owner::gone)
                     drop(name, "x-script's temporary of a placement that died");
                 else
-                    skipped.push_back({{"dir", dir.show(name).string()}, {"why", "in use by its process"}});
+                    skipped.push_back({{"dir", path_to_utf8(dir.show(name))}, {"why", "in use by its process"}});
                 continue;
             }
             if (ends_with(name, ".dlstate.tmp")) {
@@ -385,12 +427,12 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
                 switch (private_owner_of(dir, name)) {
                     case Owner::gone: drop(name, "private file of process " + std::to_string(*pid) + ", which is gone"); break;
                     case Owner::alive:
-                        skipped.push_back({{"dir", dir.show(name).string()}, {"why", "in use by its process"}});
+                        skipped.push_back({{"dir", path_to_utf8(dir.show(name))}, {"why", "in use by its process"}});
                         break;
                     case Owner::unknown:
                         if (all) drop(name, "private file whose owner cannot be told (--all)");
                         else
-                            skipped.push_back({{"dir", dir.show(name).string()},
+                            skipped.push_back({{"dir", path_to_utf8(dir.show(name))},
                                                {"why", "locks are not enforced here, so whether its process still "
                                                        "runs cannot be told; --all removes it"}});
                         break;
@@ -405,11 +447,11 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
                 continue;
             }
             if (is_record && !has_record_magic(dir, name)) {
-                skipped.push_back({{"dir", dir.show(name).string()}, {"why", "not a blobfetch record"}});
+                skipped.push_back({{"dir", path_to_utf8(dir.show(name))}, {"why", "not a blobfetch record"}});
                 continue;
             }
             if (!is_record && is_vcpkg_temporary(base) && file_size_in(dir, base + ".dlstate") < 0) {
-                skipped.push_back({{"dir", dir.show(name).string()},
+                skipped.push_back({{"dir", path_to_utf8(dir.show(name))},
                                    {"why", "another program's temporary file (vcpkg's <file>.<pid>.part?)"}});
                 continue;
             }
@@ -441,7 +483,8 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         // holds the asset's lock, which excludes gc; the hour keeps gc from
         // taking an asset just published and not yet placed, which would
         // cost a download again.)
-        if (dir_path.filename().string().rfind(".blobfetch-staging", 0) == 0 && ours) {
+        const bool staging = last_of(rel).rfind(".blobfetch-staging", 0) == 0;
+        if (staging && ours) {
             const std::time_t hour_ago = std::time(nullptr) - 3600;
             for (const auto &n : entries_of(dir)) {
                 struct stat st {};
@@ -454,11 +497,12 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         // it (a process waiting on it notices that the name holds another
         // file, or none, and opens the new one: see dir_lock_posix.cpp).
         bool downloads_left = false;
-        const bool staging = dir_path.filename().string().rfind(".blobfetch-staging", 0) == 0;
         for (const auto &n : entries_of(dir))
             if ((mine(n) || (staging && is_sha512_name(n))) && !dropped.count(n)) downloads_left = true;
-        if (!downloads_left) drop(kLockFileName, "lock file of a directory with no download left");
-        else if (!ours && !dry_run) (void)dir.unlink(kLockFileName);  // made by this gc only to exclude fetches: it goes
+        // A lock file this gc made itself (only to exclude fetches while it
+        // looked) goes without a word: it was no leftover.
+        if (!ours && !dry_run) (void)dir.unlink(kLockFileName);
+        else if (!downloads_left) drop(kLockFileName, "lock file of a directory with no download left");
         held.reset();
     }
     if (json) {
@@ -477,6 +521,26 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
     return errors ? kExitFailed : kExitOk;
 }
 
+namespace {
+
+// The SHA-256 (hex) of `name` in `dir`.
+Expected<std::string> sha256_in(const DirHandle &dir, const std::string &name) {
+    UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
+    if (!fd) return Status(Errc::io, "cannot open '" + path_to_utf8(dir.show(name)) + "': " + std::strerror(errno));
+    Sha256 sha;
+    std::vector<char> buf(1 << 20);
+    for (std::int64_t off = 0;;) {
+        auto n = read_at_most(fd.get(), buf.data(), buf.size(), off, path_to_utf8(dir.show(name)));
+        if (!n) return n.status();
+        if (*n == 0) break;
+        sha.update(buf.data(), *n);
+        off += static_cast<std::int64_t>(*n);
+    }
+    return sha.finish_hex();
+}
+
+}  // namespace
+
 int run_verify(const std::string &manifest_path, const std::string &cache_override, bool json, std::ostream &out) {
     auto manifest = config::load_manifest(path_from_utf8(manifest_path));
     if (!manifest) {
@@ -492,29 +556,40 @@ int run_verify(const std::string &manifest_path, const std::string &cache_overri
     const fs::path cache = cache_override.empty() ? manifest->cache_dir : path_from_utf8(cache_override);
     nlohmann::json list = nlohmann::json::array();
     std::size_t bad = 0;
-    for (const auto &b : *blobs) {
-        const fs::path file = cache / b.path;
-        std::error_code ec;
+    std::vector<std::string> paths;
+    for (const auto &b : *blobs) paths.push_back(b.path);
+    const std::vector<std::size_t> collides = spelling_collisions(paths);  // (fetch refuses the later one)
+    // Looked at through directory handles (long paths, UTF-8 names, no link
+    // followed below the cache), as fetch writes them.
+    auto root = DirHandle::open_root(cache, /*create=*/false);
+    for (std::size_t i = 0; i < blobs->size(); ++i) {
+        const auto &b = (*blobs)[i];
+        std::string shown = path_to_utf8((cache / path_from_utf8(b.path)).make_preferred());
         std::string verdict = "ok";
-        const auto st = fs::symlink_status(file, ec);
-        if (ec || !fs::is_regular_file(st)) {
+        auto dir = root ? open_rel(*root, relative_dir_of(b.path)) : Expected<std::shared_ptr<DirHandle>>(root.status());
+        const std::string name = file_name_of(b.path);
+        struct stat st {};
+        if (dir) shown = path_to_utf8((*dir)->show(name));
+        if (collides[i] != paths.size()) {
+            verdict = "not fetched: names the same file as '" + paths[collides[i]] +
+                      "' on Windows, where names are case-insensitive";
+        } else if (!dir || (*dir)->stat(name, st) != 0 || !S_ISREG(st.st_mode)) {
             verdict = "missing";
-        } else if (b.size >= 0 && static_cast<std::int64_t>(fs::file_size(file, ec)) != b.size) {
-            verdict = "wrong size (" + std::to_string(fs::file_size(file, ec)) + " bytes, expected " +
-                      std::to_string(b.size) + ")";
+        } else if (b.size >= 0 && static_cast<std::int64_t>(st.st_size) != b.size) {
+            verdict = "wrong size (" + std::to_string(st.st_size) + " bytes, expected " + std::to_string(b.size) + ")";
         } else if (!b.sha256.empty()) {
-            auto actual = sha256_file(file);
+            auto actual = sha256_in(**dir, name);
             if (!actual) verdict = "unreadable: " + actual.message();
             else if (*actual != b.sha256) verdict = "CORRUPT (SHA-256 " + *actual + ", expected " + b.sha256 + ")";
         }
         bad += verdict != "ok";
         list.push_back({{"name", b.name}, {"path", b.path}, {"verdict", verdict}});
-        if (!json && verdict != "ok") out << verdict << "  " << b.name << "  " << file.string() << "\n";
+        if (!json && verdict != "ok") out << verdict << "  " << b.name << "  " << shown << "\n";
     }
     if (json)
         out << nlohmann::json{{"cache_dir", path_to_utf8(cache)}, {"blobs", list}, {"bad", bad}}.dump(2) << "\n";
     else
-        out << (blobs->size() - bad) << " of " << blobs->size() << " blobs in " << cache.string() << " verified"
+        out << (blobs->size() - bad) << " of " << blobs->size() << " blobs in " << path_to_utf8(cache) << " verified"
             << (bad ? ", " + std::to_string(bad) + " missing or corrupt" : std::string()) << "\n";
     return bad ? kExitFailed : kExitOk;
 }

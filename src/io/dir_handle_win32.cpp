@@ -3,7 +3,9 @@
 // (which pins it and every directory above it), and each operation on the
 // path of one component below it, never through a final reparse point.
 #ifdef _WIN32
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <vector>
 
@@ -172,19 +174,47 @@ UniqueFd DirHandle::open(std::string_view name, int flags, mode_t) const {
     return UniqueFd(win32::descriptor_of(h, access));
 }
 
+namespace {
+
+// FILETIME / LARGE_INTEGER (100 ns since 1601) as time_t.
+std::time_t unix_time(std::uint64_t ticks) {
+    return static_cast<std::time_t>((static_cast<std::int64_t>(ticks) - 116444736000000000LL) / 10000000LL);
+}
+std::uint64_t ticks_of(const FILETIME &t) {
+    return (static_cast<std::uint64_t>(t.dwHighDateTime) << 32) | t.dwLowDateTime;
+}
+
+}  // namespace
+
+// The file opened for its attributes only (which no sharing mode excludes),
+// never through a final reparse point: size, mode, times and the link count
+// (GetFileInformationByHandle; gc's rule for x-script's staged assets needs
+// st_nlink). st_ctime is the change time (FileBasicInfo), as on POSIX.
 int DirHandle::stat(std::string_view name, struct stat &st) const {
     if (!plain_name(name)) return EINVAL;
-    WIN32_FILE_ATTRIBUTE_DATA data{};
-    if (!GetFileAttributesExW(win32::child_path(m_os_path, name).c_str(), GetFileExInfoStandard, &data))
-        return win32::errno_of(GetLastError());
+    const std::wstring os = win32::child_path(m_os_path, name);
+    HANDLE h = CreateFileW(os.c_str(), FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
+    if (h == INVALID_HANDLE_VALUE) return win32::errno_of(GetLastError());
+    BY_HANDLE_FILE_INFORMATION info{};
+    const bool known = GetFileInformationByHandle(h, &info) != 0;
+    const DWORD error = known ? 0 : GetLastError();
+    FILE_BASIC_INFO basic{};
+    const bool changed = known && GetFileInformationByHandleEx(h, FileBasicInfo, &basic, sizeof basic) != 0;
+    CloseHandle(h);
+    if (!known) return win32::errno_of(error);
     std::memset(&st, 0, sizeof st);
     // A reparse point (link, junction) is neither a file nor a directory here.
-    if (data.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) st.st_mode = 0;
-    else if (data.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) st.st_mode = S_IFDIR | 0777;
-    else st.st_mode = S_IFREG | ((data.dwFileAttributes & FILE_ATTRIBUTE_READONLY) ? 0444 : 0666);
-    st.st_size = static_cast<decltype(st.st_size)>((static_cast<std::uint64_t>(data.nFileSizeHigh) << 32) |
-                                                   data.nFileSizeLow);
+    if (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) st.st_mode = 0;
+    else if (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) st.st_mode = S_IFDIR | 0777;
+    else st.st_mode = S_IFREG | ((info.dwFileAttributes & FILE_ATTRIBUTE_READONLY) ? 0444 : 0666);
+    st.st_size = static_cast<decltype(st.st_size)>((static_cast<std::uint64_t>(info.nFileSizeHigh) << 32) |
+                                                   info.nFileSizeLow);
+    st.st_nlink = static_cast<decltype(st.st_nlink)>(std::min<DWORD>(info.nNumberOfLinks, 0x7fff));
     st.st_dev = static_cast<decltype(st.st_dev)>(m_dev);
+    st.st_mtime = unix_time(ticks_of(info.ftLastWriteTime));
+    st.st_atime = unix_time(ticks_of(info.ftLastAccessTime));
+    st.st_ctime = changed ? unix_time(static_cast<std::uint64_t>(basic.ChangeTime.QuadPart)) : st.st_mtime;
     return 0;
 }
 

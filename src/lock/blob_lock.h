@@ -134,7 +134,9 @@ struct BlobAttempt {
     std::string holder;              // when busy: the holder's line ("PID:1234,Time:...[,Blob:...]"), "" if unknown
 };
 
-// The key of blob `name` (its file name in the directory).
+// The key of blob `name` (its file name in the directory), of its path_key():
+// on Windows, names that differ only in ASCII case have one key, so that two
+// processes never write one file through two spellings.
 std::uint64_t blob_lock_key(std::string_view name);
 
 // One attempt, never waiting, at the locks of the blobs `names` (file names

@@ -10,13 +10,14 @@
 #include <unistd.h>
 #endif
 
+#include "base/path_safety.h"
 #include "lock/blob_lock.h"
 
 namespace blobfetch {
 
 std::uint64_t blob_lock_key(std::string_view name) {
     std::uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
-    for (const char c : name) {
+    for (const char c : path_key(name)) {  // on Windows `A.BIN` is `a.bin`: one key
         h ^= static_cast<unsigned char>(c);
         h *= 1099511628211ull;
     }

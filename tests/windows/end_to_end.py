@@ -15,8 +15,19 @@ Checks, printing the figures:
   4. two blobfetch.exe processes on one manifest: each blob's bytes are sent
      once in total;
   5. a cache path with non-ASCII characters, and one longer than 260
-     characters, work;
-  6. so do a non-ASCII manifest path, cache_dir and cache_path (no --cache).
+     characters, work (and the cache commands on them: 8);
+  6. so do a non-ASCII manifest path, cache_dir and cache_path (no --cache);
+  7. names Windows treats its own way: two cache paths that differ only in
+     case fail the later blob (the earlier one is fetched, byte-exact; verify
+     says why the later is not there); a blob named like blobfetch's own
+     files in another case (`X.BIN.DLSTATE`), a device name (`sub/NUL.txt`),
+     a trailing dot or space (`trail.`, `d /x`) are refused up front,
+     nothing written to the cache;
+  8. status, verify and gc --all on the caches of 5 (with a killed
+     download's .part and .dlstate put in them): the download listed once,
+     the blobs verified, the leftovers removed;
+  9. x-script into a non-ASCII directory; once {dst} is gone, gc --all
+     reclaims the staged asset.
 
 Synchronisation is by polling conditions with deadlines, never by sleeping a
 fixed time: nginx is ready when its port accepts; a run's requests are all in
@@ -28,6 +39,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -334,7 +346,47 @@ def bytes_for(entries, name):
     return sum(e["body"] for e in entries if f"/{name}/" in e["uri"])
 
 
+def run(exe, env, args):
+    """wine blobfetch.exe ARGS: (exit status, stdout + stderr)."""
+    r = subprocess.run(["wine", exe] + args, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                       env=env, timeout=300)
+    return r.returncode, r.stdout + r.stderr
+
+
+def cache_commands(exe, env, label, cache, manifest, leftover, big):
+    """status, verify and gc --all on `cache` (non-ASCII or long), with the
+    killed download's .part and .dlstate put in it first."""
+    name, _, seed, _ = big
+    os.makedirs(os.path.join(cache, name), exist_ok=True)
+    planted = [os.path.join(cache, name, f) for f in sorted(os.listdir(leftover))] if os.path.isdir(leftover) else []
+    for p in planted:
+        shutil.copyfile(os.path.join(leftover, os.path.basename(p)), p)
+    check(len(planted) == 2, f"{label} cache: the killed download's {[os.path.basename(p) for p in planted]} put in it")
+    rc, out = run(exe, env, ["status", wine_path(cache)])
+    mentions = [line for line in out.splitlines() if f"key{seed}.bin" in line]
+    check(rc == 0 and len(mentions) == 1 and "resumable" in out,
+          f"{label} cache: status lists the download once, resumable: exit {rc}: {' / '.join(out.strip().splitlines()[:2])}")
+    rc, out = run(exe, env, ["verify", wine_path(manifest), "--cache", wine_path(cache)])
+    check(rc == 0 and "missing" not in out, f"{label} cache: verify: exit {rc}: {out.strip().splitlines()[-1]}")
+    rc, out = run(exe, env, ["gc", "--all", wine_path(cache)])
+    left = [p for p in planted if os.path.exists(p)]
+    removed = [line for line in out.splitlines() if line.startswith("removed ")]
+    check(rc == 0 and not left and len([r for r in removed if f"key{seed}.bin." in r]) == 2 and "left alone" not in out
+          and not any(f"{name}\\.download.lock" in r for r in removed),  # (made by this gc: not a leftover)
+          f"{label} cache: gc --all removed the .part and .dlstate: exit {rc}: {out.strip().splitlines()[-1]}")
+    rc, out = run(exe, env, ["status", wine_path(cache)])
+    check(rc == 0 and "no unfinished downloads" in out, f"{label} cache: status after gc: exit {rc}: {out.strip()[:80]}")
+    check(cached_ok(cache, [b for b in load_small(manifest)]), f"{label} cache: the published blobs are still there")
+
+
+def load_small(manifest):
+    with open(manifest) as f:
+        doc = json.load(f)
+    return [(a["name"], a["size"], int(a["sha"][3:]), a["sha256"]) for a in doc["artifacts"]]
+
+
 def run_checks(exe, work, nginx, blobs, env):
+    www = os.path.join(work, "www")
     manifest = os.path.join(work, "manifest.json")
     write_manifest(manifest, nginx.url, blobs)
     nginx.take_log()
@@ -361,6 +413,7 @@ def run_checks(exe, work, nginx, blobs, env):
     write_manifest(slow, nginx.url, big, prefix="/slow")
     cache = fresh_dir(os.path.join(work, "cache-kill"))
     sidecar = os.path.join(cache, name, f"key{seed}.bin.dlstate")
+    leftover = os.path.join(work, "killed-leftover")
     t = time.monotonic()
     host = Host(exe, ["fetch", wine_path(slow), "--cache", wine_path(cache)], env)
     eventually(lambda: host.percent() >= 30 or host.proc.poll() is not None, 120, "the fetch to pass 30 %")
@@ -385,6 +438,12 @@ def run_checks(exe, work, nginx, blobs, env):
         say(f"      killed blobfetch.exe (pid {pid}, {'the wine child itself' if pid == host.proc.pid else 'below it'}) "
             f"at {percent} % after {time.monotonic() - t:.1f}s, the sidecar recording {recorded} bytes; wine exit {rc}")
         check(os.path.exists(sidecar), "the sidecar survived the kill")
+        # (The kill's leftovers, for the cache commands on the caches of 5.)
+        fresh_dir(leftover)
+        os.makedirs(leftover)
+        for suffix in (".dlstate", ".part"):
+            if os.path.exists(sidecar[:-len(".dlstate")] + suffix):
+                shutil.copyfile(sidecar[:-len(".dlstate")] + suffix, os.path.join(leftover, f"key{seed}.bin{suffix}"))
         first = bytes_for(nginx.take_log(), name)
         rc, secs, host = fetch(exe, slow, cache, env)
         second = bytes_for(nginx.take_log(), name)
@@ -428,6 +487,7 @@ def run_checks(exe, work, nginx, blobs, env):
         if label == "long":
             check(longest > 260, f"the long path is longer than MAX_PATH ({longest} > 260)")
         nginx.take_log()
+        cache_commands(exe, env, label, cache, small_manifest, leftover, big[0])
 
     # 6. non-ASCII everywhere else: the manifest's own path, its cache_dir
     # (relative to it) and the blobs' paths in the cache (cache_path), no --cache
@@ -448,6 +508,65 @@ def run_checks(exe, work, nginx, blobs, env):
     check(rc == 0 and ok, f"non-ASCII manifest path, cache_dir and cache_path: exit {rc}, byte-exact at "
           f"{files[-1][len(work):]}" + ("" if rc == 0 else ": " + host.error_text()))
     nginx.take_log()
+
+    # 7. names Windows treats its own way
+    case_manifest = os.path.join(work, "manifest-case.json")
+    write_manifest(case_manifest, nginx.url, small)
+    with open(case_manifest) as f:
+        doc = json.load(f)
+    doc["artifacts"][0]["path"] = "d/A.BIN"  # (small[0] is the empty blob, small[1] the 1 MiB one)
+    doc["artifacts"][1]["path"] = "d/a.bin"
+    doc["artifacts"].reverse()  # the 1 MiB blob's `d/a.bin` comes first and is fetched
+    with open(case_manifest, "w") as f:
+        json.dump(doc, f)
+    cache = fresh_dir(os.path.join(work, "cache-case"))
+    rc, secs, host = fetch(exe, case_manifest, cache, env)
+    text = host.error_text()
+    got = os.path.join(cache, "d", "a.bin")
+    check(rc == 1 and "'d/A.BIN' and the earlier 'd/a.bin' name the same file on Windows" in text and
+          "nothing was written for 'd/A.BIN'" in text,
+          f"cache paths d/a.bin and d/A.BIN: exit {rc}, the later one refused: " + text.strip().splitlines()[0][:160])
+    check(os.listdir(os.path.join(cache, "d")) in (["a.bin", ".download.lock"], [".download.lock", "a.bin"]) and
+          sha256_file(got) == small[1][3], f"d/a.bin fetched byte-exact, nothing else: {os.listdir(os.path.join(cache, 'd'))}")
+    v = subprocess.run(["wine", exe, "verify", wine_path(case_manifest), "--cache", wine_path(cache)],
+                       capture_output=True, text=True, encoding="utf-8", errors="replace", env=env)
+    check(v.returncode == 1 and "same file as 'd/a.bin'" in v.stdout and "CORRUPT" not in v.stdout,
+          f"verify: exit {v.returncode}, says why d/A.BIN is not there: {v.stdout.strip().splitlines()[0][:120]}")
+    nginx.take_log()
+    # (One of each kind: the unit tests have the rest; each run costs Wine's start.)
+    for bad, why in [("d/X.BIN.DLSTATE", "ends with '.dlstate' (in some case)"), ("sub/NUL.txt", "Windows device name 'NUL'"),
+                     ("trail.", "ends with '.'"), ("d /x", "component 'd ', which ends with a space")]:
+        doc = json.load(open(case_manifest))
+        doc["artifacts"] = doc["artifacts"][:1]
+        doc["artifacts"][0]["path"] = bad
+        named = os.path.join(work, "manifest-name.json")
+        with open(named, "w") as f:
+            json.dump(doc, f)
+        cache = fresh_dir(os.path.join(work, "cache-name"))
+        rc, secs, host = fetch(exe, named, cache, env)
+        text = host.error_text()
+        check(rc == 2 and f"destination path '{bad}'" in text and why in text and not os.path.exists(cache),
+              f"blob path {bad!r} refused up front (exit {rc}, nothing written): {why}")
+    check(not nginx.take_log(), "no request for any refused name")
+
+    # 9. x-script into a non-ASCII directory: the asset is staged and copied
+    # to {dst}; once {dst} is gone, gc --all reclaims the staged asset (its
+    # link count is 1: GetFileInformationByHandle).
+    name, size, seed, _ = small[1]
+    with open(os.path.join(www, name, f"key{seed}.bin"), "rb") as f:
+        sha512 = hashlib.sha512(f.read()).hexdigest()
+    where = fresh_dir(os.path.join(work, "x-script-é"))
+    os.makedirs(where)
+    dst = os.path.join(where, "asset.zip.1.part")
+    rc, out = run(exe, env, ["x-script", f"{nginx.url}/{name}/key{seed}.bin", sha512, wine_path(dst)])
+    staged = os.path.join(where, ".blobfetch-staging", sha512)
+    check(rc == 0 and os.path.isfile(dst) and os.path.isfile(staged),
+          f"x-script into {os.path.basename(where)}: exit {rc}, placed and staged" + ("" if rc == 0 else ": " + out))
+    nginx.take_log()
+    os.remove(dst)
+    rc, out = run(exe, env, ["gc", "--all", wine_path(where)])
+    check(rc == 0 and not os.path.exists(staged) and "staged asset that nothing links to any more" in out,
+          f"gc --all after {{dst}} went: exit {rc}, the staged asset reclaimed: {out.strip().splitlines()[-1]}")
 
 
 if __name__ == "__main__":

@@ -95,3 +95,87 @@ TEST(PathSafety, FileNamesTooLongForTheSuffixes_AreRefusedUpFront) {
 }
 }  // namespace
 }  // namespace blobfetch
+
+namespace blobfetch {
+namespace {
+// The engine's own suffixes in any case: on a case-insensitive file system
+// `BIG.BIN.DLSTATE` is big.bin's record (a blob of that name once made the
+// engine delete it as that record), and the rule is the same everywhere.
+TEST(PathSafety, RefusesTheEnginesOwnNames_InAnyCase) {
+    for (const char *p : {"d/BIG.BIN.DLSTATE", "x.Part", "X.PART", "a/.DOWNLOAD.LOCK", ".Download.Lock",
+                          "x.DlState.TMP", "tool.~BF12-3", "DIR.PART/x"}) {
+        Status s = check_relative_path(p);
+        EXPECT_EQ(s.code(), Errc::unsafe_path) << p;
+        EXPECT_NE(s.message().find(p), std::string::npos) << s.message();
+        EXPECT_NE(s.message().find("blobfetch uses"), std::string::npos) << s.message();
+    }
+    EXPECT_TRUE(check_relative_path("X.PARTS").ok());
+}
+
+TEST(PathSafety, WindowsNameReason_DeviceNamesInAnyCaseWithAnyExtension) {
+    for (const char *n : {"CON", "con", "Aux", "NUL.txt", "nul.tar.gz", "PRN", "COM1", "com9.log", "LPT1", "lpt9",
+                          "CONIN$", "NUL .txt"}) {
+        const std::string why = windows_name_reason(n);
+        EXPECT_NE(why.find("device name"), std::string::npos) << n << ": " << why;
+    }
+    for (const char *n : {"CONSOLE", "nul_", "COM0", "COM10", "LPT", "xcon", "auxiliary.txt", "a.con", "café"})
+        EXPECT_EQ(windows_name_reason(n), "") << n;
+}
+
+TEST(PathSafety, WindowsNameReason_TrailingDotOrSpace_ForbiddenCharacters) {
+    EXPECT_NE(windows_name_reason("trail.").find("'.'"), std::string::npos);
+    EXPECT_NE(windows_name_reason("d ").find("a space"), std::string::npos);
+    for (const char *n : {"a<b", "a>b", "a:b", "a\"b", "a|b", "a?b", "a*b", "a\tb", "a\x1f"})
+        EXPECT_NE(windows_name_reason(n).find("Windows does not allow"), std::string::npos) << n;
+    EXPECT_NE(windows_name_reason("a:b").find("alternate data stream"), std::string::npos);
+    EXPECT_EQ(windows_name_reason(".hidden"), "");
+    EXPECT_EQ(windows_name_reason("a b.c"), "");
+}
+
+#ifdef _WIN32
+// Windows cannot hold these names as written: they are refused up front,
+// naming the component and why. (`CON`, `NUL.txt`, `trail.` were once
+// "published" where verify could not find them, and `d /x` failed half way
+// with a misleading message, leaving files gc could not reclaim.)
+TEST(PathSafety, Windows_RefusesNamesWindowsCannotHold) {
+    for (const char *p : {"CON", "d/NUL.txt", "aux", "trail.", "d /x", "d/a:b", "d/a?b", "COM3/x"}) {
+        const Status s = check_relative_path(p);
+        EXPECT_EQ(s.code(), Errc::unsafe_path) << p;
+        EXPECT_NE(s.message().find(std::string("destination path '") + p + "'"), std::string::npos) << s.message();
+        EXPECT_NE(s.message().find("Windows"), std::string::npos) << s.message();
+    }
+    EXPECT_NE(check_relative_path("d /x").message().find("component 'd '"), std::string::npos);
+}
+#else
+TEST(PathSafety, Posix_NamesWindowsCannotHoldAreFine) {
+    for (const char *p : {"CON", "d/NUL.txt", "trail.", "d /x", "d/a:b"}) EXPECT_TRUE(check_relative_path(p).ok()) << p;
+}
+#endif
+
+TEST(PathKey, FoldsAsciiCaseOnWindowsOnly) {
+    EXPECT_EQ(fold_ascii_case("D/A.BIN-Café"), "d/a.bin-café");
+    EXPECT_EQ(fold_ascii_case("\xC3\x89"), "\xC3\x89") << "UTF-8 bytes unchanged";
+    EXPECT_EQ(path_key("D/A.Bin"), kNamesIgnoreCase ? "d/a.bin" : "D/A.Bin");
+}
+
+// Two descriptors whose cache paths differ only in case name one file on
+// Windows: the later one is refused (naming both), the first proceeds; an
+// exact duplicate is not a collision. (`d/a.bin` and `d/A.BIN` once made a
+// fetch succeed with one of the two blobs wrong.)
+TEST(PathKey, SpellingCollisions_TheLaterOfTwoSpellingsOnWindows) {
+    const std::vector<std::string> paths{"d/a.bin", "d/A.BIN", "d/a.bin", "D/b", "d/b", "e/x"};
+    const auto c = spelling_collisions(paths);
+    ASSERT_EQ(c.size(), paths.size());
+    const std::size_t none = paths.size();
+    if (kNamesIgnoreCase) {
+        EXPECT_EQ(c, (std::vector<std::size_t>{none, 0, none, none, 3, none}));
+    } else {
+        EXPECT_EQ(c, std::vector<std::size_t>(paths.size(), none));
+    }
+    const Status s = spelling_collision_error("d/A.BIN", "d/a.bin");
+    EXPECT_EQ(s.code(), Errc::unsafe_path);
+    for (const char *part : {"'d/A.BIN'", "'d/a.bin'", "case-insensitive", "nothing was written for 'd/A.BIN'"})
+        EXPECT_NE(s.message().find(part), std::string::npos) << s.message();
+}
+}  // namespace
+}  // namespace blobfetch

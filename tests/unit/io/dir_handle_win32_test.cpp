@@ -6,6 +6,9 @@
 
 #include <fcntl.h>
 
+#include <cstdlib>
+#include <ctime>
+
 #include <gtest/gtest.h>
 
 #include "io/file.h"
@@ -31,6 +34,37 @@ TEST(DirHandleWin32, NonAsciiNames_RoundTripAsUtf8) {
     EXPECT_NE(GetFileAttributesW(expected.c_str()), INVALID_FILE_ATTRIBUTES);
     EXPECT_EQ(path_to_utf8((*dir)->show("x")),
               path_to_utf8(path_from_utf8(tmp.path()) / path_from_utf8(dir_name) / "x"));
+}
+
+// stat() gives the link count, the times and the size, as fstatat does: gc
+// reclaims x-script's staged assets by `st_nlink == 1` and their change
+// time. (st_nlink was once never set, so they were never reclaimed.)
+TEST(DirHandleWin32, Stat_GivesTheLinkCountTimesAndSize) {
+    test::TempDir tmp;
+    auto root = DirHandle::open_root(path_from_utf8(tmp.path()), false);
+    ASSERT_TRUE(root.ok()) << root.message();
+    const DirHandle &dir = **root;
+    const std::time_t before = std::time(nullptr);
+    UniqueFd fd = dir.open("asset", O_CREAT | O_RDWR, 0600);
+    ASSERT_TRUE(fd);
+    ASSERT_TRUE(write_all_at(fd.get(), "abcde", 5, 0, "asset").ok());
+    fd.reset();
+    struct stat st {};
+    ASSERT_EQ(dir.stat("asset", st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(st.st_size, 5);
+    EXPECT_EQ(st.st_nlink, 1);
+    EXPECT_LE(std::llabs(static_cast<long long>(st.st_mtime - before)), 60);
+    EXPECT_LE(std::llabs(static_cast<long long>(st.st_ctime - before)), 60);
+    const std::wstring os = win32::long_path(path_from_utf8(tmp.path()));
+    ASSERT_TRUE(CreateHardLinkW((os + L"\\placed").c_str(), (os + L"\\asset").c_str(), nullptr));
+    ASSERT_EQ(dir.stat("asset", st), 0);
+    EXPECT_EQ(st.st_nlink, 2) << "a second name";
+    ASSERT_EQ(dir.unlink("placed"), 0);
+    ASSERT_EQ(dir.stat("asset", st), 0);
+    EXPECT_EQ(st.st_nlink, 1);
+    EXPECT_EQ(dir.stat("missing", st), ENOENT);
+    ASSERT_EQ(dir.stat("", st), EINVAL);
 }
 
 TEST(DirHandleWin32, PathsLongerThanMaxPath_Work) {

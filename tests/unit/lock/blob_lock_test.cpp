@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/path_safety.h"
 #include "io/dir_handle.h"
 #include "lock/dir_lock.h"
 #include "support/process.h"
@@ -183,6 +184,22 @@ TEST(BlobLock, Keys_AreStableAndSpreadOverTheRange) {
     EXPECT_EQ(blob_lock_key("a"), blob_lock_key("a"));
     EXPECT_NE(blob_lock_key("a"), blob_lock_key("b"));
     EXPECT_LT(blob_lock_key("some/long/name.zip"), std::uint64_t{1} << 61);
+}
+
+// Where names ignore case (Windows), two spellings of one file are one lock:
+// two processes never write one file through `a.bin` and `A.BIN`. On POSIX
+// they are two files and two locks.
+TEST(BlobLock, NamesDifferingOnlyInCase_OneLockWhereNamesIgnoreCase) {
+    EXPECT_EQ(blob_lock_key("a.bin") == blob_lock_key("A.BIN"), kNamesIgnoreCase);
+    test::TempDir tmp;
+    Opener a{open_dir(tmp.path())}, b{open_dir(tmp.path())};
+    auto first = a.attempt({"a.bin"});
+    ASSERT_TRUE(first[0].lock);
+    auto other = b.attempt({"A.BIN"});
+    EXPECT_EQ(static_cast<bool>(other[0].lock), !kNamesIgnoreCase);
+    if (kNamesIgnoreCase) {
+        EXPECT_NE(other[0].holder.find(",Blob:a.bin"), std::string::npos) << other[0].holder;
+    }
 }
 
 }  // namespace
