@@ -113,22 +113,8 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
     // it cannot remove the asset between its check and the link.
     auto staging_dir = DirHandle::open_beneath(staging.parent, staging.name, /*create=*/false);
     if (!staging_dir) return staging_dir.status();
-    std::shared_ptr<LockFile> lock_file;
-    std::unique_ptr<BlobLock> held;
-    for (int tries = 0; !held; ++tries) {
-        auto attempt = try_lock_blobs(lock_file, **staging_dir, {sha512_hex});
-        if (!attempt) return attempt.status();
-        if ((*attempt)[0].lock) {
-            held = std::move((*attempt)[0].lock);
-            break;
-        }
-        if (stop()) return stopped;
-        if (tries >= 600)
-            return Status(Errc::lock_timeout, "'" + shown + "' stayed locked by " + describe_holder((*attempt)[0].holder) +
-                                                  " for a minute; nothing was placed at '" +
-                                                  parent.show(dst_name).string() + "'");
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    auto held = lock_staged_asset(**staging_dir, sha512_hex, shown, parent.show(dst_name).string(), stop);
+    if (!held) return held.status();
     UniqueFd staged(::openat(own->get(), sha512_hex.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!staged && errno == ENOENT)  // removed (gc) after the fetch: the caller fetches again
         return Status(Errc::not_found, "'" + shown + "' was removed before it could be placed");

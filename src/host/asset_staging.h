@@ -29,6 +29,7 @@
 
 #include "base/status.h"
 #include "io/dir_handle.h"
+#include "lock/blob_lock.h"
 
 namespace blobfetch::host {
 
@@ -59,5 +60,14 @@ std::string staged_relative_path(const Staging &staging, const std::string &sha5
 // caller is gone) places nothing (Errc::cancelled).
 Status place_staged(const Staging &staging, const std::string &sha512_hex, const std::string &dst_name,
                     const std::function<bool()> &stop);
+
+// place_staged's wait for the staged asset's lock (both platforms'): gc,
+// which removes staged assets nothing links to, takes the staging
+// directory's whole lock, so it cannot remove the asset between the check
+// and the link or copy. Tries every 100 ms for at most a minute while
+// `stop` says false; the errors say that nothing was placed at `dst_shown`.
+Expected<std::unique_ptr<BlobLock>> lock_staged_asset(const DirHandle &staging_dir, const std::string &sha512_hex,
+                                                     const std::string &asset_shown, const std::string &dst_shown,
+                                                     const std::function<bool()> &stop);
 
 }  // namespace blobfetch::host
