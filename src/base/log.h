@@ -4,6 +4,7 @@
 // redact_url for URLs; never log request headers).
 
 #include <functional>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,5 +30,8 @@ public:
 private:
     Sink m_sink;
 };
+
+// A size for messages: "512 bytes", "1.5 MiB", "3.0 GiB".
+std::string byte_size_text(std::int64_t n);
 
 }  // namespace blobfetch

@@ -231,4 +231,16 @@ std::optional<std::string> file_url_path(std::string_view url) {
     return path;
 }
 
+std::vector<std::string_view> path_components(std::string_view relative) {
+    std::vector<std::string_view> out;
+    std::size_t start = 0;
+    while (start < relative.size()) {
+        std::size_t end = relative.find('/', start);
+        if (end == std::string_view::npos) end = relative.size();
+        if (end > start) out.push_back(relative.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
 }  // namespace blobfetch

@@ -95,4 +95,8 @@ std::string redact_url(std::string_view url);
 std::string file_url(const std::string &path);
 std::optional<std::string> file_url_path(std::string_view url);
 
+// The components of a '/'-separated relative path, empty ones skipped (views
+// into `relative`).
+std::vector<std::string_view> path_components(std::string_view relative);
+
 }  // namespace blobfetch

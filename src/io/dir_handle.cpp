@@ -2,6 +2,8 @@
 // every platform. The Windows handles are dir_handle_win32.cpp.
 #include "io/dir_handle.h"
 
+#include "base/path_safety.h"
+
 #ifndef _WIN32
 
 #include <cerrno>
@@ -21,18 +23,6 @@ namespace blobfetch {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string_view> components(std::string_view relative) {
-    std::vector<std::string_view> out;
-    std::size_t start = 0;
-    while (start < relative.size()) {
-        std::size_t end = relative.find('/', start);
-        if (end == std::string_view::npos) end = relative.size();
-        if (end > start) out.push_back(relative.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
 
 // openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): the directory in one call,
 // or -1 with errno (ENOSYS/EPERM: the kernel or a sandbox lacks it).
@@ -92,7 +82,7 @@ Expected<std::shared_ptr<DirHandle>> DirHandle::open_beneath(const std::shared_p
                                                              std::string_view relative, bool create,
                                                              bool known_missing) {
     const DirHandle &root = *root_handle;
-    const auto parts = components(relative);
+    const auto parts = path_components(relative);
     fs::path shown = root.path();
     for (auto p : parts) shown /= std::string(p);
     if (parts.empty()) {
@@ -250,7 +240,7 @@ bool DirHandle::still_at(const DirHandle &root, std::string_view relative) const
         if (!fd && (errno == ENOSYS || errno == EPERM)) {
             UniqueFd current;
             int at = root.fd();
-            for (auto part : components(relative)) {
+            for (auto part : path_components(relative)) {
                 current.reset(::openat(at, std::string(part).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
                 if (!current) return false;
                 at = current.get();

@@ -10,24 +10,14 @@
 #include <vector>
 
 #include "io/dir_handle.h"
+
+#include "base/path_safety.h"
 #include "io/win32.h"
 
 namespace blobfetch {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string_view> components(std::string_view relative) {
-    std::vector<std::string_view> out;
-    std::size_t start = 0;
-    while (start < relative.size()) {
-        std::size_t end = relative.find('/', start);
-        if (end == std::string_view::npos) end = relative.size();
-        if (end > start) out.push_back(relative.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
 
 // One component: no separators, no stream (':').
 bool plain_name(std::string_view name) {
@@ -90,7 +80,7 @@ Expected<std::shared_ptr<DirHandle>> DirHandle::open_root(const fs::path &root, 
 Expected<std::shared_ptr<DirHandle>> DirHandle::open_beneath(const std::shared_ptr<DirHandle> &root_handle,
                                                              std::string_view relative, bool create, bool) {
     const DirHandle &root = *root_handle;
-    const auto parts = components(relative);
+    const auto parts = path_components(relative);
     std::wstring os = root.m_os_path;
     fs::path walked = root.path();
     UniqueFd current;
@@ -241,7 +231,7 @@ Status DirHandle::sync() const { return Status::success(); }
 
 bool DirHandle::still_at(const DirHandle &root, std::string_view relative) const {
     std::wstring os = root.m_os_path;
-    for (auto part : components(relative)) {
+    for (auto part : path_components(relative)) {
         if (!plain_name(part)) return false;
         os = win32::child_path(os, part);
     }

@@ -14,13 +14,6 @@
 namespace blobfetch {
 namespace {
 
-OVERLAPPED at(std::int64_t offset) {
-    OVERLAPPED ov{};
-    ov.Offset = static_cast<DWORD>(static_cast<std::uint64_t>(offset) & 0xFFFFFFFFu);
-    ov.OffsetHigh = static_cast<DWORD>(static_cast<std::uint64_t>(offset) >> 32);
-    return ov;
-}
-
 constexpr std::size_t kMaxPiece = std::size_t{1} << 30;  // one WriteFile/ReadFile call at most
 
 }  // namespace
@@ -36,7 +29,7 @@ Status write_all_at(int fd, const void *data, std::size_t len, std::int64_t offs
     while (len > 0) {
         const DWORD piece = static_cast<DWORD>(len > kMaxPiece ? kMaxPiece : len);
         DWORD done = 0;
-        OVERLAPPED ov = at(offset);
+        OVERLAPPED ov = win32::overlapped_at(offset);
         if (!WriteFile(h, p, piece, &done, &ov)) {
             const DWORD e = GetLastError();
             const std::string hint = e == ERROR_DISK_FULL || e == ERROR_HANDLE_DISK_FULL
@@ -60,7 +53,7 @@ Expected<std::size_t> read_at_most(int fd, void *data, std::size_t len, std::int
     while (got < len) {
         const DWORD piece = static_cast<DWORD>(len - got > kMaxPiece ? kMaxPiece : len - got);
         DWORD done = 0;
-        OVERLAPPED ov = at(offset + static_cast<std::int64_t>(got));
+        OVERLAPPED ov = win32::overlapped_at(offset + static_cast<std::int64_t>(got));
         if (!ReadFile(h, p + got, piece, &done, &ov)) {
             const DWORD e = GetLastError();
             if (e == ERROR_HANDLE_EOF) break;

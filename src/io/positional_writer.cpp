@@ -16,6 +16,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "io/dir_handle.h"
 #include "io/file.h"
 #endif
@@ -36,20 +37,6 @@ int system_allocate(int fd, std::int64_t offset, std::int64_t len) {
     errno = e;
     return -1;
 #endif
-}
-
-std::string human_bytes(std::int64_t n) {
-    const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(n);
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        ++u;
-    }
-    char buf[64];
-    if (u == 0) std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(n));
-    else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-    return buf;
 }
 
 class PosixWriter final : public IPositionalWriter {
@@ -145,7 +132,7 @@ public:
                 const int e = errno;
                 if (e == ENOSPC || e == EDQUOT || e == EFBIG) return no_space(size, e);
                 if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
-                    return Status(Errc::io, "cannot preallocate " + human_bytes(size) + " for '" + m_name +
+                    return Status(Errc::io, "cannot preallocate " + byte_size_text(size) + " for '" + m_name +
                                                 "': " + std::strerror(e));
                 // The file system cannot reserve blocks: check the space
                 // ourselves, then only set the size (a sparse file).
@@ -213,8 +200,8 @@ private:
             if (::fstatvfs(m_fd.get(), &vfs) == 0)
                 avail = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
         }
-        if (avail >= 0) free_text = ", " + human_bytes(avail) + " free";
-        return Status(Errc::io, "not enough disk space for '" + m_name + "': it needs " + human_bytes(size) +
+        if (avail >= 0) free_text = ", " + byte_size_text(avail) + " free";
+        return Status(Errc::io, "not enough disk space for '" + m_name + "': it needs " + byte_size_text(size) +
                                     free_text + " (" + std::strerror(e) +
                                     "); free some space or point the cache at a larger disk, then run again");
     }

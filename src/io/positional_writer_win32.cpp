@@ -13,26 +13,13 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/log.h"
 #include "io/dir_handle.h"
 #include "io/file.h"
 #include "io/win32.h"
 
 namespace blobfetch {
 namespace {
-
-std::string human_bytes(std::int64_t n) {
-    const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(n);
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        ++u;
-    }
-    char buf[64];
-    if (u == 0) std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(n));
-    else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-    return buf;
-}
 
 // The AllocateFn of Windows: reserves [0, offset + len) for the file
 // (FileAllocationInfo; NTFS reserves the clusters without writing them).
@@ -134,7 +121,7 @@ private:
                 const int e = errno;
                 if (e == ENOSPC || e == EFBIG) return no_space(size, e);
                 if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
-                    return Status(Errc::io, "cannot preallocate " + human_bytes(size) + " for '" + m_name +
+                    return Status(Errc::io, "cannot preallocate " + byte_size_text(size) + " for '" + m_name +
                                                 "': " + std::strerror(e));
                 // The file system cannot reserve: check the space ourselves.
                 const std::int64_t avail = free_space();
@@ -165,8 +152,8 @@ private:
 
     Status no_space(std::int64_t size, int e, std::int64_t avail = -1) const {
         if (avail < 0) avail = free_space();
-        const std::string free_text = avail >= 0 ? ", " + human_bytes(avail) + " free" : "";
-        return Status(Errc::io, "not enough disk space for '" + m_name + "': it needs " + human_bytes(size) +
+        const std::string free_text = avail >= 0 ? ", " + byte_size_text(avail) + " free" : "";
+        return Status(Errc::io, "not enough disk space for '" + m_name + "': it needs " + byte_size_text(size) +
                                     free_text + " (" + std::strerror(e) +
                                     "); free some space or point the cache at a larger disk, then run again");
     }

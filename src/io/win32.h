@@ -13,6 +13,15 @@
 
 namespace blobfetch::win32 {
 
+// An OVERLAPPED that addresses `offset` (for positional I/O and lock ranges
+// on synchronous handles).
+inline OVERLAPPED overlapped_at(std::int64_t offset) {
+    OVERLAPPED ov{};
+    ov.Offset = static_cast<DWORD>(static_cast<std::uint64_t>(offset) & 0xFFFFFFFFu);
+    ov.OffsetHigh = static_cast<DWORD>(static_cast<std::uint64_t>(offset) >> 32);
+    return ov;
+}
+
 // UTF-8 <-> UTF-16. Invalid UTF-8 becomes U+FFFD (MultiByteToWideChar).
 std::wstring widen(std::string_view utf8);
 std::string narrow(std::wstring_view utf16);

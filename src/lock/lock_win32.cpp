@@ -12,19 +12,9 @@
 #include "lock/dir_lock.h"
 
 namespace blobfetch::lockfile {
-namespace {
-
-OVERLAPPED at(std::int64_t offset) {
-    OVERLAPPED ov{};
-    ov.Offset = static_cast<DWORD>(static_cast<std::uint64_t>(offset) & 0xFFFFFFFFu);
-    ov.OffsetHigh = static_cast<DWORD>(static_cast<std::uint64_t>(offset) >> 32);
-    return ov;
-}
-
-}  // namespace
 
 bool try_range(HANDLE h, std::int64_t start, std::int64_t len, DWORD *error) {
-    OVERLAPPED ov = at(start);
+    OVERLAPPED ov = win32::overlapped_at(start);
     const auto n = static_cast<std::uint64_t>(len);
     if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, static_cast<DWORD>(n & 0xFFFFFFFFu),
                    static_cast<DWORD>(n >> 32), &ov)) {
@@ -37,7 +27,7 @@ bool try_range(HANDLE h, std::int64_t start, std::int64_t len, DWORD *error) {
 }
 
 void release_range(HANDLE h, std::int64_t start, std::int64_t len) {
-    OVERLAPPED ov = at(start);
+    OVERLAPPED ov = win32::overlapped_at(start);
     const auto n = static_cast<std::uint64_t>(len);
     UnlockFileEx(h, 0, static_cast<DWORD>(n & 0xFFFFFFFFu), static_cast<DWORD>(n >> 32), &ov);
 }
