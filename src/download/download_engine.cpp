@@ -76,6 +76,8 @@ public:
             j->index = i;
             j->spec = &specs[i];
             j->paths = partial_paths(cache_dir, specs[i].path);
+            j->path_key = path_key(path_to_utf8(j->paths.final_path));
+            j->dir_key = path_key(j->paths.rel_dir);
             j->shown_url = redact_url(specs[i].url);
             const bool small = specs[i].size >= 0 && specs[i].size <= m_options.chunk_size;
             j->local = specs[i].url.rfind("file:", 0) == 0;
@@ -398,6 +400,7 @@ private:
     // through them or an attempt runs.
     struct DirEntry {
         std::string rel_dir;
+        std::string key;  // path_key(rel_dir): its key in m_dirs
         std::shared_ptr<DirHandle> dir;
         std::shared_ptr<LockFile> file;
         bool attempt_running = false;
@@ -414,14 +417,10 @@ private:
         bool deferred = false;        // an attempt is due once there is room
     };
 
-    // The key of the blob's final path in m_busy_paths: two spellings of one
-    // file (on Windows, in another case) are one path.
-    static std::string busy_key(const Job &j) { return path_key(path_to_utf8(j.paths.final_path)); }
-
     // Asks for the blob's lock (its directory's next attempt takes it), or
     // makes it wait while another blob of this fetch works on its path.
     void try_start(Job &j, Clock::time_point now) {
-        if (m_busy_paths.count(busy_key(j))) {
+        if (m_busy_paths.count(j.path_key)) {
             // Another blob of this fetch works on the same path: look again in 100 ms.
             if (j.phase != Phase::locking) {
                 enter_waiting(j);
@@ -433,15 +432,16 @@ private:
         }
         if (j.phase == Phase::locking) std::erase(m_waiting, &j);
         j.owns_path = true;  // from now on the only blob of this run on its path
-        m_busy_paths.insert(busy_key(j));
+        m_busy_paths.insert(j.path_key);
         if (!m_options.locking) {
             use_private_files(j);
             return start_prepare(j);
         }
-        auto &slot = m_dirs[path_key(j.paths.rel_dir)];
+        auto &slot = m_dirs[j.dir_key];
         if (!slot) {
             slot = std::make_shared<DirEntry>();
             slot->rel_dir = j.paths.rel_dir;
+            slot->key = j.dir_key;
         }
         auto entry = slot;
         // Until its first attempt tells, the blob keeps its active slot (so
@@ -601,7 +601,7 @@ private:
     // still running finds it forgotten.
     void forget_dir(const std::shared_ptr<DirEntry> &entry) {
         if (!entry->waiters.empty() || entry->users > 0 || entry->attempt_running) return;
-        auto it = m_dirs.find(path_key(entry->rel_dir));
+        auto it = m_dirs.find(entry->key);
         if (it != m_dirs.end() && it->second == entry) m_dirs.erase(it);
         entry->file.reset();
         entry->dir.reset();
@@ -792,9 +792,8 @@ private:
                },
                [this, &j](Status s) {
                    j.checkpointing = false;
-                   if (s.ok()) {
-                       // (saved: the next checkpoint is due after more progress)
-                   } else if (j.failure.ok() && j.file && j.file->durability_lost()) {
+                   // (A saved record needs nothing more; neither does a blob that failed meanwhile.)
+                   if (!s.ok() && j.failure.ok() && j.file && j.file->durability_lost()) {
                        // The data did not reach the disk, and the kernel may
                        // have dropped it: nothing of this file can be trusted
                        // (nor published, should every chunk be in meanwhile).
@@ -808,10 +807,10 @@ private:
                        }
                        fail(j, sync_failed_again(j, s));
                        return;
-                   } else if (j.failure.ok()) {
+                   }
+                   if (!s.ok() && j.failure.ok())
                        m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message() +
                                   "; the download goes on, but an interruption now would lose more of it");
-                   }
                    on_worker_done(j);
                });
     }
@@ -888,8 +887,7 @@ private:
             // A file whose sync failed is kept by nobody: the disk may have
             // dropped what was written to it, so no record may claim it.
             const bool lost = j.file && j.file->durability_lost();
-            const bool keep = j.state && (j.state->chunks.completed() > 0 || !j.state->partial.empty()) &&
-                              code != Errc::not_found &&
+            const bool keep = j.state && j.state->recorded_bytes() > 0 && code != Errc::not_found &&
                               code != Errc::verify && !j.private_files && !lost && !j.restart_fresh;
             auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
@@ -923,16 +921,16 @@ private:
         }
         if (j.phase == Phase::locking) {
             std::erase(m_waiting, &j);
-            if (auto it = m_dirs.find(path_key(j.paths.rel_dir)); it != m_dirs.end()) {
+            if (auto it = m_dirs.find(j.dir_key); it != m_dirs.end()) {
                 auto entry = it->second;
                 std::erase(entry->waiters, &j);
                 forget_dir(entry);
             }
         }
-        if (j.owns_path) m_busy_paths.erase(busy_key(j));
+        if (j.owns_path) m_busy_paths.erase(j.path_key);
         j.blob_lock.reset();  // released as soon as the blob is done
         if (j.dir_entry) {
-            auto it = m_dirs.find(path_key(j.paths.rel_dir));
+            auto it = m_dirs.find(j.dir_key);
             if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
                 auto entry = it->second;
                 --entry->users;
@@ -1211,7 +1209,7 @@ private:
     // By path_key() of the directory relative to the cache (on Windows `d` and
     // `D` are one directory, with one lock file).
     std::map<std::string, std::shared_ptr<DirEntry>> m_dirs;
-    // path_key() of the final paths owned by a blob of this run (busy_key).
+    // The path_key of the final paths owned by a blob of this run (Job::path_key).
     std::set<std::string> m_busy_paths;
     std::vector<Job *> m_waiting;                  // blobs waiting for a lock
     std::deque<Job *> m_ready;                     // blobs holding their lock, waiting for an active slot

@@ -43,6 +43,8 @@ struct Job {
     std::size_t index = 0;
     const BlobSpec *spec = nullptr;
     PartialPaths paths;
+    std::string path_key;  // path_key() of paths.final_path: one file, however spelled (m_busy_paths)
+    std::string dir_key;   // path_key() of paths.rel_dir (the engine's directory entries)
     std::string shown_url;
     TransferMode mode = TransferMode::chunked;
     std::int64_t chunk_size = 0;   // for a fresh record; a resumed one keeps its own
