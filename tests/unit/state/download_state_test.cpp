@@ -115,6 +115,26 @@ TEST(DownloadState, Size_ProportionalToTheUnfinishedTail) {
     EXPECT_FALSE(back->chunks.test(999'000));
 }
 
+// One field of a record set to `value` (`width` bytes at `off`).
+struct Patch {
+    const char *what;
+    std::size_t off;
+    std::uint64_t value;
+    int width;
+};
+
+// Each patch applied alone to `good`, the record CRC made valid again so that
+// the field checks behind it are reached: refused.
+template <std::size_t N>
+void expect_every_patch_refused(const std::vector<std::uint8_t> &good, const Patch (&patches)[N]) {
+    for (const Patch &p : patches) {
+        auto b = good;
+        put_le(b, p.off, p.value, p.width);
+        fix_crc(b);
+        EXPECT_FALSE(decode_download_state(b).ok()) << p.what;
+    }
+}
+
 // Every single bit of `good` flipped: refused (the record's CRC-32 at least).
 void expect_every_bit_flip_refused(const std::vector<std::uint8_t> &good) {
     for (std::size_t i = 0; i < good.size(); ++i) {
@@ -210,12 +230,6 @@ TEST(DownloadState, V2_EverySingleBitFlipAndEveryTruncation_IsRefused) {
 TEST(DownloadState, V2_EveryPartialEntryFieldCorruptedWithAValidChecksum_IsRefused) {
     const auto good = encode_download_state(sample_v2());
     const std::size_t at = good.size() - 4 - 3 * 24;  // the first entry (chunk 11)
-    struct Patch {
-        const char *what;
-        std::size_t off;
-        std::uint64_t value;
-        int width;
-    };
     const Patch patches[] = {
         {"partial_count more than the entries", 12, 4, 4},
         {"partial_count fewer than the entries", 12, 2, 4},
@@ -230,13 +244,7 @@ TEST(DownloadState, V2_EveryPartialEntryFieldCorruptedWithAValidChecksum_IsRefus
         {"reserved", at + 20, 1, 4},
         {"version 1 with entries", 8, 1, 2},
     };
-    for (const Patch &p : patches) {
-        auto b = good;
-        put_le(b, p.off, p.value, p.width);
-        fix_crc(b);
-        auto r = decode_download_state(b);
-        EXPECT_FALSE(r.ok()) << p.what;
-    }
+    expect_every_patch_refused(good, patches);
     // The last chunk is short (1 byte): no prefix of it exists.
     DownloadState s(81, 4, digest(1), digest(2));
     s.note_prefix(19, 3, 1);
@@ -250,12 +258,6 @@ TEST(DownloadState, V2_EveryPartialEntryFieldCorruptedWithAValidChecksum_IsRefus
 // Each field corrupted with a valid record CRC: the field checks refuse it.
 TEST(DownloadState, EveryFieldCorruptedWithAValidChecksum_IsRefused) {
     const auto good = encode_download_state(sample());
-    struct Patch {
-        const char *what;
-        std::size_t off;
-        std::uint64_t value;
-        int width;
-    };
     const Patch patches[] = {
         {"magic", 0, 'X', 1},
         {"flags", 10, 1, 2},
@@ -275,12 +277,7 @@ TEST(DownloadState, EveryFieldCorruptedWithAValidChecksum_IsRefused) {
         {"etag_len too long", 124, 5000, 2},
         {"last_modified_len", 126, 1, 2},
     };
-    for (const Patch &p : patches) {
-        auto b = good;
-        put_le(b, p.off, p.value, p.width);
-        fix_crc(b);
-        EXPECT_FALSE(decode_download_state(b).ok()) << p.what;
-    }
+    expect_every_patch_refused(good, patches);
 }
 
 TEST(DownloadState, BitAtOrBeyondTheChunkCount_IsRefused) {
