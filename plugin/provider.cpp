@@ -13,6 +13,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/path_safety.h"
@@ -87,12 +88,49 @@ void set_result(bf_session *s, bf_blob_result *r, bf_status status, std::int64_t
     fill_result(r, status, downloaded, skipped, text, state);
 }
 
+// An array of ABI structs as the caller laid it out: element i lies at byte
+// i * stride, the stride being the first element's struct_size (never the
+// plugin's own sizeof: a host built against an earlier or a later header has
+// shorter or longer elements). Members are read and written only within the
+// struct_size each element carries (BF_HAS).
+template <class T>
+class CallerArray {
+public:
+    CallerArray(T *base, std::uint32_t n) : m_base(reinterpret_cast<unsigned char *>(const_cast<std::remove_const_t<T> *>(base))), m_n(n) {
+        if (m_base && n > 0) m_stride = std::launder(reinterpret_cast<T *>(m_base))->struct_size;
+    }
+    std::uint32_t stride() const { return m_stride; }
+    // Why the layout cannot be walked ("" when it can): the first element's
+    // struct_size below the struct's first published layout (`min_size`) or
+    // not a multiple of its alignment, or an element whose struct_size
+    // differs from the first's. Reads every element's struct_size.
+    std::string layout_error(const char *what, std::size_t min_size) const {
+        if (m_stride < min_size || m_stride % alignof(T) != 0)
+            return std::string("fetch: ") + what + "[0].struct_size is " + std::to_string(m_stride) +
+                   "; set it to sizeof(" + what + "'s struct) (at least " + std::to_string(min_size) +
+                   ", a multiple of " + std::to_string(alignof(T)) + ")";
+        for (std::uint32_t i = 1; i < m_n; ++i)
+            if ((*this)[i].struct_size != m_stride)
+                return std::string("fetch: ") + what + "[" + std::to_string(i) + "].struct_size is " +
+                       std::to_string((*this)[i].struct_size) + " but " + what + "[0].struct_size is " +
+                       std::to_string(m_stride) + "; every element of one array has the same struct_size";
+        return {};
+    }
+    // Precondition: layout_error() is "" and i < n.
+    T &operator[](std::uint32_t i) const {
+        return *std::launder(reinterpret_cast<T *>(m_base + static_cast<std::size_t>(i) * m_stride));
+    }
+
+private:
+    unsigned char *m_base;
+    std::uint32_t m_n;
+    std::uint32_t m_stride = 0;
+};
+
 // Validates one descriptor and converts it. Errors name the blob index.
+// Precondition: b.struct_size >= BF_BLOB_MIN_SIZE (checked for the array).
 blobfetch::Expected<blobfetch::BlobSpec> to_spec(const bf_blob &b, uint32_t index) {
     const std::string where = "blob " + std::to_string(index);
-    if (!BF_HAS(&b, bf_blob, sha256))
-        return Status(Errc::invalid_argument, where + ": struct_size " + std::to_string(b.struct_size) +
-                                                  " is too small for a bf_blob");
     if (!b.url || !*b.url) return Status(Errc::invalid_argument, where + ": url is missing");
     // As vcpkg and curl's command line do: a space (or another character a
     // URL may not hold) is percent-encoded; existing escapes stay.
@@ -170,25 +208,36 @@ bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *
                      const bf_callbacks *callbacks, bf_blob_result *results, std::string &last_error) {
     session->messages.clear();
     session->messages.reserve(static_cast<std::size_t>(n) + 1);
+    if (n > 0 && !results) {
+        last_error = "fetch: results must not be NULL";
+        return BF_E_INVALID_ARGUMENT;
+    }
+    const CallerArray<bf_blob_result> out(results, n);
+    if (n > 0) {
+        // Without a stride that can be trusted, no entry can be written.
+        if (std::string why = out.layout_error("results", BF_BLOB_RESULT_MIN_SIZE); !why.empty()) {
+            last_error = why + "; no result was written";
+            return BF_E_INVALID_ARGUMENT;
+        }
+    }
     auto fail_all = [&](bf_status code, const std::string &message) {
         last_error = message;
-        if (results)
-            for (uint32_t i = 0; i < n; ++i) set_result(session, &results[i], code, 0, 0, message);
+        for (uint32_t i = 0; i < n; ++i) set_result(session, &out[i], code, 0, 0, message);
         return code;
     };
-    if (n > 0 && (!blobs || !results)) return fail_all(BF_E_INVALID_ARGUMENT, "fetch: blobs and results must not be NULL");
+    if (n > 0 && !blobs) return fail_all(BF_E_INVALID_ARGUMENT, "fetch: blobs must not be NULL");
     if (!cache_dir || !*cache_dir) return fail_all(BF_E_INVALID_ARGUMENT, "fetch: cache_dir must not be empty");
-    for (uint32_t i = 0; i < n; ++i)
-        if (results[i].struct_size < offsetof(bf_blob_result, status) + sizeof(bf_status))
-            return fail_all(BF_E_INVALID_ARGUMENT, "fetch: results[" + std::to_string(i) +
-                                                       "].struct_size is not set; set it to sizeof(bf_blob_result)");
+    const CallerArray<const bf_blob> in(blobs, n);
+    if (n > 0)
+        if (std::string why = in.layout_error("blobs", BF_BLOB_MIN_SIZE); !why.empty())
+            return fail_all(BF_E_INVALID_ARGUMENT, why + "; nothing was fetched");
 
     // Convert the descriptors; invalid ones fail on their own.
     std::vector<blobfetch::BlobSpec> specs;
     std::vector<uint32_t> spec_index;  // spec -> blob index
     std::vector<Status> invalid(n);
     for (uint32_t i = 0; i < n; ++i) {
-        auto spec = to_spec(blobs[i], i);
+        auto spec = to_spec(in[i], i);
         if (spec) {
             specs.push_back(std::move(*spec));
             spec_index.push_back(i);
@@ -209,7 +258,12 @@ bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *
     if (log_cb)
         logger = blobfetch::Logger([log_cb, user](blobfetch::LogLevel level, std::string_view message) {
             std::string text(message);
-            log_cb(user, static_cast<int32_t>(level), text.c_str());
+            // Callbacks must return normally (the header says so); one that
+            // throws anyway (a C++ host) loses that line, never the process.
+            try {
+                log_cb(user, static_cast<int32_t>(level), text.c_str());
+            } catch (...) {
+            }
         });
     for (uint32_t i = 0; i < n; ++i)
         if (!invalid[i].ok()) logger.error(invalid[i].message());
@@ -237,7 +291,7 @@ bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *
     for (uint32_t i = 0; i < n; ++i) {
         if (!invalid[i].ok()) {
             ++failed;
-            set_result(session, &results[i], static_cast<bf_status>(invalid[i].code()), 0, 0, invalid[i].message());
+            set_result(session, &out[i], static_cast<bf_status>(invalid[i].code()), 0, 0, invalid[i].message());
         }
     }
     for (std::size_t k = 0; k < specs.size(); ++k) {
@@ -245,8 +299,12 @@ bf_status fetch_impl(bf_session *session, const char *cache_dir, const bf_blob *
         std::string message = o.status.ok() ? (o.skipped ? "skipped: already in the cache" : "downloaded and verified")
                                             : o.status.message();
         if (!o.status.ok()) ++failed;
-        set_result(session, &results[spec_index[k]], static_cast<bf_status>(o.status.code()), o.bytes_downloaded,
+        set_result(session, &out[spec_index[k]], static_cast<bf_status>(o.status.code()), o.bytes_downloaded,
                    o.bytes_skipped, std::move(message), o.skipped ? BF_BLOB_SKIPPED : BF_BLOB_DONE);
+    }
+    if (fr.status.code() == Errc::internal) {  // e.g. a progress callback that threw
+        last_error = fr.status.message();
+        return BF_E_INTERNAL;
     }
     if (fr.status.code() == Errc::cancelled) {
         last_error = fr.status.message();
@@ -285,8 +343,9 @@ bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs
     BusyGuard guard(session);
     if (!guard.owned()) {
         // Nothing of the session is touched: its strings belong to the running fetch.
-        if (results)
-            for (uint32_t i = 0; i < n; ++i) fill_result(&results[i], BF_E_BUSY, 0, 0, kBusy);
+        const CallerArray<bf_blob_result> out(results, n);
+        if (results && out.layout_error("results", BF_BLOB_RESULT_MIN_SIZE).empty())
+            for (uint32_t i = 0; i < n; ++i) fill_result(&out[i], BF_E_BUSY, 0, 0, kBusy);
         return BF_E_BUSY;
     }
     std::string error;
@@ -301,12 +360,18 @@ bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs
     } catch (...) {
         error = "internal error during fetch";
     }
-    if (results)
+    const CallerArray<bf_blob_result> out(results, n);
+    bool writable = false;
+    try {
+        writable = results && out.layout_error("results", BF_BLOB_RESULT_MIN_SIZE).empty();
+    } catch (...) {
+    }
+    if (writable)
         for (uint32_t i = 0; i < n; ++i) {
             try {
-                set_result(session, &results[i], BF_E_INTERNAL, 0, 0, error);
+                set_result(session, &out[i], BF_E_INTERNAL, 0, 0, error);
             } catch (...) {
-                fill_result(&results[i], BF_E_INTERNAL, 0, 0, kEmpty);
+                fill_result(&out[i], BF_E_INTERNAL, 0, 0, kEmpty);
             }
         }
     publish_last_error(session, std::move(error));

@@ -14,6 +14,14 @@
  *     sizeof(struct) as it knows it). Members are only ever appended; each
  *     appended member is marked with the ABI version that added it. A reader
  *     never touches a member that lies beyond the `struct_size` it was given.
+ *   - Arrays of structs (fetch()'s blobs and results) are walked with the
+ *     caller's `struct_size` as the stride, never with the plugin's own
+ *     sizeof: element i lies at byte i * array[0].struct_size. Every element
+ *     of one array carries the same struct_size, at least the struct's first
+ *     published layout (BF_BLOB_MIN_SIZE, BF_BLOB_RESULT_MIN_SIZE) and a
+ *     multiple of the struct's alignment. So a host built against an earlier
+ *     header (shorter structs) or a later one (longer structs) is served as
+ *     it laid out its arrays.
  *   - No exception and no C++ type crosses the boundary; every failure is a
  *     bf_status code plus text whose owner is stated next to it.
  *   - All functions are safe to call from any thread, except that one session
@@ -107,6 +115,10 @@ typedef struct bf_blob {
     const char *sha512;
 } bf_blob;
 
+/** The first published layout of bf_blob (url, path, size, sha256, headers):
+ *  the smallest struct_size fetch() accepts (48 bytes on 64-bit targets). */
+#define BF_BLOB_MIN_SIZE (offsetof(bf_blob, headers) + sizeof(const char *))
+
 /**
  * What happened to one blob. The caller provides an array of n results (each
  * with struct_size set); the plugin fills every one of them, also when fetch()
@@ -121,11 +133,17 @@ typedef struct bf_blob_result {
      *  Owned by the session; valid until the next fetch() on that session or
      *  bf_provider.session_destroy(), whichever comes first. Never NULL. */
     const char *message;
-    /** Final state: BF_BLOB_SKIPPED (was already cached), BF_BLOB_DONE
-     *  (downloaded and verified) or BF_BLOB_FAILED. */
+    /** Appended in blobfetch 0.1 (ABI 1; written only when struct_size
+     *  covers it): final state: BF_BLOB_SKIPPED (was already cached),
+     *  BF_BLOB_DONE (downloaded and verified) or BF_BLOB_FAILED. */
     bf_blob_state state;
     uint32_t reserved0;
 } bf_blob_result;
+
+/** The first published layout of bf_blob_result (up to and including
+ *  message): the smallest struct_size fetch() accepts (32 bytes on 64-bit
+ *  targets). */
+#define BF_BLOB_RESULT_MIN_SIZE (offsetof(bf_blob_result, message) + sizeof(const char *))
 
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                 */
@@ -158,7 +176,10 @@ typedef struct bf_progress {
  * bounded rate (about 10 times a second) plus once per blob state change and
  * once at the end. Return 0 to continue, non-zero to cancel the whole fetch:
  * transfers stop promptly, completed work is kept for the next run, and
- * fetch() returns BF_E_CANCELLED.
+ * fetch() returns BF_E_CANCELLED. Callbacks must return normally: one that
+ * unwinds anyway (a C++ exception) is contained: the fetch is cancelled, its
+ * threads are joined, completed work is kept and fetch() returns
+ * BF_E_INTERNAL; a log callback that unwinds loses that message only.
  */
 typedef int32_t (*bf_progress_fn)(void *user, const bf_progress *progress);
 
@@ -213,8 +234,18 @@ typedef struct bf_provider {
 
     /**
      * Fetches n blobs into cache_dir (UTF-8 path; created when missing).
-     * blobs: n borrowed descriptors. results: n caller-owned entries, each with
-     * struct_size set; every entry is filled on return. callbacks may be NULL.
+     * blobs: n borrowed descriptors, blobs[i] at byte i * blobs[0].struct_size.
+     * results: n caller-owned entries, results[i] at byte
+     * i * results[0].struct_size, each with struct_size set; every entry is
+     * filled on return, except when the results array itself is unusable
+     * (results[0].struct_size below BF_BLOB_RESULT_MIN_SIZE or not a multiple
+     * of the struct's alignment, or an entry whose struct_size differs from the first's): then
+     * BF_E_INVALID_ARGUMENT is returned and no entry is written, since no
+     * stride can be trusted. A blobs array with such a struct_size fails every
+     * blob with BF_E_INVALID_ARGUMENT. Two descriptors whose paths name the
+     * same cache file must describe the same blob (URL, size and digests, as
+     * given): a later one that differs fails with BF_E_INVALID_ARGUMENT and
+     * the earlier one is fetched. callbacks may be NULL.
      * Returns BF_OK when every blob is in the cache, BF_E_PARTIAL when at least
      * one failed, BF_E_CANCELLED when the progress callback cancelled,
      * BF_E_BUSY when another fetch() of this session runs (the results then

@@ -7,6 +7,7 @@
 
 #include "base/path_safety.h"
 #include "download/cache_check.h"
+#include "download/descriptor_conflicts.h"
 #include "download/download_engine.h"
 
 namespace blobfetch {
@@ -58,16 +59,14 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
     // first progress report already credits cached bytes. Directories are
     // opened beneath the cache root once each, never following a link.
     DirCache dirs(cache_dir);
-    // Phase 0: on Windows, a descriptor whose path names the same file as an
-    // earlier one's in another case fails here, before anything is looked at
-    // or written for it; the earlier one proceeds.
-    std::vector<std::string> paths;
-    paths.reserve(specs.size());
-    for (const auto &s : specs) paths.push_back(s.path);
-    const std::vector<std::size_t> collides = spelling_collisions(paths);
+    // Phase 0: a descriptor whose path names the same file as an earlier
+    // one's while describing another blob (or, on Windows, spelling the path
+    // in another case) fails here, before anything is looked at or written
+    // for it; the earlier one proceeds.
+    const std::vector<std::size_t> collides = descriptor_conflicts(specs);
     for (std::size_t i = 0; i < specs.size(); ++i) {
         if (collides[i] == specs.size()) continue;
-        result.blobs[i].status = spelling_collision_error(specs[i].path, specs[collides[i]].path);
+        result.blobs[i].status = descriptor_conflict_error(specs[i], specs[collides[i]]);
         log.error(result.blobs[i].status.message());
         progress.set_state(i, BlobState::failed);
     }
@@ -151,14 +150,31 @@ FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const 
     });
 
     // Report progress from this thread at about 10 Hz until the work is done.
+    // A progress callback that throws (it must not) cancels the fetch: the
+    // worker is always joined before this function returns or unwinds.
     bool cancelled = false;
+    std::string callback_threw;
     for (;;) {
         bool finished;
         {
             std::unique_lock lock(done_mutex);
             finished = done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; });
         }
-        if (progress.emit(progress_fn) && !cancelled) {
+        bool stop = false;
+        if (callback_threw.empty()) {
+            try {
+                stop = progress.emit(progress_fn);
+            } catch (const std::exception &e) {
+                callback_threw = std::string("the host's progress callback threw an exception (") + e.what() + ")";
+            } catch (...) {
+                callback_threw = "the host's progress callback threw an exception";
+            }
+            if (!callback_threw.empty()) {
+                log.error(callback_threw + "; the fetch is cancelled, completed work is kept for the next run");
+                cancel.cancel();
+            }
+        }
+        if (stop && !cancelled) {
             cancelled = true;
             log.info("fetch cancelled by the host; completed work is kept for the next run");
             cancel.cancel();
@@ -166,6 +182,11 @@ FetchResult BlobSetFetcher::fetch(const std::filesystem::path &cache_dir, const 
         if (finished) break;
     }
     runner.join();
+    if (!callback_threw.empty()) {
+        result.status = Status(Errc::internal, callback_threw + "; the fetch was cancelled (callbacks must return "
+                                                                "normally)");
+        return result;
+    }
 
     std::size_t failed = 0;
     for (const auto &b : result.blobs)

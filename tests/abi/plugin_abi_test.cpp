@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 
 #include <cstring>
+#include <fstream>
+#include <stdexcept>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -467,6 +469,265 @@ TEST(PluginAbi, Fetch_NullArgumentsAreRefused) {
     r.struct_size = sizeof r;
     EXPECT_EQ(p->fetch(s, "/tmp", nullptr, 1, nullptr, &r), BF_E_INVALID_ARGUMENT);
     EXPECT_EQ(p->fetch(s, nullptr, nullptr, 0, nullptr, nullptr), BF_E_INVALID_ARGUMENT);
+    p->session_destroy(s);
+}
+
+// ---------------------------------------------------------------- layouts
+// Hosts compiled against every published layout of the header (48-byte
+// bf_blob and 32-byte bf_blob_result at first, then 40-byte results, then
+// 56-byte blobs: the current header), and against a future one with one more
+// member in each struct. The plugin must walk both arrays with the caller's
+// struct_size: every result right, nothing written past the array or into a
+// member it does not know.
+struct LayoutCase {
+    const char *layout;
+    bool has_state;
+    friend void PrintTo(const LayoutCase &c, std::ostream *os) { *os << c.layout; }
+};
+
+class HostLayouts : public ::testing::TestWithParam<LayoutCase> {};
+
+TEST_P(HostLayouts, ManyBlobs_EveryResultRight_NothingWrittenOutsideTheCallersStructs) {
+    const LayoutCase c = GetParam();
+    FaultServer server;
+    TempDir dir;
+    const std::string cache = dir / "cache";
+    // 40 blobs: downloaded (sizes across chunk boundaries), one already
+    // cached, one missing on the server (404), one with an unsafe path.
+    std::ostringstream list;
+    constexpr int kBlobs = 40;
+    std::vector<std::uint64_t> sizes;
+    for (int i = 0; i < kBlobs; ++i) {
+        const std::uint64_t size = 1000 + static_cast<std::uint64_t>(i) * 37'001;
+        sizes.push_back(size);
+        const std::string name = "/b" + std::to_string(i) + ".bin";
+        if (i != 7) server.add_blob(name, 900 + i, size);  // 7: 404
+        std::string path = "d" + std::to_string(i % 3) + name;
+        if (i == 11) path = "../escape.bin";
+        if (i == 5) write_blob(cache + "/" + path, 900 + i, size);  // already cached
+        list << server.base_url() << name << '\t' << path << '\t' << size << '\t'
+             << (i % 2 ? sha256_hex(blob_content(900 + i, size)) : std::string("-")) << '\n';
+    }
+    const std::string list_file = dir / "list.tsv";
+    {
+        std::ofstream out(list_file);
+        out << list.str();
+    }
+    const std::string host = std::string(BLOBFETCH_ABI_HOST_DIR) + "/blobfetch-abi-host-" + c.layout;
+    const ProcessResult r = run_process({host, BLOBFETCH_PLUGIN_PATH, cache, list_file});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    EXPECT_NE(r.out.find("rc=" + std::to_string(BF_E_PARTIAL) + " canary=ok"), std::string::npos) << r.out;
+    std::istringstream lines(r.out);
+    std::string line;
+    int seen = 0;
+    while (std::getline(lines, line)) {
+        if (line.rfind("result ", 0) != 0) continue;
+        const int i = std::stoi(line.substr(7));
+        ++seen;
+        const auto field = [&](const std::string &name) {
+            const auto at = line.find(" " + name + "=");
+            if (at == std::string::npos) return std::string();
+            const auto begin = at + name.size() + 2;
+            return line.substr(begin, line.find(' ', begin) - begin);
+        };
+        SCOPED_TRACE(line);
+        if (i == 7) {
+            EXPECT_EQ(field("status"), std::to_string(BF_E_NOT_FOUND));
+        } else if (i == 11) {
+            EXPECT_EQ(field("status"), std::to_string(BF_E_UNSAFE_PATH));
+            EXPECT_NE(line.find("escape"), std::string::npos);
+        } else if (i == 5) {
+            EXPECT_EQ(field("status"), "0");
+            EXPECT_EQ(field("skipped"), std::to_string(sizes[5]));
+            if (c.has_state) {
+                EXPECT_EQ(field("state"), std::to_string(BF_BLOB_SKIPPED));
+            }
+        } else {
+            EXPECT_EQ(field("status"), "0");
+            EXPECT_EQ(field("downloaded"), std::to_string(sizes[i]));
+            EXPECT_NE(line.find("message=downloaded and verified"), std::string::npos);
+            if (c.has_state) {
+                EXPECT_EQ(field("state"), std::to_string(BF_BLOB_DONE));
+            }
+            const std::string path = cache + "/d" + std::to_string(i % 3) + "/b" + std::to_string(i) + ".bin";
+            EXPECT_EQ(read_file(path), blob_content(900 + i, sizes[i])) << path;
+        }
+        if (!c.has_state) {
+            EXPECT_EQ(field("state"), "?");
+        }
+    }
+    EXPECT_EQ(seen, kBlobs) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPublishedLayout, HostLayouts,
+                         ::testing::Values(LayoutCase{"v1_0", false}, LayoutCase{"v1_1", true},
+                                           LayoutCase{"current", true}, LayoutCase{"future", true}),
+                         [](const auto &info) { return std::string(info.param.layout); });
+
+// A results array whose stride cannot be trusted (an element with another
+// struct_size, or one below the first layout) is refused without a write.
+TEST(PluginAbi, Fetch_ResultsOfMixedOrTooSmallStructSize_AreRefused_NothingWritten) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    bf_session *s = nullptr;
+    ASSERT_EQ(p->session_create("", &s, nullptr, 0), BF_OK);
+    TempDir dir;
+    const std::string cache = dir / "cache";
+    bf_blob blobs[3] = {};
+    for (auto &b : blobs) {
+        b.struct_size = sizeof b;
+        b.url = "http://127.0.0.1:1/x";
+        b.path = "x";
+        b.size = 1;
+    }
+    for (std::uint32_t bad : {0u, 8u, static_cast<std::uint32_t>(BF_BLOB_RESULT_MIN_SIZE) - 8u,
+                              static_cast<std::uint32_t>(sizeof(bf_blob_result)) + 4u}) {
+        bf_blob_result results[3];
+        std::memset(results, 0x5a, sizeof results);
+        for (auto &r : results) r.struct_size = sizeof r;
+        results[0].struct_size = bad;
+        EXPECT_EQ(p->fetch(s, cache.c_str(), blobs, 3, nullptr, results), BF_E_INVALID_ARGUMENT) << bad;
+        EXPECT_EQ(results[1].status, static_cast<bf_status>(0x5a5a5a5a)) << "nothing written, struct_size " << bad;
+        EXPECT_NE(std::string(p->session_last_error(s)).find("results[0].struct_size"), std::string::npos)
+            << p->session_last_error(s);
+    }
+    bf_blob_result results[3];
+    std::memset(results, 0x5a, sizeof results);
+    for (auto &r : results) r.struct_size = sizeof r;
+    results[2].struct_size = BF_BLOB_RESULT_MIN_SIZE;
+    EXPECT_EQ(p->fetch(s, cache.c_str(), blobs, 3, nullptr, results), BF_E_INVALID_ARGUMENT);
+    EXPECT_EQ(results[0].status, static_cast<bf_status>(0x5a5a5a5a));
+    EXPECT_NE(std::string(p->session_last_error(s)).find("results[2].struct_size"), std::string::npos)
+        << p->session_last_error(s);
+    EXPECT_FALSE(std::filesystem::exists(cache)) << "nothing fetched";
+    p->session_destroy(s);
+}
+
+// A blobs array below the first layout, or of mixed struct sizes, fails
+// every blob (the results are written) and fetches nothing.
+TEST(PluginAbi, Fetch_BlobsOfMixedOrTooSmallStructSize_FailEveryBlob_NothingFetched) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    FaultServer server;
+    server.add_blob("/x", 1, 100);
+    const std::string url = server.base_url() + "/x";
+    bf_session *s = nullptr;
+    ASSERT_EQ(p->session_create("", &s, nullptr, 0), BF_OK);
+    TempDir dir;
+    const std::string cache = dir / "cache";
+    for (int variant = 0; variant < 2; ++variant) {
+        bf_blob blobs[3] = {};
+        for (auto &b : blobs) {
+            b.struct_size = sizeof b;
+            b.url = url.c_str();
+            b.path = "x";
+            b.size = 100;
+        }
+        if (variant == 0) blobs[0].struct_size = BF_BLOB_MIN_SIZE - 8;
+        else blobs[1].struct_size = BF_BLOB_MIN_SIZE;
+        bf_blob_result results[3] = {};
+        for (auto &r : results) r.struct_size = sizeof r;
+        EXPECT_EQ(p->fetch(s, cache.c_str(), blobs, 3, nullptr, results), BF_E_INVALID_ARGUMENT) << variant;
+        for (const auto &r : results) {
+            EXPECT_EQ(r.status, BF_E_INVALID_ARGUMENT);
+            EXPECT_NE(std::string(r.message).find("struct_size"), std::string::npos) << r.message;
+        }
+    }
+    EXPECT_TRUE(server.requests().empty());
+    p->session_destroy(s);
+}
+
+// Two descriptors naming one cache file with different content: the later
+// one fails (BF_E_INVALID_ARGUMENT), the earlier one is fetched, and the
+// cache holds the earlier one's bytes; exact duplicates both succeed.
+TEST(PluginAbi, Fetch_TwoDescriptorsOneCachePath_DifferentBlobs_TheLaterFails_TheCacheHoldsTheEarlier) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    FaultServer server;
+    server.add_blob("/a", 71, 70000);
+    server.add_blob("/b", 72, 70000);
+    server.add_blob("/c", 73, 50000);
+    const std::string a = server.base_url() + "/a", b = server.base_url() + "/b", cu = server.base_url() + "/c";
+    bf_session *s = nullptr;
+    ASSERT_EQ(p->session_create("", &s, nullptr, 0), BF_OK);
+    TempDir dir;
+    const std::string cache = dir / "cache";
+    const std::string sha_a = sha256_hex(blob_content(71, 70000)), sha_other = sha256_hex(blob_content(99, 70000));
+    bf_blob blobs[6] = {};
+    for (auto &x : blobs) {
+        x.struct_size = sizeof x;
+        x.size = 70000;
+    }
+    blobs[0].url = a.c_str();  // the earlier one
+    blobs[0].path = "same.bin";
+    blobs[1].url = b.c_str();  // another URL
+    blobs[1].path = "same.bin";
+    blobs[2].url = a.c_str();  // another size
+    blobs[2].path = "same.bin";
+    blobs[2].size = 100;
+    blobs[3].url = a.c_str();  // another digest
+    blobs[3].path = "same.bin";
+    blobs[3].sha256 = sha_other.c_str();
+    blobs[4].url = a.c_str();  // an exact duplicate
+    blobs[4].path = "same.bin";
+    blobs[5].url = cu.c_str();  // unrelated
+    blobs[5].path = "c.bin";
+    blobs[5].size = 50000;
+    bf_blob_result results[6] = {};
+    for (auto &r : results) r.struct_size = sizeof r;
+    EXPECT_EQ(p->fetch(s, cache.c_str(), blobs, 6, nullptr, results), BF_E_PARTIAL);
+    EXPECT_EQ(results[0].status, BF_OK) << results[0].message;
+    for (int i : {1, 2, 3}) {
+        EXPECT_EQ(results[i].status, BF_E_INVALID_ARGUMENT) << i << ": " << results[i].message;
+        EXPECT_NE(std::string(results[i].message).find("same.bin"), std::string::npos) << results[i].message;
+    }
+    EXPECT_EQ(results[4].status, BF_OK) << results[4].message;
+    EXPECT_EQ(results[5].status, BF_OK) << results[5].message;
+    EXPECT_EQ(read_file(cache + "/same.bin"), blob_content(71, 70000));
+    EXPECT_EQ(server.body_bytes_sent("/b"), 0) << "nothing fetched for the refused descriptor";
+    (void)sha_a;
+    p->session_destroy(s);
+}
+
+// A C++ host whose progress callback throws: the fetch is cancelled, its
+// threads joined, fetch() returns BF_E_INTERNAL and the process lives on.
+TEST(PluginAbi, ProgressCallbackThatThrows_IsContained_FetchReturnsInternal) {
+    PluginModule m;
+    const bf_provider *p = m.provider();
+    ASSERT_NE(p, nullptr);
+    FaultServer server;
+    server.add_blob("/t.bin", 81, 4 << 20);
+    server.set_rate_limit(4 << 20);
+    const std::string url = server.base_url() + "/t.bin";
+    bf_session *s = nullptr;
+    ASSERT_EQ(p->session_create(R"({"chunk_size": 262144, "concurrency": 2})", &s, nullptr, 0), BF_OK);
+    TempDir dir;
+    const std::string cache = dir / "cache";
+    bf_blob blob{};
+    blob.struct_size = sizeof blob;
+    blob.url = url.c_str();
+    blob.path = "t.bin";
+    blob.size = 4 << 20;
+    bf_blob_result result{};
+    result.struct_size = sizeof result;
+    bf_callbacks cb{};
+    cb.struct_size = sizeof cb;
+    cb.progress = [](void *, const bf_progress *pr) -> int32_t {
+        if (pr->done_bytes > 0) throw std::runtime_error("host bug");
+        return 0;
+    };
+    cb.log = [](void *, int32_t, const char *) { throw std::runtime_error("log bug"); };
+    EXPECT_EQ(p->fetch(s, cache.c_str(), &blob, 1, &cb, &result), BF_E_INTERNAL);
+    EXPECT_NE(std::string(p->session_last_error(s)).find("progress callback threw"), std::string::npos)
+        << p->session_last_error(s);
+    EXPECT_NE(result.status, BF_OK);
+    EXPECT_FALSE(std::filesystem::exists(cache + "/t.bin")) << "nothing published";
+    // The session is usable again, and the next fetch completes what was kept.
+    EXPECT_EQ(p->fetch(s, cache.c_str(), &blob, 1, nullptr, &result), BF_OK) << result.message;
+    EXPECT_EQ(read_file(cache + "/t.bin"), blob_content(81, 4 << 20));
     p->session_destroy(s);
 }
 
