@@ -1025,6 +1025,7 @@ private:
         j.prefix = 0;
         j.landed = -1;
         j.hashed = 0;
+        j.resumed = 0;  // nothing of an earlier run is reused any more
         m_progress.reset_bytes(j.index);
     }
 
@@ -1039,6 +1040,7 @@ private:
         j.prefix = 0;
         j.hashed = 0;
         j.unsaved_bytes = 0;
+        j.resumed = 0;  // every byte is rewritten: nothing of an earlier run is reused
         if (j.sha) {
             if (j.hashing) j.sha_stale = true;
             else j.sha = BlobHashes::for_spec(*j.spec);
@@ -1250,8 +1252,8 @@ Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
         j.url_answered = true;
         if (!head.url.empty() && head.url != j.spec->url) j.resolved_url = head.url;
     }
-    const HeadCheck c = check_response_head({t.piece.begin, t.piece.end, t.piece.ranged}, j.size, j.identity, head,
-                                            j.shown_url, j.spec->path);
+    const HeadCheck c = check_response_head({t.piece.begin, t.piece.end, t.piece.ranged}, j.size, j.spec->size >= 0,
+                                            j.identity, head, j.shown_url, j.spec->path);
     switch (c.verdict) {
         case HeadVerdict::accept:
             break;

@@ -44,6 +44,12 @@ std::string mismatch(const DownloadState &st, const BlobSpec &spec, std::int64_t
     if (spec.size >= 0 && st.blob_size != spec.size)
         return "it records " + std::to_string(st.blob_size) + " bytes but the blob has " + std::to_string(spec.size);
     if (st.expected_sha256 != expected_digest(spec)) return "it was started for another expected digest";
+    // Without an expected digest nothing checks the result as a whole: bytes
+    // of an earlier run are reused only when the remote can be proven the
+    // same, by a strong ETag the first answer must repeat exactly.
+    if (spec.sha256.empty() && spec.sha512.empty() && !st.identity.strong_etag())
+        return "the blob has no expected digest and the remote gave no strong ETag when it was started, so "
+               "nothing recorded can be proven to be the same file";
     if (data_size < 0) return "its data file is missing";
     if (data_size != st.blob_size)
         return "its data file has " + std::to_string(data_size) + " bytes instead of " + std::to_string(st.blob_size);
@@ -274,6 +280,9 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
         if (!resumed->partial.empty())
             msg += " and the first bytes of " + std::to_string(resumed->partial.size()) + " more";
         msg += " (" + mib(out.resumed_bytes) + ") already downloaded and checked";
+        msg += spec.sha256.empty() && spec.sha512.empty()
+                   ? "; reused only if the remote still answers ETag " + resumed->identity.etag.substr(0, 80)
+                   : "; the expected digest checks the whole result";
         if (out.rejected_chunks)
             msg += "; " + std::to_string(out.rejected_chunks) + " of the " + std::to_string(claimed) +
                    " recorded chunks failed their CRC-32 check and will be fetched again";

@@ -27,11 +27,19 @@ Status size_mismatch(std::string_view shown_url, std::string_view blob_path, std
                                     ": the source holds a different file; nothing was published");
 }
 
-HeadCheck check_response_head(const RequestedRange &req, std::int64_t known_size, const RemoteIdentity &known,
-                              const ResponseHead &head, std::string_view shown_url, std::string_view blob_path) {
+HeadCheck check_response_head(const RequestedRange &req, std::int64_t known_size, bool size_given,
+                              const RemoteIdentity &known, const ResponseHead &head, std::string_view shown_url,
+                              std::string_view blob_path) {
     const std::string url(shown_url), path(blob_path);
-    RemoteIdentity identity{head.etag, head.last_modified};
+    const RemoteIdentity identity = RemoteIdentity::from_response(head.etag, head.last_modified);
     const bool same_remote = known.compatible(identity);
+    auto changed = [&](std::int64_t total) {
+        HeadCheck c;
+        c.verdict = HeadVerdict::remote_changed;
+        c.identity = identity;
+        c.total = total;
+        return c;
+    };
 
     if (head.status == 206) {
         if (!req.ranged)
@@ -40,15 +48,13 @@ HeadCheck check_response_head(const RequestedRange &req, std::int64_t known_size
         if (!cr)
             return reject(Errc::http, url + " answered 206 with an unusable Content-Range '" +
                                           head.content_range.substr(0, 80) + "' (asked for " + range_text(req) + ")");
-        if (!same_remote) {
-            HeadCheck c;
-            c.verdict = HeadVerdict::remote_changed;
-            c.identity = identity;
-            c.total = cr->total;
-            return c;
-        }
-        if (cr->total >= 0 && known_size >= 0 && cr->total != known_size)
+        if (!same_remote) return changed(cr->total);
+        if (cr->total >= 0 && known_size >= 0 && cr->total != known_size) {
+            // A size only learned (a record's, an earlier answer's) that no
+            // longer holds: the remote changed under the same validators.
+            if (!size_given) return changed(cr->total);
             return reject(Errc::verify, size_mismatch(url, path, cr->total, known_size).message());
+        }
         if (cr->total < 0 && known_size < 0) {
             // "bytes a-b/*" for a blob of unknown size: no way to plan chunks.
             // Fetch it in one stream instead.
@@ -75,17 +81,13 @@ HeadCheck check_response_head(const RequestedRange &req, std::int64_t known_size
     }
 
     if (head.status == 200 || head.status == 0) {
-        if (!same_remote) {
-            HeadCheck c;
-            c.verdict = HeadVerdict::remote_changed;
-            c.identity = identity;
-            c.total = head.content_length;
-            return c;
-        }
-        if (known_size >= 0 && head.content_length >= 0 && head.content_length != known_size)
+        if (!same_remote) return changed(head.content_length);
+        if (known_size >= 0 && head.content_length >= 0 && head.content_length != known_size) {
+            if (!size_given) return changed(head.content_length);
             return reject(Errc::verify, url + " announced " + std::to_string(head.content_length) +
                                             " bytes but blob '" + path + "' should have " + std::to_string(known_size) +
                                             ": the source holds a different file; nothing was published");
+        }
         HeadCheck c;
         c.identity = identity;
         c.total = head.content_length >= 0 ? head.content_length : known_size;

@@ -40,9 +40,13 @@ Status size_mismatch(std::string_view shown_url, std::string_view blob_path, std
                      std::int64_t expected);
 
 // `known_size` is the blob size (-1 unknown), `known` the validators recorded
-// so far (empty: none yet). `shown_url` (already redacted) and `blob_path`
-// name the blob in messages.
-HeadCheck check_response_head(const RequestedRange &request, std::int64_t known_size, const RemoteIdentity &known,
-                              const ResponseHead &head, std::string_view shown_url, std::string_view blob_path);
+// so far (empty: none yet). `size_given` says whether known_size is the
+// descriptor's (a response of another size is the wrong file: reject) or was
+// only learned, from an earlier response or a record (a response of another
+// size means the remote changed: remote_changed). `shown_url` (already
+// redacted) and `blob_path` name the blob in messages.
+HeadCheck check_response_head(const RequestedRange &request, std::int64_t known_size, bool size_given,
+                              const RemoteIdentity &known, const ResponseHead &head, std::string_view shown_url,
+                              std::string_view blob_path);
 
 }  // namespace blobfetch

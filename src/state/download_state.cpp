@@ -67,15 +67,35 @@ Status bad(const std::string &why) { return Status(Errc::verify, "invalid downlo
 
 }  // namespace
 
+namespace {
+
+// An over-long validator's stand-in (see RemoteIdentity::from_response).
+std::string validator_digest(std::string_view value, std::size_t limit) {
+    if (value.size() <= limit) return std::string(value);
+    const bool weak = value.rfind("W/", 0) == 0;
+    Sha256 h;
+    h.update(value.data(), value.size());
+    return std::string(weak ? "W/" : "") + "#sha256 " + h.finish_hex();
+}
+
+bool is_digest_form(std::string_view v) { return v.find("#sha256 ") != std::string_view::npos; }
+
+}  // namespace
+
+RemoteIdentity RemoteIdentity::from_response(std::string_view etag, std::string_view last_modified) {
+    return RemoteIdentity{validator_digest(etag, DownloadState::kMaxEtag),
+                          validator_digest(last_modified, DownloadState::kMaxLastModified)};
+}
+
 bool RemoteIdentity::compatible(const RemoteIdentity &other) const {
-    if (!etag.empty() && !other.etag.empty()) return etag == other.etag;
-    if (!last_modified.empty() && !other.last_modified.empty()) return last_modified == other.last_modified;
-    return true;
+    if (!etag.empty()) return etag == other.etag;
+    if (!last_modified.empty()) return last_modified == other.last_modified;
+    return true;  // nothing known yet
 }
 
 std::string RemoteIdentity::if_range() const {
-    if (!etag.empty() && etag.rfind("W/", 0) != 0) return etag;
-    return last_modified;
+    if (!etag.empty()) return strong_etag() && !is_digest_form(etag) ? etag : std::string();
+    return is_digest_form(last_modified) ? std::string() : last_modified;
 }
 
 DownloadState::DownloadState(std::int64_t blob_size_, std::int64_t chunk_size_, const Digest32 &url_hash_,

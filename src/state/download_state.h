@@ -69,17 +69,32 @@ using Digest32 = std::array<std::uint8_t, 32>;
 
 // What identifies the remote bytes a download was started against.
 struct RemoteIdentity {
-    std::string etag;           // as sent, e.g. "\"5f1-1a\"" or "W/\"x\""; "" when none
-    std::string last_modified;  // as sent; "" when none
+    // As sent, e.g. "\"5f1-1a\"" or "W/\"x\""; "" when none. A value longer
+    // than DownloadState::kMaxEtag is kept as its digest (from_response), so
+    // that it fits the record and still compares exactly.
+    std::string etag;
+    std::string last_modified;  // as sent; "" when none (over-long: its digest, as for etag)
+
+    // The identity a response's validators give. A validator longer than the
+    // record can hold becomes "#sha256 <64 hex>" ("W/#sha256 ..." for a weak
+    // ETag): never a valid header value (it holds a space), never sent back,
+    // equal exactly when the values were equal. Pure.
+    static RemoteIdentity from_response(std::string_view etag, std::string_view last_modified);
 
     bool empty() const { return etag.empty() && last_modified.empty(); }
-    // True when `other` cannot be told apart from this remote: equal ETags
-    // when both have one, else equal Last-Modified when both have one; two
-    // identities without a common validator are compatible (the SHA-256 of
-    // the result is then the only check).
+    // A strong ETag: byte-for-byte identity of the representation (RFC 9110
+    // 8.8.1), the only proof that two runs saw the same remote bytes.
+    bool strong_etag() const { return !etag.empty() && etag.rfind("W/", 0) != 0; }
+    // True when `other` (a later response) may be the same remote as this
+    // one (the validators known so far): nothing is known yet (empty()), or
+    // this has an ETag and `other` has the same one, or this has only a
+    // Last-Modified and `other` has the same one. A validator this has and
+    // `other` lacks means another remote (a response that drops its ETag
+    // proves nothing). Pure.
     bool compatible(const RemoteIdentity &other) const;
-    // The value for an If-Range header: a strong ETag, else Last-Modified,
-    // else "" (If-Range must not carry a weak ETag).
+    // The value for an If-Range header: a strong ETag, else Last-Modified
+    // when there is no ETag at all, else "" (If-Range must not carry a weak
+    // ETag, nor a date when an ETag exists; a digest form is never sent).
     std::string if_range() const;
 };
 

@@ -265,5 +265,112 @@ TEST_F(ResumeTest, AllChunksRecorded_PublishesWithoutAnyRequest) {
     EXPECT_TRUE(leftovers().empty());
 }
 
+// ------------------------------------------------------------------------
+// Issue 19 item 2: without an expected digest, bytes of an earlier run are
+// reused only when the remote is proven the same (a strong ETag repeated).
+
+// A remote without validators changed between the runs: the old code resumed
+// 7 chunks of A, fetched the 8th of B and published the mix with success.
+TEST_F(ResumeTest, UnpinnedBlob_RemoteWithoutValidators_ChangedBetweenRuns_StartsAfresh_NothingMixed) {
+    server.set_send_etag(false);
+    BlobSpec b = interrupted_run(8, 7, /*with_sha=*/false);
+    server.change_blob("/blobs/resume.bin", 79, 8 * kChunk);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(79, 8 * kChunk)) << "no chunk of the old version is published";
+    EXPECT_EQ(r.blobs[0].bytes_skipped, 0) << "nothing was reused";
+    EXPECT_NE(logs().find("no strong ETag"), std::string::npos) << logs();
+}
+
+// An ETag (and no Last-Modified) on the first run, only a Last-Modified on
+// the second: no common validator, which the old code took for "the same".
+TEST_F(ResumeTest, UnpinnedBlob_ETagFirstRun_OnlyLastModifiedSecond_StartsAfresh_NothingMixed) {
+    server.set_validators(/*etag=*/true, /*last_modified=*/false);
+    BlobSpec b = interrupted_run(8, 7, /*with_sha=*/false);
+    server.change_blob("/blobs/resume.bin", 80, 8 * kChunk);
+    server.set_validators(/*etag=*/false, /*last_modified=*/true);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(80, 8 * kChunk)) << "no chunk of the old version is published";
+    EXPECT_EQ(r.blobs[0].bytes_skipped, 0) << "nothing was reused";
+}
+
+// Proven the same: the strong ETag is repeated, only the missing chunk is
+// fetched, and the log says on what the reuse rests.
+TEST_F(ResumeTest, UnpinnedBlob_SameStrongETag_ResumesOnlyTheMissingChunk_SayingWhy) {
+    BlobSpec b = interrupted_run(8, 7, /*with_sha=*/false);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(21, 8 * kChunk));
+    EXPECT_EQ(ranges_requested(b), std::set<std::string>{range_of(7)});
+    EXPECT_NE(logs().find("reused only if the remote still answers ETag"), std::string::npos) << logs();
+}
+
+// A record with the ETag but an answer that drops it is not proof either.
+TEST_F(ResumeTest, UnpinnedBlob_AnswerDropsTheRecordedETag_StartsOver_NothingMixed) {
+    BlobSpec b = interrupted_run(8, 7, /*with_sha=*/false);
+    server.change_blob("/blobs/resume.bin", 81, 8 * kChunk);
+    server.set_send_etag(false);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(81, 8 * kChunk)) << "no chunk of the old version is published";
+    EXPECT_EQ(r.blobs[0].bytes_skipped, 0);
+}
+
+// The summary counts what was really reused: a resume discarded because the
+// remote changed reports no skipped bytes (it reported the 6 chunks before).
+TEST_F(ResumeTest, RemoteChangedBetweenRuns_NothingCountsAsAlreadyCached) {
+    BlobSpec b = interrupted_run(8, 6, /*with_sha=*/false);
+    server.change_blob("/blobs/resume.bin", 82, 8 * kChunk);
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(82, 8 * kChunk));
+    EXPECT_EQ(r.blobs[0].bytes_skipped, 0);
+    EXPECT_EQ(r.blobs[0].bytes_downloaded, 8 * kChunk);
+}
+
+// Issue 19 item 13: an ETag longer than the record holds (1,024 bytes) was
+// cut, so every resume was discarded as "remote changed". Its digest is kept.
+TEST_F(ResumeTest, ETagLongerThanTheRecordHolds_ResumeStillReusesTheChunks) {
+    const std::string long_etag(3000, 'e');
+    server.add_blob("/blobs/long-etag.bin", 83, 8 * kChunk, long_etag);
+    BlobSpec b;
+    b.url = server.base_url() + "/blobs/long-etag.bin";
+    b.path = "cache/long-etag.bin";
+    b.size = 8 * kChunk;
+    FetchResult first = fetch_failing_from_chunk(b, 6);
+    ASSERT_FALSE(first.blobs[0].status.ok());
+    server.clear_rules();
+    forget_requests(7);
+    clear_logs();
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(83, 8 * kChunk));
+    EXPECT_EQ(ranges_requested(b), (std::set<std::string>{range_of(6), range_of(7)})) << logs();
+    EXPECT_EQ(r.blobs[0].bytes_skipped, 6 * kChunk);
+    EXPECT_EQ(logs().find("changed while blob"), std::string::npos) << logs();
+}
+
+// Issue 19 item 15: a stale record of a blob of unknown size whose remote
+// now has another size (under the same validators) failed the run with
+// "should have N bytes", N being the record's; the next run succeeded.
+TEST_F(ResumeTest, UnknownSize_StaleRecord_RemoteChangedSize_StartsAfreshInTheSameRun) {
+    server.add_blob("/blobs/grows.bin", 84, 6 * kChunk, "same-etag");
+    BlobSpec b;
+    b.url = server.base_url() + "/blobs/grows.bin";
+    b.path = "cache/grows.bin";
+    b.size = -1;
+    FetchResult first = fetch_failing_from_chunk(b, 4);
+    ASSERT_FALSE(first.blobs[0].status.ok());
+    ASSERT_TRUE(load_download_state(partial(b).state).ok()) << "a record of 6 chunks is left";
+    server.clear_rules();
+    server.change_blob("/blobs/grows.bin", 85, 9 * kChunk + 7, "same-etag");
+    clear_logs();
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_TRUE(published(b) == blob_content(85, 9 * kChunk + 7));
+    EXPECT_EQ(r.blobs[0].bytes_skipped, 0);
+}
+
 }  // namespace
 }  // namespace blobfetch::test

@@ -51,7 +51,14 @@ int blobfetch_fuzz_headers(const std::uint8_t *data, std::size_t size) {
     req.end = ctl[5] & 1 ? -1 : req.begin + 1 + ctl[5] * 10;
     const std::int64_t known = ctl[6] & 1 ? -1 : static_cast<std::int64_t>(ctl[7]) * 1000;
     RemoteIdentity identity{ctl[6] & 2 ? "\"a\"" : "", ""};
-    const HeadCheck c = check_response_head(req, known, identity, head, "http://h/b", "b");
+    const bool size_given = ctl[6] & 4;
+    const HeadCheck c = check_response_head(req, known, size_given, identity, head, "http://h/b", "b");
+    // A validator the known identity has and the response lacks is another remote.
+    if (c.verdict == HeadVerdict::accept && !identity.empty() &&
+        !identity.compatible(RemoteIdentity::from_response(head.etag, head.last_modified)))
+        std::abort();
+    // A learned size that no longer holds is never a reject: the remote changed.
+    if (!size_given && c.verdict == HeadVerdict::reject && c.error.code() == Errc::verify) std::abort();
     if (c.verdict == HeadVerdict::reject && c.error.message().empty()) std::abort();
     if (c.verdict == HeadVerdict::accept && head.status == 206) {
         auto cr = parse_content_range(head.content_range);

@@ -333,6 +333,8 @@ public:
     std::map<std::string, Blob> m_blobs;
     std::vector<FaultRule> m_rules;
     bool m_send_etag = true;
+    bool m_send_etag_header = true;    // (when m_send_etag)
+    bool m_send_last_modified = true;  // (when m_send_etag)
     bool m_chunked = false;
     std::int64_t m_rate = 0;
 
@@ -809,7 +811,8 @@ Plan FaultServerCore::plan(const Request &req) {
         html(404);
     } else {
         if (range.kind != RangeKind::none && if_range &&
-            !(m_send_etag && (*if_range == blob->etag || *if_range == blob->last_modified)))
+            !(m_send_etag && ((*if_range == blob->etag && m_send_etag_header) ||
+                              (*if_range == blob->last_modified && m_send_last_modified))))
             range.kind = RangeKind::none;
         if (fault.kind == FaultKind::ignore_range) range.kind = RangeKind::none;
         if (fault.kind == FaultKind::wrong_range && blob->size > 0) {
@@ -819,8 +822,9 @@ Plan FaultServerCore::plan(const Request &req) {
             range.first = std::min(first + after, range.last);
             range.kind = RangeKind::satisfiable;
         }
-        const std::string validators =
-            m_send_etag ? "ETag: " + blob->etag + "\r\nLast-Modified: " + blob->last_modified + "\r\n" : "";
+        std::string validators;
+        if (m_send_etag && m_send_etag_header) validators += "ETag: " + blob->etag + "\r\n";
+        if (m_send_etag && m_send_last_modified) validators += "Last-Modified: " + blob->last_modified + "\r\n";
         if (range.kind == RangeKind::unsatisfiable) {
             html(416);
             plan.headers += "Content-Range: bytes */" + std::to_string(blob->size) + "\r\n" + validators;
@@ -922,6 +926,13 @@ std::string FaultServer::last_modified(const std::string &path) const {
 void FaultServer::set_send_etag(bool on) {
     std::lock_guard lock(m_core->m_state_mutex);
     m_core->m_send_etag = on;
+}
+
+void FaultServer::set_validators(bool etag, bool last_modified) {
+    std::lock_guard lock(m_core->m_state_mutex);
+    m_core->m_send_etag = true;
+    m_core->m_send_etag_header = etag;
+    m_core->m_send_last_modified = last_modified;
 }
 
 void FaultServer::set_chunked_encoding(bool on) {

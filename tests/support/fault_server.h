@@ -142,6 +142,9 @@ public:
     // Default true; false: send neither ETag nor Last-Modified, and treat
     // every If-Range as a mismatch (a server without validators).
     void set_send_etag(bool on);
+    // Sends only the chosen validators (and honours If-Range only on those);
+    // set_send_etag(false) still sends none. Default: both.
+    void set_validators(bool etag, bool last_modified);
     // Default false; true: blob bodies go with `Transfer-Encoding: chunked`
     // and no Content-Length (a client learns a 200's size only at its end).
     void set_chunked_encoding(bool on);

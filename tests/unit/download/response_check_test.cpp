@@ -17,7 +17,12 @@ ResponseHead head(long status, std::string content_range = "", std::int64_t leng
 }
 
 HeadCheck check(const RequestedRange &r, std::int64_t size, const RemoteIdentity &known, const ResponseHead &h) {
-    return check_response_head(r, size, known, h, "http://h/b.zip", "b.zip");
+    return check_response_head(r, size, /*size_given=*/true, known, h, "http://h/b.zip", "b.zip");
+}
+
+HeadCheck check_learned(const RequestedRange &r, std::int64_t size, const RemoteIdentity &known,
+                        const ResponseHead &h) {
+    return check_response_head(r, size, /*size_given=*/false, known, h, "http://h/b.zip", "b.zip");
 }
 
 const RequestedRange kMiddle{100, 200, true};
@@ -92,6 +97,50 @@ TEST(ResponseCheck, OtherSuccessStatuses_AreRejected) {
     auto c = check(kMiddle, 1000, {}, head(204));
     EXPECT_EQ(c.verdict, HeadVerdict::reject);
     EXPECT_NE(c.error.message().find("HTTP 204"), std::string::npos);
+}
+
+// Issue 19 item 2: a validator the download started with that a later
+// answer lacks is another remote, whatever other validator it sends.
+TEST(ResponseCheck, ETagKnown_AnswerWithOnlyLastModified_IsAnotherRemote) {
+    const RemoteIdentity known{"\"e1\"", ""};
+    const auto c = check(kMiddle, 1000, known, head(206, "bytes 100-199/1000", 100, "", "Mon, 01 Jan 2024 00:00:00 GMT"));
+    EXPECT_EQ(c.verdict, HeadVerdict::remote_changed);
+}
+
+TEST(ResponseCheck, ValidatorKnown_AnswerWithoutAny_IsAnotherRemote) {
+    EXPECT_EQ(check(kMiddle, 1000, {"\"e1\"", ""}, head(206, "bytes 100-199/1000", 100, "")).verdict,
+              HeadVerdict::remote_changed);
+    EXPECT_EQ(check(kMiddle, 1000, {"", "Mon, 01 Jan 2024 00:00:00 GMT"}, head(206, "bytes 100-199/1000", 100, ""))
+                  .verdict,
+              HeadVerdict::remote_changed);
+}
+
+// Issue 19 item 15: a size learned from a stale record (or an earlier
+// answer) that the remote no longer has means the remote changed.
+TEST(ResponseCheck, LearnedSizeNoLongerHolds_IsRemoteChanged_GivenSizeIsRejected) {
+    const auto ranged = head(206, "bytes 100-199/5000", 100, "");
+    EXPECT_EQ(check_learned(kMiddle, 1000, {}, ranged).verdict, HeadVerdict::remote_changed);
+    EXPECT_EQ(check(kMiddle, 1000, {}, ranged).verdict, HeadVerdict::reject);
+    const auto whole = head(200, "", 5000, "");
+    EXPECT_EQ(check_learned({0, -1, false}, 1000, {}, whole).verdict, HeadVerdict::remote_changed);
+    EXPECT_EQ(check({0, -1, false}, 1000, {}, whole).verdict, HeadVerdict::reject);
+}
+
+// Issue 19 item 13: an over-long ETag is kept as its digest, equal across
+// answers, and never sent in If-Range.
+TEST(ResponseCheck, OverLongETag_ComparesByItsDigest_AcrossAnswers) {
+    const std::string long_etag = "\"" + std::string(3000, 'x') + "\"";
+    const auto first = check(kMiddle, 1000, {}, head(206, "bytes 100-199/1000", 100, long_etag));
+    ASSERT_EQ(first.verdict, HeadVerdict::accept);
+    EXPECT_LE(first.identity.etag.size(), DownloadState::kMaxEtag);
+    EXPECT_TRUE(first.identity.strong_etag());
+    EXPECT_EQ(first.identity.if_range(), "") << "a digest is never sent";
+    EXPECT_EQ(check(kMiddle, 1000, first.identity, head(206, "bytes 100-199/1000", 100, long_etag)).verdict,
+              HeadVerdict::accept);
+    std::string other = long_etag;
+    other[2000] = 'y';
+    EXPECT_EQ(check(kMiddle, 1000, first.identity, head(206, "bytes 100-199/1000", 100, other)).verdict,
+              HeadVerdict::remote_changed);
 }
 
 }  // namespace
