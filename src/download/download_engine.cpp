@@ -787,11 +787,25 @@ private:
         j.unsaved_bytes = 0;
         j.last_checkpoint = now;
         auto snapshot = std::make_shared<DownloadState>(*j.state);
-        submit([this, file = j.file.get(), snapshot, paths = j.paths] {
+        // (The lock file is looked at too: one removed or replaced while held
+        // protects nothing, and another process may be fetching the blob now.)
+        const LockFile *lock_file = j.blob_lock && j.blob_lock->enforced() ? &j.blob_lock->file() : nullptr;
+        auto lock_replaced = std::make_shared<bool>(false);
+        submit([this, file = j.file.get(), snapshot, paths = j.paths, lock_file, lock_replaced] {
+                   if (lock_file && !lock_file_still_named(*lock_file, *paths.dir)) *lock_replaced = true;
                    return checkpoint_partial(*file, *snapshot, paths, m_options.durable);
                },
-               [this, &j](Status s) {
+               [this, &j, lock_replaced](Status s) {
                    j.checkpointing = false;
+                   if (*lock_replaced && j.failure.ok() && !m_cancel_seen && j.relocks < kMaxRelocks) {
+                       // Stop, keep what landed (the record just saved), and
+                       // take the lock again on the file that is there now.
+                       j.relock_after_close = true;
+                       fail(j, Status(Errc::io, "the lock file of '" + j.spec->path + "' ('" +
+                                                    j.paths.dir->show(kLockFileName).string() +
+                                                    "') was removed or replaced while in use"));
+                       return;
+                   }
                    // (A saved record needs nothing more; neither does a blob that failed meanwhile.)
                    if (!s.ok() && j.failure.ok() && j.file && j.file->durability_lost()) {
                        // The data did not reach the disk, and the kernel may
@@ -853,13 +867,22 @@ private:
             check.had_record = j.mode == TransferMode::chunked;
             check.durable = m_options.durable;
             auto sync_failed = std::make_shared<bool>(false);
-            submit([this, &j, file, check, sync_failed] {
+            auto replaced = std::make_shared<bool>(false);
+            submit([this, &j, file, check, sync_failed, replaced] {
                        const auto root = m_dircache->root();
                        PublishCheck c = check;
                        c.root = root.get();
-                       return publish_partial(*file, *j.spec, j.paths, c, m_cancel, sync_failed.get());
+                       return publish_partial(*file, *j.spec, j.paths, c, m_cancel, sync_failed.get(),
+                                              replaced.get());
                    },
-                   [this, &j, file, sync_failed](Status s) {
+                   [this, &j, file, sync_failed, replaced](Status s) {
+                       if (*replaced && !m_cancel_seen && j.relocks < kMaxRelocks) {
+                           // Another process works on the blob through a new
+                           // lock file: wait for it there, then look at the
+                           // cache again (it may have published the blob).
+                           relock(j, s);
+                           return;
+                       }
                        if (s.code() == Errc::verify && j.resumed > 0 && !j.refetched && !m_cancel_seen) {
                            refetch(j, s);
                            return;
@@ -887,20 +910,32 @@ private:
             // A file whose sync failed is kept by nobody: the disk may have
             // dropped what was written to it, so no record may claim it.
             const bool lost = j.file && j.file->durability_lost();
+            // A blob whose lock file was replaced leaves the names alone
+            // (another process may own them now; its own record was saved
+            // just before).
             const bool keep = j.state && j.state->recorded_bytes() > 0 && code != Errc::not_found &&
-                              code != Errc::verify && !j.private_files && !lost && !j.restart_fresh;
+                              code != Errc::verify && !j.private_files && !lost && !j.restart_fresh &&
+                              !j.relock_after_close;
+            const bool discard = !keep && !j.relock_after_close;
             auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
-            submit([this, &j, snapshot, file] {
+            submit([this, &j, snapshot, file, discard] {
                        Status s;
                        if (snapshot && *file) s = checkpoint_partial(**file, *snapshot, j.paths, m_options.durable);
                        file->reset();
-                       if (!snapshot) discard_partial(j.paths);
+                       if (discard) discard_partial(j.paths);
                        return s;
                    },
                    [this, &j](Status s) {
                        if (!s.ok())
                            m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message());
+                       if (j.relock_after_close) {
+                           j.relock_after_close = false;
+                           if (!m_cancel_seen) {
+                               relock(j, j.failure);
+                               return;
+                           }
+                       }
                        if (j.restart_fresh && !m_cancel_seen) {
                            j.restart_fresh = false;
                            start_fresh(j);
@@ -990,6 +1025,43 @@ private:
         return Status(Errc::io, s.message() + "; '" + j.spec->path +
                                     "' was already downloaded again into a fresh file after an earlier failure: the "
                                     "disk keeps failing (see dmesg); nothing was published");
+    }
+
+    // The blob's lock turned out to protect nothing (its lock file was
+    // removed or replaced while held): the lock is given back and the blob
+    // queues for its lock on the lock file that is there now. Once it holds
+    // it, prepare_partial() looks at the cache again (another process may
+    // have published the blob meanwhile) and resumes from the record.
+    void relock(Job &j, const Status &why) {
+        ++j.relocks;
+        m_log.warn(why.message() + "; '" + j.spec->path +
+                   "' waits for its lock on the lock file that is there now, then looks at the cache again");
+        j.blob_lock.reset();
+        if (j.dir_entry) {
+            auto it = m_dirs.find(j.dir_key);
+            if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
+                auto entry = it->second;
+                --entry->users;
+                entry->file.reset();  // the next attempt opens the file at the name
+                forget_dir(entry);
+            }
+            j.dir_entry = nullptr;
+        }
+        j.paths.dir.reset();
+        if (j.owns_path) {
+            m_busy_paths.erase(j.path_key);
+            j.owns_path = false;
+        }
+        j.failure = Status::success();
+        j.close_requested = false;
+        j.finish_requested = false;
+        forget_progress(j, {});
+        j.file.reset();
+        j.state.reset();
+        j.sha.reset();
+        j.unsaved_bytes = 0;
+        j.size = j.spec->size;
+        try_start(j, Clock::now());
     }
 
     // Starts the blob over from nothing, in a fresh file (its old file and
@@ -1240,6 +1312,9 @@ private:
 
     std::mutex m_inbox_mutex;
     std::vector<std::function<void()>> m_inbox;
+    // How often one blob waits again for its lock after its lock file was
+    // removed or replaced while in use, before that failure counts.
+    static constexpr int kMaxRelocks = 3;
     // Declared last: destroyed first, so every task (and its post()) has
     // finished before the members above go away.
     TaskPool m_pool;

@@ -99,6 +99,11 @@ struct Job {
     // the file is given up and the blob fetched once more into a fresh one.
     bool sync_restarted = false;
     bool restart_fresh = false;  // the close now running ends in that fresh start, not in finish()
+    // Its lock file was removed or replaced while it held its lock (a tmp
+    // cleaner): the lock protects nothing, so the close now running ends in
+    // a new wait for the lock on the file that is there now (relock()).
+    bool relock_after_close = false;
+    int relocks = 0;
     std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
     int pending_writes = 0;    // buffers and barriers queued at the writer (also in Run::m_outstanding)
     bool write_failed = false; // no chunk is claimed after a failed write

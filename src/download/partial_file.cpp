@@ -332,7 +332,8 @@ Expected<std::int64_t> hash_partial(IPositionalWriter &file, BlobHashes &sha, st
 }
 
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
-                       const PublishCheck &check, const CancellationToken &cancel, bool *sync_failed) {
+                       const PublishCheck &check, const CancellationToken &cancel, bool *sync_failed,
+                       bool *replaced) {
     const std::string shown = redact_url(spec.url);
     const DirHandle &dir = *paths.dir;
     auto give_up = [&](Status s) {
@@ -387,6 +388,7 @@ Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec 
     // half-written file, with exit 0).
     if (!file->named(dir.fd(), paths.data_name)) {
         file.reset();  // (the files at the names are the other process's now: left alone)
+        if (replaced) *replaced = true;
         return Status(Errc::io, "'" + paths.data.string() + "' was replaced by another file while '" +
                                             spec.path + "' was downloading (was its directory's lock file '" +
                                             std::string(kLockFileName) + "' removed while in use?); nothing was published, run "

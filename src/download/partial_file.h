@@ -138,8 +138,13 @@ struct PublishCheck {
 // (the disk may have dropped the bytes) and sets `*sync_failed`. A rename
 // that fails while the final name already holds the right blob (another
 // process won the race) counts as success.
+// `replaced` (may be null) is set when the partial file's name no longer
+// refers to the verified file (another process replaced it: the lock file
+// was removed while in use); nothing is published then, and the files at the
+// names are left to that process.
 Status publish_partial(std::unique_ptr<IPositionalWriter> &file, const BlobSpec &spec, const PartialPaths &paths,
-                       const PublishCheck &check, const CancellationToken &cancel, bool *sync_failed);
+                       const PublishCheck &check, const CancellationToken &cancel, bool *sync_failed,
+                       bool *replaced = nullptr);
 
 // Removes `.part`, the sidecar and a leftover temporary sidecar.
 void discard_partial(const PartialPaths &paths);

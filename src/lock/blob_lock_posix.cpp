@@ -176,6 +176,12 @@ Expected<std::vector<BlobAttempt>> try_lock_blobs(std::shared_ptr<LockFile> &fil
                                 "' keeps being replaced; is another tool removing it?");
 }
 
+bool lock_file_still_named(const LockFile &file, const DirHandle &dir) {
+    struct stat locked {}, current {};
+    return ::fstat(file.fd(), &locked) == 0 && dir.stat(kLockFileName, current) == 0 &&
+           current.st_dev == locked.st_dev && current.st_ino == locked.st_ino;
+}
+
 Expected<BlobProbe> probe_blob_lock(const std::filesystem::path &dir, const std::string &name) {
     auto opened = open_lock_file_to_probe(dir / kLockFileName);
     if (!opened) return opened.status();

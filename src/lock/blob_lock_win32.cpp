@@ -47,13 +47,6 @@ void give_back(LockFile &file, std::uint64_t key) {
     release_range(handle(file), key_offset(key), 1);
 }
 
-// The lock file at the name is still the one `file` has open.
-bool still_named(const LockFile &file, const DirHandle &dir) {
-    win32::FileId locked, current;
-    if (!win32::file_id(handle(file), locked)) return false;
-    UniqueFd now = dir.open(kLockFileName, O_RDONLY);
-    return now && win32::file_id(win32::handle_of(now.get()), current) && current == locked;
-}
 
 bool attempt_once(const std::shared_ptr<LockFile> &self, const DirHandle &dir, const std::vector<std::string> &names,
                   std::vector<BlobAttempt> &out) {
@@ -67,7 +60,7 @@ bool attempt_once(const std::shared_ptr<LockFile> &self, const DirHandle &dir, c
         else out[i].holder = blob_holder(file.fd(), keys[i]);
     }
     if (!taken.empty()) {
-        if (!still_named(file, dir)) {
+        if (!lock_file_still_named(file, dir)) {
             for (const std::size_t i : taken) give_back(file, keys[i]);
             return false;
         }
@@ -89,6 +82,13 @@ BlobLock::~BlobLock() {
     if (!m_file->enforced()) return;
     std::lock_guard lock(m_file->mutex());
     give_back(*m_file, m_key);
+}
+
+bool lock_file_still_named(const LockFile &file, const DirHandle &dir) {
+    win32::FileId locked, current;
+    if (!win32::file_id(handle(file), locked)) return false;
+    UniqueFd now = dir.open(kLockFileName, O_RDONLY);
+    return now && win32::file_id(win32::handle_of(now.get()), current) && current == locked;
 }
 
 Expected<std::shared_ptr<LockFile>> LockFile::open(const DirHandle &dir) {
