@@ -17,6 +17,8 @@ TransportOptions transport_options(const config::ProviderOptions &o) {
     t.connect_timeout = std::chrono::milliseconds(o.connect_timeout_ms);
     t.stall_timeout = std::chrono::milliseconds(o.stall_timeout_ms);
     t.stall_min_speed = o.stall_min_speed;
+    t.error_body_limit = o.error_body_limit;
+    t.error_body_timeout = std::chrono::milliseconds(o.error_body_timeout_ms);
     t.ca_file = o.ca_file;
     t.user_agent = o.user_agent;
     return t;
