@@ -119,6 +119,7 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
     e.fail_fast = m_options.fail_fast;
     e.verify_cached_hash = m_options.verify_cached_hash;
     e.max_blob_size = m_options.max_blob_size;
+    e.min_free_space = m_options.min_free_space;
     DownloadEngine(e, m_loop).run(dirs, specs, to_download, result.blobs, progress, token, log);
 }
 
