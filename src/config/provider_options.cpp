@@ -67,7 +67,8 @@ Expected<ProviderOptions> parse_provider_options(const nlohmann::json &object, s
                                         ": expected an object of options, got " + describe_json(object));
     static const char *known =
         "concurrency, chunk_size, retries, connect_timeout_ms, stall_timeout_ms, stall_min_speed, "
-        "verify_cached_hash, durability, locking, lock_timeout_ms, fail_fast, max_blob_size, ca_file, user_agent";
+        "verify_cached_hash, durability, locking, lock_timeout_ms, fail_fast, max_blob_size, min_free_space, "
+        "error_body_limit, error_body_timeout_ms, ca_file, user_agent";
     for (const auto &[key, v] : object.items()) {
         Status s;
         if (key == "concurrency") s = read_int(v, where, pointer, {"concurrency", 1, 256}, o.concurrency);
@@ -82,6 +83,12 @@ Expected<ProviderOptions> parse_provider_options(const nlohmann::json &object, s
                          o.stall_min_speed);
         else if (key == "max_blob_size")
             s = read_int(v, where, pointer, {"max_blob_size", 1, std::int64_t{1} << 62}, o.max_blob_size);
+        else if (key == "min_free_space")
+            s = read_int(v, where, pointer, {"min_free_space", 0, std::int64_t{1} << 62}, o.min_free_space);
+        else if (key == "error_body_limit")
+            s = read_int(v, where, pointer, {"error_body_limit", 0, 16 << 20}, o.error_body_limit);
+        else if (key == "error_body_timeout_ms")
+            s = read_int(v, where, pointer, {"error_body_timeout_ms", 1, 600000}, o.error_body_timeout_ms);
         else if (key == "lock_timeout_ms")
             s = read_int(v, where, pointer, {"lock_timeout_ms", 0, 86400000}, o.lock_timeout_ms);
         else if (key == "verify_cached_hash" || key == "locking" || key == "fail_fast") {
@@ -130,6 +137,9 @@ nlohmann::json to_json(const ProviderOptions &o) {
             {"lock_timeout_ms", o.lock_timeout_ms},
             {"fail_fast", o.fail_fast},
             {"max_blob_size", o.max_blob_size},
+            {"min_free_space", o.min_free_space},
+            {"error_body_limit", o.error_body_limit},
+            {"error_body_timeout_ms", o.error_body_timeout_ms},
             {"ca_file", o.ca_file},
             {"user_agent", o.user_agent}};
 }

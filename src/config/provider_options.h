@@ -16,7 +16,20 @@
 //                                            same bytes (false: private temporary files, no resume)
 //   lock_timeout_ms      integer  3600000    0..86400000  wait this long for another process's lock
 //   fail_fast            boolean  false      stop every other blob when one fails
-//   max_blob_size        integer  1 TiB      1..2^62  larger sizes (descriptor or server) are refused
+//   max_blob_size        integer  1 TiB      1..2^62  larger sizes (descriptor or server) are refused;
+//                                            a blob of unknown size (no size in its descriptor, none
+//                                            from the server: a 200 without Content-Length) is cut
+//                                            at this many bytes. `blobfetch x-script` uses 8 GiB
+//                                            unless $BLOBFETCH_OPTIONS names it.
+//   min_free_space       integer  256 MiB    0..2^62  a blob of unknown size is stopped before the file
+//                                            system holding it keeps less than this many bytes free
+//                                            (asked every 8 MiB written, not on every write), so an
+//                                            endless body never fills the disk. (A blob of known
+//                                            size reserves its space up front instead.)
+//   error_body_limit     integer  65536      0..16777216  bytes of an error answer's body (4xx, 5xx,
+//   error_body_timeout_ms integer 5000       1..600000    or a redirect's page) read, and ms spent on it
+//                                            after its head, at most; then it is cut and the status
+//                                            acted on (404: a miss, 503: a retry, 3xx: followed)
 //   ca_file              string   ""         CA bundle path ("" = system store)
 //   user_agent           string   ""         "" = "blobfetch/<version>"
 
@@ -43,6 +56,9 @@ struct ProviderOptions {
     std::int64_t lock_timeout_ms = 3600000;
     bool fail_fast = false;
     std::int64_t max_blob_size = std::int64_t{1} << 40;
+    std::int64_t min_free_space = std::int64_t{256} << 20;
+    std::int64_t error_body_limit = 64 * 1024;
+    std::int64_t error_body_timeout_ms = 5000;
     std::string ca_file;
     std::string user_agent;
 };

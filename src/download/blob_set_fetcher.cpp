@@ -18,6 +18,8 @@ TransportOptions transport_options(const config::ProviderOptions &o) {
     t.connect_timeout = std::chrono::milliseconds(o.connect_timeout_ms);
     t.stall_timeout = std::chrono::milliseconds(o.stall_timeout_ms);
     t.stall_min_speed = o.stall_min_speed;
+    t.error_body_limit = o.error_body_limit;
+    t.error_body_timeout = std::chrono::milliseconds(o.error_body_timeout_ms);
     t.ca_file = o.ca_file;
     t.user_agent = o.user_agent;
     return t;
@@ -116,6 +118,7 @@ void BlobSetFetcher::run_phases(const std::filesystem::path &cache_dir, const st
     e.fail_fast = m_options.fail_fast;
     e.verify_cached_hash = m_options.verify_cached_hash;
     e.max_blob_size = m_options.max_blob_size;
+    e.min_free_space = m_options.min_free_space;
     DownloadEngine(e, m_loop).run(dirs, specs, to_download, result.blobs, progress, token, log);
 }
 

@@ -5,6 +5,7 @@
 #include <exception>
 #include <string>
 
+#include "base/log.h"
 #include "hash/crc32.h"
 
 namespace blobfetch::detail {
@@ -79,6 +80,8 @@ Status ChunkTransfer::write(const char *data, std::size_t len) {
         return Status(Errc::http, job.shown_url + " sent more bytes than requested for blob '" + job.spec->path +
                                       "' (beyond offset " + std::to_string(lim) + ")");
     }
+    if (piece.end < 0 && job.size < 0)
+        if (Status s = check_free_space(len); !s.ok()) return s;
     while (len > 0) {
         if (!m_buf && !(m_buf = m_sink.take_buffer()))
             return Status(Errc::internal, "internal error: no write buffer although one was promised");
@@ -101,6 +104,27 @@ Status ChunkTransfer::write(const char *data, std::size_t len) {
             m_chunk_begin = m_pos;
         }
     }
+    return Status::success();
+}
+
+Status ChunkTransfer::check_free_space(std::size_t len) {
+    const auto n = static_cast<std::int64_t>(len);
+    if (m_pos + n <= m_space_ok_until || !job.file) return Status::success();
+    const std::int64_t avail = job.file->free_space();
+    if (avail < 0) {  // the file system cannot tell: max_blob_size alone bounds it
+        m_space_ok_until = m_pos + n + kFreeSpaceCheckBytes;
+        return Status::success();
+    }
+    const std::int64_t reserve = m_sink.min_free_space();
+    const std::int64_t room = avail - reserve;
+    if (room < n)
+        return Status(Errc::io, job.shown_url + " sent " + byte_size_text(m_pos) + " so far for blob '" + job.spec->path +
+                                    "' of unknown size, and the disk holding '" + job.file->name() + "' has " +
+                                    byte_size_text(avail) + " free: stopped before it keeps less than min_free_space (" +
+                                    byte_size_text(reserve) + "); nothing was published (free some space or point the "
+                                    "cache at a larger disk; min_free_space and max_blob_size bound blobs of unknown "
+                                    "size)");
+    m_space_ok_until = m_pos + std::min(room, kFreeSpaceCheckBytes);
     return Status::success();
 }
 

@@ -15,6 +15,11 @@ namespace blobfetch::detail {
 
 class ChunkTransfer;
 
+// How often a blob of unknown size asks its file system for the free space:
+// once per this many bytes written at most (more often when the room left
+// above min_free_space is smaller), never on every write.
+inline constexpr std::int64_t kFreeSpaceCheckBytes = std::int64_t{8} << 20;
+
 // What a ChunkTransfer needs from the engine. Every call comes from the
 // transfer thread.
 class IChunkSink {
@@ -32,6 +37,8 @@ public:
     virtual std::size_t buffers_available() const = 0;
     // The largest blob accepted when its size is not known.
     virtual std::int64_t max_blob_size() const = 0;
+    // Bytes a blob of unknown size must leave free on its file system.
+    virtual std::int64_t min_free_space() const = 0;
     // Writes `len` bytes of `buf` at `offset` of the job's file (later, on
     // the writer thread), then takes the buffer back. A buffer never spans
     // two chunks; with a record, `chunk_crc` is the CRC-32 of the chunk's
@@ -44,7 +51,11 @@ public:
 
 // The handler of one request: coalesces libcurl's small pieces into a fixed
 // buffer, writes it at its offset when full or at a chunk's end, computes
-// each chunk's CRC-32 on the fly and reports completed chunks.
+// each chunk's CRC-32 on the fly and reports completed chunks. A blob of
+// unknown size (no end anywhere) is bounded twice: by max_blob_size, and by
+// the disk: before its bytes would leave less than min_free_space free on
+// the file system of its file (asked through IPositionalWriter::free_space,
+// every kFreeSpaceCheckBytes), the transfer fails for good (Errc::io).
 class ChunkTransfer final : public ITransferHandler {
 public:
     ChunkTransfer(IChunkSink &sink, Job &job, const Piece &piece, std::size_t capacity)
@@ -92,6 +103,9 @@ private:
     // Where the chunk holding `pos` ends (or `limit`), for a blob with a record.
     std::int64_t boundary(std::int64_t pos, std::int64_t limit) const;
     std::int64_t limit() const;
+    // A blob of unknown size: fails when `len` more bytes would leave less
+    // than min_free_space free (asking the file system when past m_space_ok_until).
+    Status check_free_space(std::size_t len);
 
     IChunkSink &m_sink;
     char *m_buf = nullptr;
@@ -101,6 +115,7 @@ private:
     std::int64_t m_chunk_begin;
     std::int64_t m_buf_offset;
     std::uint32_t m_crc;  // CRC-32 of the current chunk's bytes so far (from its start)
+    std::int64_t m_space_ok_until = -1;  // writing up to here was allowed by the last free-space check
 };
 
 }  // namespace blobfetch::detail

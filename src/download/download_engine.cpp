@@ -134,6 +134,7 @@ public:
         return m_buffers.back().get();
     }
     std::int64_t max_blob_size() const override { return m_options.max_blob_size; }
+    std::int64_t min_free_space() const override { return m_options.min_free_space; }
     std::size_t buffers_available() const override { return m_free_buffers.size() + (m_max_buffers - m_buffers.size()); }
 
     // Queues `len` bytes of `buf` to be written at `offset` of the blob's

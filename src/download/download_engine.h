@@ -68,6 +68,9 @@ struct EngineOptions {
     bool fail_fast = false;                               // one failed blob stops all the others
     bool verify_cached_hash = true;                       // the re-check after locking hashes, not just sizes
     std::int64_t max_blob_size = std::int64_t{1} << 40;   // larger sizes (descriptor or server) are refused
+    // A blob of unknown size stops before its file system keeps less than
+    // this free (see ChunkTransfer; asked every kFreeSpaceCheckBytes).
+    std::int64_t min_free_space = std::int64_t{256} << 20;
 };
 
 // Runs one set of downloads. Not thread-safe: one run() at a time.

@@ -310,8 +310,21 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     const bf_provider &p = plugin->provider();
     bf_session *session = nullptr;
     char err[1024] = "";
-    const char *options = std::getenv("BLOBFETCH_OPTIONS");  // provider options as JSON, for scripted use
-    if (p.session_create(options ? options : "", &session, err, sizeof err) != BF_OK || !session)
+    // Provider options as JSON from $BLOBFETCH_OPTIONS (for scripted use).
+    // An asset's size is never known here, so an endless body is bounded by
+    // max_blob_size: x-script's default is 8 GiB (vcpkg's assets are a few
+    // GiB at most), not the plugin's 1 TiB, unless the options name it.
+    // Text that is no JSON object goes as it is (the plugin says what is wrong).
+    const char *env_options = std::getenv("BLOBFETCH_OPTIONS");
+    std::string options = env_options ? env_options : "";
+    nlohmann::json parsed = options.find_first_not_of(" \t\r\n") == std::string::npos
+                                ? nlohmann::json::object()
+                                : nlohmann::json::parse(options, nullptr, false);
+    if (parsed.is_object() && !parsed.contains("max_blob_size")) {
+        parsed["max_blob_size"] = std::int64_t{8} << 30;
+        options = parsed.dump();
+    }
+    if (p.session_create(options.c_str(), &session, err, sizeof err) != BF_OK || !session)
         return fail_early(args, kExitPlugin, std::string("the plugin refused the options: ") + err);
     const std::string lower = lower_hex(sha512);
     // Downloaded under a name keyed on the content, then placed at {dst}

@@ -165,6 +165,12 @@ public:
                there.st_ino == mine.st_ino;
     }
 
+    std::int64_t free_space() const override {
+        struct statvfs vfs {};
+        if (::fstatvfs(m_fd.get(), &vfs) != 0) return -1;
+        return static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+    }
+
     Status make_public() override {
         if (::fchmod(m_fd.get(), 0666 & ~process_umask()) != 0)
             return Status(Errc::io, "cannot set the permissions of '" + m_name + "': " + std::strerror(errno));

@@ -49,6 +49,10 @@ public:
     virtual Status preallocate(std::int64_t size) = 0;
     // The file's path as shown in messages.
     virtual const std::string &name() const = 0;
+    // Bytes this process may still write on the file's file system
+    // (statvfs f_bavail; Windows: GetDiskFreeSpaceEx for the caller), or -1
+    // when it cannot tell. One system call; thread-safe, also during writes.
+    virtual std::int64_t free_space() const { return -1; }
     // Files are created readable by their owner only (0600) while they are
     // partial; this opens them to the others as a new file would be
     // (0666 minus the process's umask), just before publishing.

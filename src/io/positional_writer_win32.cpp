@@ -112,6 +112,15 @@ public:
         return same;
     }
 
+    // Bytes free for this user on the file's volume, or -1.
+    std::int64_t free_space() const override {
+        std::wstring dir = m_os_path;
+        if (const auto slash = dir.find_last_of(L'\\'); slash != std::wstring::npos) dir.resize(slash + 1);
+        ULARGE_INTEGER avail{};
+        if (!GetDiskFreeSpaceExW(dir.c_str(), &avail, nullptr, nullptr)) return -1;
+        return static_cast<std::int64_t>(avail.QuadPart);
+    }
+
 private:
     Status preallocate_to(std::int64_t size) {
         auto current = this->size();
@@ -139,15 +148,6 @@ private:
             }
         }
         return Status::success();
-    }
-
-    // Bytes free for this user on the file's volume, or -1.
-    std::int64_t free_space() const {
-        std::wstring dir = m_os_path;
-        if (const auto slash = dir.find_last_of(L'\\'); slash != std::wstring::npos) dir.resize(slash + 1);
-        ULARGE_INTEGER avail{};
-        if (!GetDiskFreeSpaceExW(dir.c_str(), &avail, nullptr, nullptr)) return -1;
-        return static_cast<std::int64_t>(avail.QuadPart);
     }
 
     Status no_space(std::int64_t size, int e, std::int64_t avail = -1) const {

@@ -48,6 +48,23 @@ std::string without_credentials(const std::string &url) {
     return out;
 }
 
+// `location` (a Location header's value) resolved against `base`; "" when
+// it cannot be. (libcurl's CURLINFO_REDIRECT_URL is only there for a
+// response whose body ended, not for one cut at its bound.)
+std::string resolve_location(const std::string &base, const std::string &location) {
+    CURLU *u = curl_url();
+    if (!u) return "";
+    std::string out;
+    char *text = nullptr;
+    if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_URL, location.c_str(), CURLU_URLENCODE) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK && text)
+        out = text;
+    if (text) curl_free(text);
+    curl_url_cleanup(u);
+    return out;
+}
+
 bool is_retryable_curl(CURLcode rc) {
     switch (rc) {
         case CURLE_COULDNT_CONNECT:
@@ -70,6 +87,7 @@ bool is_retryable_curl(CURLcode rc) {
 
 // One reusable easy handle and the state of the transfer it runs.
 struct Slot {
+    const TransportOptions *options = nullptr;  // the loop's, set once
     CurlEasy easy;
     CurlSlist headers;
     bool in_use = false;
@@ -88,17 +106,47 @@ struct Slot {
     std::int64_t body_bytes = 0;
     Clock::time_point window_start;
     std::int64_t window_bytes = 0;  // bytes received since window_start (stall detection)
+    // The body of a final response that is no 2xx, read only up to the
+    // options' error-body bounds (its head ended at error_since).
+    long head_code = 0;             // the status line's code of the response whose head is being read
+    std::string location;           // its Location header's value, as sent
+    bool error_body = false;
+    Clock::time_point error_since;
+    std::int64_t error_bytes = 0;
+    bool error_cut = false;         // stopped at a bound: the status stands as if the body had ended
+
+    // A new response (of a redirect chain, or after a 1xx) starts over.
+    void reset_response() {
+        head = ResponseHead{};
+        head_code = 0;
+        location.clear();
+        error_body = false;
+        error_bytes = 0;
+        error_cut = false;
+    }
 
     // Headers arrive for every response of a redirect chain; keep the last.
     void on_header_line(std::string_view line) {
         if (line.rfind("HTTP/", 0) == 0) {
-            head = ResponseHead{};
+            reset_response();
+            const std::size_t sp = line.find(' ');
+            if (sp != std::string_view::npos)
+                for (std::size_t i = sp + 1; i < line.size() && i < sp + 4 && line[i] >= '0' && line[i] <= '9'; ++i)
+                    head_code = head_code * 10 + (line[i] - '0');
+            return;
+        }
+        if (line == "\r\n" || line == "\n") {  // the head ended (after a 1xx, another follows)
+            if (head_code >= 300) {  // a final answer that is no 2xx
+                error_body = true;
+                error_since = Clock::now();
+            }
             return;
         }
         std::string name, value;
         if (!split_header_line(line, name, value)) return;
-        // (A Location is read back with CURLINFO_REDIRECT_URL, resolved.)
-        if (name == "content-range") head.content_range = value;
+        // (A Location is read back resolved with CURLINFO_REDIRECT_URL, when libcurl has it.)
+        if (name == "location") location = value;
+        else if (name == "content-range") head.content_range = value;
         else if (name == "etag") head.etag = value;
         else if (name == "last-modified") head.last_modified = value;
         else if (name == "retry-after") head.retry_after = parse_retry_after(value, std::time(nullptr));
@@ -136,7 +184,14 @@ size_t write_cb(char *data, size_t size, size_t n, void *user) {
     if (slot->aborted) return CURL_WRITEFUNC_ERROR;
     slot->window_bytes += static_cast<std::int64_t>(len);
     if (!slot->deliver_head()) return CURL_WRITEFUNC_ERROR;
-    if (!slot->success_status) return len;  // discard error pages
+    if (!slot->success_status) {  // an error (or redirect) page: discarded, and read only up to its bound
+        slot->error_bytes += static_cast<std::int64_t>(len);
+        if (slot->error_bytes > slot->options->error_body_limit) {
+            slot->error_cut = true;  // collect() acts on the status
+            return CURL_WRITEFUNC_ERROR;
+        }
+        return len;
+    }
     if (!slot->handler->accepting(len)) {
         slot->paused = true;  // libcurl keeps the piece and hands it over again after the pause
         slot->window_bytes -= static_cast<std::int64_t>(len);
@@ -175,7 +230,10 @@ struct TransferLoop::Impl {
         }
         receive_buffer = std::clamp<long>(static_cast<long>((1u << 20) / capacity), 16 * 1024, 64 * 1024);
         slots.reserve(capacity);
-        for (std::size_t i = 0; i < capacity; ++i) slots.push_back(std::make_unique<Slot>());
+        for (std::size_t i = 0; i < capacity; ++i) {
+            slots.push_back(std::make_unique<Slot>());
+            slots.back()->options = &options;
+        }
     }
 
     ~Impl() {
@@ -274,7 +332,8 @@ struct TransferLoop::Impl {
             Slot *slot = nullptr;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char **>(&slot));
             if (!slot || !slot->in_use) continue;
-            const CURLcode rc = msg->data.result;
+            CURLcode rc = msg->data.result;
+            if (slot->error_cut && rc == CURLE_WRITE_ERROR) rc = CURLE_OK;  // an error page cut at its bound
             if (!slot->aborted) {
                 TransferOutcome o;
                 if (rc == CURLE_OK && follow(*slot)) continue;  // on its way to the next hop
@@ -293,8 +352,9 @@ struct TransferLoop::Impl {
         curl_easy_getinfo(slot.easy.get(), CURLINFO_RESPONSE_CODE, &code);
         char *location = nullptr;
         curl_easy_getinfo(slot.easy.get(), CURLINFO_REDIRECT_URL, &location);
-        if (!is_redirect(code) || !location || !*location || !slot.handler_status.ok()) return false;
-        std::string target = location;
+        std::string target = location ? location : "";
+        if (target.empty() && slot.error_cut && !slot.location.empty()) target = resolve_location(slot.url, slot.location);
+        if (!is_redirect(code) || target.empty() || !slot.handler_status.ok()) return false;
         const std::string shown_target = redact_url(target);
         auto refuse = [&](Errc code_, const std::string &why) {
             // Reported by classify() through the handler status.
@@ -317,7 +377,7 @@ struct TransferLoop::Impl {
         curl_multi_remove_handle(multi.get(), slot.easy.get());
         ++slot.redirects;
         slot.url = std::move(target);
-        slot.head = ResponseHead{};
+        slot.reset_response();
         slot.head_delivered = false;
         slot.success_status = false;
         slot.window_start = Clock::now();
@@ -332,12 +392,28 @@ struct TransferLoop::Impl {
         return true;
     }
 
+    // Error pages read for longer than error_body_timeout are cut here: the
+    // status stands (a redirect is followed, anything else is reported).
+    void check_error_bodies(std::vector<std::pair<TransferId, TransferOutcome>> &out) {
+        const auto now = Clock::now();
+        for (auto &sp : slots) {
+            Slot &s = *sp;
+            if (!s.in_use || s.aborted || !s.error_body || now - s.error_since < options.error_body_timeout) continue;
+            s.error_cut = true;
+            if (follow(s)) continue;  // on its way to the next hop
+            TransferOutcome o;
+            classify(CURLE_OK, s, o);
+            out.emplace_back(s.id, std::move(o));
+            release(s);
+        }
+    }
+
     void check_stalls(std::vector<std::pair<TransferId, TransferOutcome>> &out) {
         if (options.stall_min_speed <= 0) return;
         const auto now = Clock::now();
         for (auto &sp : slots) {
             Slot &s = *sp;
-            if (!s.in_use || s.aborted) continue;
+            if (!s.in_use || s.aborted || s.error_body) continue;  // (an error page has its own time bound)
             if (s.paused) {  // waiting for us, not for the server
                 s.window_start = now;
                 s.window_bytes = 0;
@@ -450,7 +526,7 @@ TransferId TransferLoop::start(const HttpRequest &request, ITransferHandler &han
     slot->url = request.url;
     slot->redirects = 0;
     slot->shown_url = redact_url(request.url);
-    slot->head = ResponseHead{};
+    slot->reset_response();
     slot->head_delivered = false;
     slot->success_status = false;
     slot->handler_status = Status::success();
@@ -496,6 +572,7 @@ std::vector<std::pair<TransferId, TransferOutcome>> TransferLoop::run(std::chron
         curl_multi_poll(d.multi.get(), nullptr, 0, static_cast<int>(std::max<std::int64_t>(0, timeout.count())), nullptr);
         if (!d.by_id.empty()) d.step(out);
     }
+    d.check_error_bodies(out);
     d.check_stalls(out);
     return out;
 }

@@ -54,7 +54,8 @@ public:
     // Once for a successful (2xx, or file://) response, before any body byte
     // (also for an empty body). A non-ok status aborts the transfer and
     // becomes its outcome. Error responses never reach the handler: their
-    // body is discarded and the status becomes the outcome.
+    // body is discarded (read only up to TransportOptions' error-body
+    // bounds) and the status becomes the outcome.
     virtual Status on_head(const ResponseHead &head) = 0;
     // Body bytes in order. A non-ok status aborts the transfer.
     virtual Status on_body(const char *data, std::size_t len) = 0;
@@ -77,6 +78,15 @@ struct TransportOptions {
     // most this many per request: never from https to http; a hop to another
     // origin goes without the request's headers and URL credentials.
     int max_redirects = 5;
+    // The body of a response that is no 2xx (an error page, a redirect's
+    // page) is read and discarded for at most this many bytes and this long
+    // after its head ended; past either bound the transfer is cut (its
+    // connection closed) and its status acted on as if the body had ended: a
+    // 404 is a miss, a 503 a retry, a redirect followed. So a body that never
+    // ends, or trickles, cannot hold a transfer. Stall detection does not
+    // apply to such a body: the time bound does.
+    std::int64_t error_body_limit = 64 * 1024;
+    std::chrono::milliseconds error_body_timeout{5'000};
 };
 
 using TransferId = std::uint64_t;
@@ -103,7 +113,8 @@ public:
     // Drives the transfers for at most `timeout`, returning as soon as any
     // finished or wakeup() was called. Handlers are called from in here.
     // Returns the outcomes of the transfers that finished (stalled transfers
-    // finish with a retryable Errc::network outcome).
+    // finish with a retryable Errc::network outcome; an error page cut at its
+    // bound finishes with its status's outcome, as if it had ended).
     std::vector<std::pair<TransferId, TransferOutcome>> run(std::chrono::milliseconds timeout);
     // Makes a blocked run() return promptly. Thread-safe, async-signal-unsafe.
     void wakeup();

@@ -203,6 +203,25 @@ TEST_F(EngineTest, NotFound_IsAMissReportedAtOnce_NothingLeftBehind) {
     EXPECT_FALSE(fs::exists(final_path(b)));
 }
 
+// The provider options' error-body bounds reach the transport: a trickling
+// 404 page is cut after error_body_timeout_ms, a miss (not a stall, whose
+// bound is longer here, retried).
+TEST_F(EngineTest, TricklingErrorPage_IsCutAfterErrorBodyTimeoutMs_AndIsAMiss) {
+    BlobSpec b = blob("trickle", 21, 4 * kChunk);
+    Fault f = fault(FaultKind::endless_status, 0, 404);
+    f.bytes_per_second = 40;
+    server.add_rule(rule(-1, -1, f));
+    auto o = options();
+    o.error_body_timeout_ms = 300;
+    o.error_body_limit = 1 << 20;
+    const auto start = std::chrono::steady_clock::now();
+    FetchResult r = fetch({b}, o);
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(r.blobs[0].status.code(), Errc::not_found) << r.blobs[0].status.message();
+    EXPECT_LT(took, std::chrono::milliseconds(1500)) << "cut after 300 ms, before the 2 s stall bound";
+    EXPECT_TRUE(leftovers().empty());
+}
+
 TEST_F(EngineTest, Forbidden_FailsAtOnceNamingTheUrlWithoutItsQueryString) {
     BlobSpec b = blob("secret", 13, 4 * kChunk);
     b.url += "?sig=TOPSECRET";

@@ -759,6 +759,119 @@ TEST(FaultServer, FaultStatus_RetryAfterThenNormal) {
     EXPECT_EQ(server.body_bytes_sent("/st"), 10);
 }
 
+// An endless error page: no Content-Length, no chunked framing, the page
+// over and over for as long as the client reads; recorded once it leaves.
+TEST(FaultServer, FaultEndlessStatus_ErrorPageWithoutLengthNeverEnds) {
+    FaultServer server;
+    server.add_blob("/blob", kSeed, 1000);
+    FaultRule rule{"/blob", -1, 1, {FaultKind::endless_status, 0, 404, "", ""}};
+    server.add_rule(rule);
+    constexpr std::size_t kRead = 1 << 20;  // far more than any error page
+    {
+        RawClient client(server.port());
+        client.send_request("GET", "/blob");
+        Response r;
+        ASSERT_TRUE(client.read_head(r));
+        EXPECT_EQ(r.status, 404);
+        EXPECT_FALSE(r.has("Content-Length"));
+        EXPECT_FALSE(r.has("Transfer-Encoding"));
+        EXPECT_EQ(lower(r.header("Connection")), "close");
+        EXPECT_EQ(r.header("Content-Type"), "text/html");
+        client.read_body(kRead, r.body);
+        ASSERT_EQ(r.body.size(), kRead) << "the body goes on";
+        EXPECT_FALSE(client.ended());
+        EXPECT_EQ(r.body.rfind("<html>", 0), 0u) << "the page, repeated";
+        EXPECT_TRUE(server.requests().empty()) << "an endless response has not finished";
+    }
+    auto records = server.wait_for_requests(1);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].status, 404);
+    EXPECT_EQ(records[0].fault, "endless_status");
+    EXPECT_GE(records[0].body_bytes_sent, static_cast<std::int64_t>(kRead));
+    EXPECT_EQ(server.body_bytes_sent("/blob"), 0) << "error pages are not blob bytes";
+
+    // With a Location (a redirect whose page never ends) and a Retry-After.
+    server.add_rule({"/blob", -1, 1, {FaultKind::endless_status, 0, 301, "", "/elsewhere"}});
+    server.add_rule({"/blob", -1, 1, {FaultKind::endless_status, 0, 503, "3", ""}});
+    for (int status : {301, 503}) {
+        RawClient client(server.port());
+        client.send_request("GET", "/blob");
+        Response r;
+        ASSERT_TRUE(client.read_head(r));
+        EXPECT_EQ(r.status, status);
+        EXPECT_EQ(r.header("Location"), status == 301 ? "/elsewhere" : "");
+        EXPECT_EQ(r.header("Retry-After"), status == 503 ? "3" : "");
+        client.read_body(100000, r.body);
+        EXPECT_EQ(r.body.size(), 100000u) << status;
+    }
+    // A HEAD gets the head alone, then the close.
+    server.add_rule({"/blob", -1, 1, {FaultKind::endless_status, 0, 404, "", ""}});
+    RawClient head(server.port());
+    Response h = head.exchange("HEAD", "/blob");
+    EXPECT_EQ(h.status, 404);
+    EXPECT_EQ(head.read_to_end(), "");
+    EXPECT_TRUE(head.ended());
+}
+
+// A trickle: `bytes_per_second` paces the endless page.
+TEST(FaultServer, FaultEndlessStatus_TricklesAtBytesPerSecond) {
+    FaultServer server;
+    FaultRule rule{"", -1, 1, {FaultKind::endless_status, 0, 404, "", ""}};
+    rule.fault.bytes_per_second = 100;
+    server.add_rule(rule);
+    RawClient client(server.port());
+    const auto start = Clock::now();
+    client.send_request("GET", "/anything");
+    Response r;
+    ASSERT_TRUE(client.read_head(r));
+    client.read_body(30, r.body);
+    EXPECT_EQ(r.body.size(), 30u);
+    EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(200)) << "30 bytes at 100 bytes/s take about 300 ms";
+    client.close();
+    auto records = server.wait_for_requests(1);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].fault, "endless_status");
+}
+
+// A 200 of unknown size that never ends: the blob's bytes and those after
+// them, whatever Range was asked; chunked (never terminated) when set.
+TEST(FaultServer, FaultEndlessBody_200WithoutLengthGoesPastTheBlob) {
+    FaultServer server;
+    server.add_blob("/e", kSeed, 1000);
+    server.add_rule({"/e", -1, 2, {FaultKind::endless_body, 0, 0, "", ""}});
+    {
+        RawClient client(server.port());
+        client.send_request("GET", "/e", {"Range: bytes=100-199"});
+        Response r;
+        ASSERT_TRUE(client.read_head(r));
+        EXPECT_EQ(r.status, 200);
+        EXPECT_FALSE(r.has("Content-Length"));
+        EXPECT_FALSE(r.has("Content-Range"));
+        EXPECT_EQ(lower(r.header("Connection")), "close");
+        client.read_body(300000, r.body);
+        EXPECT_TRUE(same_bytes(r.body, blob_slice(kSeed, 0, 300000)));
+        EXPECT_FALSE(client.ended());
+    }
+    EXPECT_EQ(server.wait_for_requests(1).at(0).fault, "endless_body");
+    EXPECT_GE(server.body_bytes_sent("/e"), 300000);
+
+    server.set_chunked_encoding(true);
+    RawClient client(server.port());
+    client.send_request("GET", "/e");
+    Response r;
+    ASSERT_TRUE(client.read_head(r));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Transfer-Encoding"), "chunked");
+    EXPECT_FALSE(r.has("Content-Length"));
+    client.read_body(600000, r.body);
+    EXPECT_EQ(r.body.size(), 600000u) << "chunks keep coming";
+    EXPECT_EQ(r.body.find("\r\n0\r\n\r\n"), std::string::npos) << "no last chunk";
+    EXPECT_FALSE(client.ended());
+
+    server.set_chunked_encoding(false);
+    EXPECT_EQ(RawClient(server.port()).get("/e").body.size(), 1000u) << "times counted down: served normally";
+}
+
 TEST(FaultServer, FaultIgnoreRange_WholeBody) {
     FaultServer server;
     server.add_blob("/ir", kSeed, 5000);

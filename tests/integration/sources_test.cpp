@@ -2,8 +2,12 @@
 // VCPKG_BINARY_SOURCES and on the command line, tried in order (a miss or an
 // error falls through to the next source and is reported); the files
 // provider's layout; `blobfetch x-script` as vcpkg's asset-caching script.
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <tuple>
+
+#include <sys/statvfs.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -12,6 +16,7 @@
 #include "support/blob_content.h"
 #include "support/fault_server.h"
 #include "support/fixture.h"
+#include "support/wait.h"
 
 namespace blobfetch::test {
 namespace {
@@ -25,6 +30,66 @@ FaultRule always(const std::string &path, int status) {
     r.fault.kind = FaultKind::status;
     r.fault.status = status;
     return r;
+}
+
+// A rule answering `status` with a body that never ends (at most
+// `bytes_per_second`: a trickle), forever.
+FaultRule endless(const std::string &path, int status, std::int64_t bytes_per_second = 0,
+                  const std::string &location = "") {
+    FaultRule r = always(path, status);
+    r.fault.kind = FaultKind::endless_status;
+    r.fault.bytes_per_second = bytes_per_second;
+    r.fault.location = location;
+    return r;
+}
+
+// The host run to its end, or killed after `limit`: a run that would read an
+// endless body forever fails the test instead of hanging it.
+struct BoundedRun {
+    bool ended = false;  // false: still running after the limit (then killed)
+    int exit_code = -1;
+    std::string out, err;
+    nlohmann::json json;  // stdout as JSON, null when it is none
+    std::chrono::milliseconds took{0};
+};
+BoundedRun run_bounded(std::vector<std::string> argv, const std::filesystem::path &dir,
+                       std::chrono::seconds limit = std::chrono::seconds(30), ProcessOptions options = {}) {
+    // As run_host_fetch: never the default binary cache of whoever runs the tests.
+    if (!options.env.count("XDG_CACHE_HOME")) options.env["XDG_CACHE_HOME"] = "/nonexistent/blobfetch-tests-xdg-cache";
+    options.env.emplace("VCPKG_DEFAULT_BINARY_CACHE", std::nullopt);
+    const std::string out = (dir / "bounded.out").string(), err = (dir / "bounded.err").string();
+    BoundedRun run;
+    const auto start = std::chrono::steady_clock::now();
+    {
+        BackgroundProcess p(argv, options, out, err);
+        run.ended = eventually([&] { return p.exited(); }, limit, std::chrono::milliseconds(10));
+        run.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        if (!run.ended) p.signal(SIGKILL);
+        const int code = p.wait();
+        if (run.ended) run.exit_code = code;
+    }
+    run.out = read_file(out);
+    run.err = read_file(err);
+    run.json = nlohmann::json::parse(run.out, nullptr, false);
+    if (run.json.is_discarded()) run.json = nullptr;
+    return run;
+}
+
+// The files beneath `dir` ("name size" lines), for messages.
+std::string list_files(const std::filesystem::path &dir) {
+    std::string out;
+    for (const auto &e : std::filesystem::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) out += e.path().string() + " " + std::to_string(e.file_size()) + "\n";
+    return out;
+}
+
+// The size of the largest file of data beneath `dir` (0 when there is
+// none): lock files, whose layout has a fixed size, do not count.
+std::uintmax_t largest_file(const std::filesystem::path &dir) {
+    std::uintmax_t most = 0;
+    for (const auto &e : std::filesystem::recursive_directory_iterator(dir))
+        if (e.is_regular_file() && e.path().filename() != ".download.lock") most = std::max(most, e.file_size());
+    return most;
 }
 
 class Sources : public ::testing::Test {
@@ -265,6 +330,122 @@ TEST_F(Sources, XScript_WhoseParentIsInit_IsNotOrphaned) {
                                    m_a.base_url() + "/init-asset", sha512_hex(content), dst});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_TRUE(fs::exists(dst) && read_file(dst) == content) << r.err;
+}
+
+// An error answer whose body never ends is read only up to a bound (64 KiB
+// or 5 s by default), then its status is acted on: a 404 is a miss and the
+// next source is tried; a redirect is followed. (They were read forever: the
+// fetch never ended.)
+TEST_F(Sources, EndlessErrorBodies_AreCutAtTheirBound_A404IsAMissAndTheNextSourceServes) {
+    const std::string p0 = "/" + m_artifacts[0].relative_path(), p1 = "/" + m_artifacts[1].relative_path(),
+                      p2 = "/" + m_artifacts[2].relative_path();
+    m_a.add_rule(endless(p0, 404));
+    m_a.add_rule(endless(p1, 404, /*bytes_per_second=*/200));  // a trickle: cut by the time bound
+    m_a.add_rule(endless(p2, 301, 0, m_b.base_url() + p2));    // a redirect whose page never ends
+    BoundedRun run = run_bounded({host_binary(), "fetch", write_manifest(source(m_a) + ";" + source(m_b)), "--json"},
+                                 m_dir.path());
+    ASSERT_TRUE(run.ended) << "still reading an endless error page after " << run.took.count() << " ms:\n" << run.err;
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(sha256_file_hex(cached(i)), m_artifacts[i].sha256) << i;
+    const auto &blobs = run.json["blobs"];
+    for (std::size_t i : {0u, 1u}) {
+        EXPECT_NE(blobs[i]["source"].get<std::string>().find(std::to_string(m_b.port())), std::string::npos) << blobs[i];
+        ASSERT_EQ(blobs[i]["sources_tried"].size(), 1u) << blobs[i];
+        EXPECT_NE(blobs[i]["sources_tried"][0].get<std::string>().find("HTTP 404"), std::string::npos) << blobs[i];
+    }
+    EXPECT_TRUE(blobs[2]["sources_tried"].empty()) << "the redirect was followed: " << blobs[2];
+    EXPECT_LT(run.took, std::chrono::seconds(15)) << "the trickle is cut after 5 s";
+    EXPECT_EQ(m_a.wait_for_requests(3).size(), 3u) << "one request each: a miss is not retried";
+}
+
+// An endless 503 is cut at the bound each time, retried as any 503, and then
+// fails naming the URL and the status.
+TEST_F(Sources, EndlessErrorBody503_IsRetriedThenFailsClearly) {
+    const std::string p0 = "/" + m_artifacts[0].relative_path();
+    m_a.add_rule(endless(p0, 503));
+    BoundedRun run = run_bounded(
+        {host_binary(), "fetch", write_manifest(source(m_a), {{"retries", 2}}), "--json"},
+        m_dir.path());
+    ASSERT_TRUE(run.ended) << "still reading an endless 503 page after " << run.took.count() << " ms:\n" << run.err;
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    const std::string msg = run.json["blobs"][0]["message"];
+    EXPECT_NE(msg.find("HTTP 503 from " + m_a.base_url() + p0), std::string::npos) << msg;
+    std::size_t tries = 0;
+    for (const auto &r : m_a.wait_for_requests(3 + 2)) tries += r.path == p0;
+    EXPECT_EQ(tries, 3u) << "the first try and two retries";
+    EXPECT_LT(run.took, std::chrono::seconds(15));
+    for (std::size_t i : {1u, 2u}) EXPECT_EQ(sha256_file_hex(cached(i)), m_artifacts[i].sha256) << "the others are fine";
+}
+
+// x-script (a blob of unknown size) against a 200 without Content-Length
+// whose body never ends: it stops at max_blob_size, naming the URL and the
+// bound, and leaves no file larger than the bound.
+TEST_F(Sources, XScript_EndlessBodyOfUnknownSize_StopsAtMaxBlobSize_LeavingNoHugeFile) {
+    m_a.add_blob("/endless.tar.gz", 779, 1000);
+    m_a.add_rule({"/endless.tar.gz", -1, -1, {FaultKind::endless_body, 0, 0, "", ""}});
+    const std::string url = m_a.base_url() + "/endless.tar.gz";
+    const std::string dst = m_dir / "downloads/endless.tar.gz";
+    fs::create_directories(m_dir / "downloads");
+    constexpr std::int64_t kBound = 3 << 20;
+    ProcessOptions env;
+    env.env["BLOBFETCH_OPTIONS"] = nlohmann::json{{"max_blob_size", kBound}}.dump();
+    BoundedRun run = run_bounded({host_binary(), "x-script", url, std::string(128, 'a'), dst}, m_dir.path(),
+                                 std::chrono::seconds(30), env);
+    ASSERT_TRUE(run.ended) << run.err;
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    EXPECT_NE(run.err.find(url), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("max_blob_size (" + std::to_string(kBound) + " bytes)"), std::string::npos) << run.err;
+    EXPECT_FALSE(fs::exists(dst));
+    EXPECT_LE(largest_file(m_dir / "downloads"), static_cast<std::uintmax_t>(kBound)) << list_files(m_dir / "downloads");
+}
+
+// x-script's own default cap is 8 GiB (vcpkg's assets are a few GiB at
+// most), not the plugin's 1 TiB: a larger announced size is refused before
+// anything is written. (It set out to download it.)
+TEST_F(Sources, XScript_DefaultMaxBlobSizeIs8GiB_ALargerAssetIsRefusedAtOnce) {
+    constexpr std::uint64_t kHuge = (std::uint64_t{8} << 30) + 1;
+    m_a.add_blob("/huge.tar.gz", 780, kHuge);
+    m_a.set_rate_limit(1 << 20);  // (so that a run that sets out to download it writes little)
+    const std::string url = m_a.base_url() + "/huge.tar.gz";
+    fs::create_directories(m_dir / "downloads");
+    ProcessOptions env;
+    env.env["BLOBFETCH_OPTIONS"] = std::nullopt;
+    BoundedRun run = run_bounded({host_binary(), "x-script", url, std::string(128, 'a'), m_dir / "downloads/huge"},
+                                 m_dir.path(), std::chrono::seconds(20), env);
+    ASSERT_TRUE(run.ended) << "still downloading an asset over 8 GiB after " << run.took.count() << " ms";
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    EXPECT_NE(run.err.find("max_blob_size (8589934592)"), std::string::npos) << run.err;
+    EXPECT_EQ(largest_file(m_dir / "downloads"), 0u) << list_files(m_dir / "downloads");
+    // Options that set max_blob_size (or anything else) keep x-script's default unless they name it.
+    env.env["BLOBFETCH_OPTIONS"] = R"({"retries": 0})";
+    BoundedRun other = run_bounded({host_binary(), "x-script", url, std::string(128, 'a'), m_dir / "downloads/huge"},
+                                   m_dir.path(), std::chrono::seconds(20), env);
+    ASSERT_TRUE(other.ended);
+    EXPECT_NE(other.err.find("max_blob_size (8589934592)"), std::string::npos) << other.err;
+}
+
+// A blob of unknown size never fills the disk: writing stops before the file
+// system keeps less than min_free_space free (checked every few MiB, not on
+// every write). Here the reserve is more than the disk has, so nothing may
+// be written at all.
+TEST_F(Sources, XScript_EndlessBodyOfUnknownSize_StopsBeforeTheDiskKeepsLessThanMinFreeSpace) {
+    m_a.add_blob("/fill.tar.gz", 781, 1000);
+    m_a.add_rule({"/fill.tar.gz", -1, -1, {FaultKind::endless_body, 0, 0, "", ""}});
+    const std::string url = m_a.base_url() + "/fill.tar.gz";
+    fs::create_directories(m_dir / "downloads");
+    struct statvfs vfs {};
+    ASSERT_EQ(::statvfs((m_dir / "downloads").c_str(), &vfs), 0);
+    const std::int64_t reserve = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize) +
+                                 (std::int64_t{1} << 40);
+    ProcessOptions env;
+    env.env["BLOBFETCH_OPTIONS"] = nlohmann::json{{"min_free_space", reserve}}.dump();
+    BoundedRun run = run_bounded({host_binary(), "x-script", url, std::string(128, 'a'), m_dir / "downloads/fill"},
+                                 m_dir.path(), std::chrono::seconds(30), env);
+    ASSERT_TRUE(run.ended) << run.err;
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    EXPECT_NE(run.err.find(url), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("min_free_space"), std::string::npos) << run.err;
+    EXPECT_EQ(largest_file(m_dir / "downloads"), 0u) << "nothing written past the reserve:\n" << list_files(m_dir / "downloads");
 }
 
 }  // namespace

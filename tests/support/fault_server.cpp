@@ -44,6 +44,8 @@ const char *fault_kind_name(FaultKind kind) {
     case FaultKind::extra_bytes: return "extra_bytes";
     case FaultKind::wrong_range: return "wrong_range";
     case FaultKind::redirect: return "redirect";
+    case FaultKind::endless_status: return "endless_status";
+    case FaultKind::endless_body: return "endless_body";
     }
     return "unknown";
 }
@@ -293,8 +295,9 @@ struct Plan {
     std::uint64_t seed = 0;
     std::int64_t offset = 0;    // blob offset of the first body byte
     std::string literal;        // the body when !blob_body
-    std::int64_t announced = 0; // Content-Length
+    std::int64_t announced = 0; // Content-Length; -1: none (chunked, or a body that lasts until the close)
     std::int64_t to_send = 0;   // body bytes actually sent
+    bool endless = false;       // the body never ends (to_send does not apply)
     Ending ending = Ending::keep;
     std::string fault;
     std::int64_t rate = 0;
@@ -504,8 +507,10 @@ private:
         return true;
     }
 
+    // Sends the planned body; an endless one until the client leaves or the
+    // server stops (then false, as for any send that could not finish).
     bool send_body(const Plan &plan, const std::string &path, RequestRecord &rec) {
-        if (!plan.blob_body) {
+        if (!plan.blob_body && !plan.endless) {
             std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(plan.to_send, plan.literal.size()));
             return send_all(plan.literal.data(), n, &rec.body_bytes_sent, nullptr);
         }
@@ -513,14 +518,21 @@ private:
         if (plan.rate > 0) piece = static_cast<std::size_t>(std::clamp<std::int64_t>(plan.rate / 20, 1, kPieceBytes));
         if (m_piece.size() < piece) m_piece.resize(piece);
         const auto start = Clock::now();
-        for (std::int64_t pos = 0; pos < plan.to_send;) {
-            std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(piece, plan.to_send - pos));
+        for (std::int64_t pos = 0; plan.endless || pos < plan.to_send;) {
+            std::size_t n = plan.endless ? piece
+                                         : static_cast<std::size_t>(std::min<std::int64_t>(piece, plan.to_send - pos));
             if (plan.rate > 0) {
                 auto due = start + std::chrono::duration_cast<Clock::duration>(
                                        std::chrono::duration<double>(static_cast<double>(pos) / plan.rate));
                 if (!pause_until(due)) return false;
             }
-            blob_bytes(plan.seed, static_cast<std::uint64_t>(plan.offset + pos), m_piece.data(), n);
+            if (plan.blob_body) {
+                blob_bytes(plan.seed, static_cast<std::uint64_t>(plan.offset + pos), m_piece.data(), n);
+            } else {  // an endless error page: its text over and over
+                for (std::size_t k = 0; k < n; ++k)
+                    m_piece[k] = plan.literal[static_cast<std::size_t>(pos + static_cast<std::int64_t>(k)) %
+                                              plan.literal.size()];
+            }
             for (std::int64_t k = pos; k < plan.corrupt && k < pos + static_cast<std::int64_t>(n); ++k)
                 m_piece[static_cast<std::size_t>(k - pos)] = static_cast<char>(0xEE);
             if (plan.chunked) {
@@ -528,7 +540,7 @@ private:
                 const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
                 if (!send_all(size_line, static_cast<std::size_t>(len), nullptr, nullptr)) return false;
             }
-            if (!send_all(m_piece.data(), n, &rec.body_bytes_sent, &path)) return false;
+            if (!send_all(m_piece.data(), n, &rec.body_bytes_sent, plan.blob_body ? &path : nullptr)) return false;
             if (plan.chunked && !send_all("\r\n", 2, nullptr, nullptr)) return false;
             pos += static_cast<std::int64_t>(n);
         }
@@ -611,9 +623,10 @@ private:
         Plan plan = m_server.plan(req);
         const bool keep = plan.ending == Ending::keep && req.keep_alive;
         std::string head = "HTTP/1.1 " + std::to_string(plan.status) + " " + reason_phrase(plan.status) + "\r\n" +
-                           plan.headers +
-                           (plan.chunked ? std::string("Transfer-Encoding: chunked\r\n")
-                                         : "Content-Length: " + std::to_string(plan.announced) + "\r\n");
+                           plan.headers;
+        if (plan.chunked) head += "Transfer-Encoding: chunked\r\n";
+        else if (plan.announced >= 0) head += "Content-Length: " + std::to_string(plan.announced) + "\r\n";
+        else head += "Connection: close\r\n";  // the body lasts until the connection ends
         if (plan.ending == Ending::keep && !keep) head += "Connection: close\r\n";
         head += "\r\n";
 
@@ -796,9 +809,11 @@ Plan FaultServerCore::plan(const Request &req) {
         plan.headers += "Content-Type: text/html\r\nAccept-Ranges: bytes\r\n";
     };
 
-    if (fault.kind == FaultKind::status) {
+    if (fault.kind == FaultKind::status || fault.kind == FaultKind::endless_status) {
         html(fault.status);
         if (!fault.retry_after.empty()) plan.headers += "Retry-After: " + fault.retry_after + "\r\n";
+        if (fault.kind == FaultKind::endless_status && !fault.location.empty())
+            plan.headers += "Location: " + fault.location + "\r\n";
         if (fault.status == 416 && blob)
             plan.headers += "Content-Range: bytes */" + std::to_string(blob->size) + "\r\n";
     } else if (fault.kind == FaultKind::redirect) {
@@ -814,7 +829,7 @@ Plan FaultServerCore::plan(const Request &req) {
             !(m_send_etag && ((*if_range == blob->etag && m_send_etag_header) ||
                               (*if_range == blob->last_modified && m_send_last_modified))))
             range.kind = RangeKind::none;
-        if (fault.kind == FaultKind::ignore_range) range.kind = RangeKind::none;
+        if (fault.kind == FaultKind::ignore_range || fault.kind == FaultKind::endless_body) range.kind = RangeKind::none;
         if (fault.kind == FaultKind::wrong_range && blob->size > 0) {
             std::int64_t first = range.kind == RangeKind::satisfiable ? range.first : 0;
             std::int64_t last = range.kind == RangeKind::satisfiable ? range.last : blob->size - 1;
@@ -877,9 +892,22 @@ Plan FaultServerCore::plan(const Request &req) {
         if (plan.blob_body) plan.to_send = plan.announced + after;
         plan.ending = Ending::close;
         break;
+    case FaultKind::endless_body:
+        if (!plan.blob_body) break;  // (an unknown path: its 404 as usual)
+        [[fallthrough]];
+    case FaultKind::endless_status:
+        plan.endless = true;
+        plan.announced = -1;
+        plan.ending = Ending::close;
+        plan.terminated = false;
+        if (fault.bytes_per_second > 0) plan.rate = fault.bytes_per_second;
+        break;
     default: break;
     }
-    if (is_head) plan.to_send = 0;
+    if (is_head) {
+        plan.to_send = 0;
+        plan.endless = false;
+    }
     return plan;
 }
 

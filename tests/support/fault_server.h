@@ -40,6 +40,15 @@ enum class FaultKind {
     wrong_range,   // answer 206 with a Content-Range (and body) starting `after_bytes` bytes later than requested
     redirect,      // answer `status` (0: 302; else 301, 302, 303, 307 or 308) with `Location: <location>` and a
                    // small text/html body; the connection stays open as for any complete response
+    endless_status,  // answer `status` (any: 404, 503, 301...; with `Location: <location>` when it is non-empty and
+                     // `Retry-After` as for `status`) with a text/html body that never ends: no Content-Length
+                     // and no chunked framing (a body that lasts until the connection ends, with
+                     // `Connection: close`), the error page repeated until the client leaves or the server stops,
+                     // paced at `bytes_per_second` (a trickle) when it is > 0
+    endless_body,    // answer 200 (Range ignored) without Content-Length whose body never ends: the blob's bytes
+                     // and then the bytes that follow them (blob_bytes past the size), until the client leaves or
+                     // the server stops; chunked (never terminated) under set_chunked_encoding(true), else lasting
+                     // until the connection ends; paced at `bytes_per_second` when it is > 0
 };
 
 // The name used in RequestRecord::fault: "reset_after", "status", ...; "" for none.
@@ -62,12 +71,17 @@ struct Fault {
     // Any kind with a blob body: its first `corrupt_prefix` bytes are sent as
     // 0xEE instead (a server that lies about part of the content).
     std::int64_t corrupt_prefix = 0;
+    // endless_status and endless_body: body bytes per second (0: as fast as
+    // the client reads, or at set_rate_limit()'s pace).
+    std::int64_t bytes_per_second = 0;
 };
 
 // Body-shaping faults (reset_after, short_body, stall) never send more than
-// the announced body; after_bytes < 0 counts as 0. ignore_range, extra_bytes
-// and wrong_range only change responses for known blobs; status and redirect
-// apply to every path and method, known blob or not. A HEAD request never
+// the announced body; after_bytes < 0 counts as 0. ignore_range, extra_bytes,
+// wrong_range and endless_body only change responses for known blobs; status,
+// endless_status and redirect apply to every path and method, known blob or
+// not. An endless response is recorded when the client leaves (or the server
+// stops), with the body bytes it got so far. A HEAD request never
 // gets a body, whatever the fault; the connection still ends as the fault says.
 struct FaultRule {
     std::string path;               // "" matches every path

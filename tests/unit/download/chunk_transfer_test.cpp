@@ -35,7 +35,8 @@ public:
         if (buf) --m_taken;
     }
     std::size_t buffers_available() const override { return m_max - m_taken; }
-    std::int64_t max_blob_size() const override { return 1 << 20; }
+    std::int64_t max_blob_size() const override { return max_size; }
+    std::int64_t min_free_space() const override { return reserve; }
     void submit_write(Job &, char *buf, std::size_t len, std::int64_t offset, std::uint32_t chunk_crc) override {
         EXPECT_LE(len, kBuffer);
         writes.push_back({offset, static_cast<std::int64_t>(len), chunk_crc});
@@ -53,6 +54,8 @@ public:
     }
 
     std::int64_t blob_size = 0;
+    std::int64_t max_size = 1 << 20;
+    std::int64_t reserve = 0;
     std::string file;
     std::size_t received = 0;
     std::map<std::int64_t, std::int64_t> written_up_to;
@@ -67,6 +70,29 @@ private:
     std::size_t m_max;
     std::size_t m_taken = 0;
     std::vector<std::unique_ptr<char[]>> m_owned;
+};
+
+// The blob's file as far as free space goes: a disk of `disk` bytes that
+// the sink's written bytes fill. Counts the questions.
+class DiskOfSize final : public IPositionalWriter {
+public:
+    DiskOfSize(const RecordingSink &sink, std::int64_t disk) : m_sink(sink), m_disk(disk) {}
+    Status write_at(const void *, std::size_t, std::int64_t) override { return Status::success(); }
+    Expected<std::size_t> read_at(void *, std::size_t, std::int64_t) override { return std::size_t{0}; }
+    Status sync() override { return Status::success(); }
+    Expected<std::int64_t> size() override { return static_cast<std::int64_t>(m_sink.file.size()); }
+    Status preallocate(std::int64_t) override { return Status::success(); }
+    const std::string &name() const override { return m_name; }
+    std::int64_t free_space() const override {
+        ++asked;
+        return m_disk - static_cast<std::int64_t>(m_sink.file.size());
+    }
+    mutable int asked = 0;
+
+private:
+    const RecordingSink &m_sink;
+    std::int64_t m_disk;
+    std::string m_name = "/cache/x.bin.part";
 };
 
 std::string content(std::size_t n) {
@@ -230,6 +256,50 @@ TEST(ChunkTransfer, EndlessBodyOfUnknownSize_StopsAtMaxBlobSize_NotRetryable) {
     EXPECT_FALSE(t.error_retryable) << "the same server would send the same endless body";
     EXPECT_NE(s.message().find("max_blob_size (1048576 bytes)"), std::string::npos) << s.message();
     EXPECT_EQ(t.position(), f.sink.max_blob_size());
+}
+
+// A blob of unknown size stops before its disk keeps less than
+// min_free_space free, asking the file system every 8 MiB (and as the room
+// left shrinks), not on every write; an endless body never fills the disk.
+TEST(ChunkTransfer, EndlessBodyOfUnknownSize_StopsBeforeTheDiskKeepsLessThanMinFreeSpace_AskingEvery8MiB) {
+    Fixture f(0);
+    f.job.state.reset();
+    f.job.size = -1;
+    f.spec.size = -1;
+    f.sink.max_size = std::int64_t{1} << 40;  // only the disk can stop it
+    f.sink.reserve = 3 << 20;
+    const std::int64_t room = (20 << 20) + 123;  // above the reserve
+    auto disk = std::make_unique<DiskOfSize>(f.sink, f.sink.reserve + room);
+    DiskOfSize *d = disk.get();
+    f.job.file = std::move(disk);
+    ChunkTransfer t(f.sink, f.job, Piece{0, -1, false, 0, {}}, kBuffer);
+    const std::string piece = content(64 << 10);
+    Status s;
+    std::int64_t writes = 0;
+    while (s.ok() && writes < 1000) {
+        s = t.on_body(piece.data(), piece.size());
+        ++writes;
+    }
+    ASSERT_FALSE(s.ok()) << "still writing after " << t.position() << " bytes";
+    EXPECT_EQ(s.code(), Errc::io);
+    EXPECT_FALSE(t.error_retryable) << "the same endless body would fill the disk again";
+    EXPECT_LE(t.position(), room) << "never past the free space minus the reserve";
+    EXPECT_GT(t.position(), room - static_cast<std::int64_t>(piece.size()));
+    EXPECT_LE(d->asked, room / kFreeSpaceCheckBytes + 3) << "asked " << d->asked << " times for " << writes << " writes";
+    for (const char *part : {"http://127.0.0.1/x", "x.bin", "min_free_space (3.0 MiB)", "/cache/x.bin.part"})
+        EXPECT_NE(s.message().find(part), std::string::npos) << part << " in: " << s.message();
+
+    // A file system that cannot tell: max_blob_size alone bounds it.
+    Fixture g(0);
+    g.job.state.reset();
+    g.job.size = -1;
+    g.spec.size = -1;
+    g.job.file = std::make_unique<MemoryWriter>();
+    ChunkTransfer u(g.sink, g.job, Piece{0, -1, false, 0, {}}, kBuffer);
+    Status r;
+    while (r.ok() && u.position() <= g.sink.max_size) r = u.on_body(piece.data(), piece.size());
+    EXPECT_EQ(r.code(), Errc::verify) << r.message();
+    EXPECT_EQ(u.position(), g.sink.max_size);
 }
 
 TEST(ChunkTransfer, WithoutFreeBuffers_ItRefusesBytesUntilOneComesBack) {
