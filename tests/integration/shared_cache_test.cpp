@@ -102,7 +102,7 @@ TEST_P(SharedCache, LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser)
         nlohmann::json m = make_manifest(m_server.base_url(), cache, {});
         m["cache_path"] = "team/{name}";
         m["sources"][0]["url"] = m_server.base_url() + "/{name}";
-        m["artifacts"] = {{{"name", name}, {"sha", "k"}, {"size", 4000}}};
+        m["artifacts"] = {{{"name", name}, {"sha", abi_key(name)}, {"size", 4000}}};
         const std::string path = m_dir / (std::string(name) + ".json");
         write_file(path, m.dump());
         ::chmod(path.c_str(), 0644);
@@ -225,7 +225,7 @@ TEST(SharedCacheNamespaces, TwoFetchesAsPid1OfTheirOwnNamespaces_NeverPublishThe
         m["cache_path"] = "{name}.bin";
         m["sources"] = {{{"url", server.base_url() + path}}};
         m["options"] = {{"locking", false}, {"retries", 0}, {"stall_min_speed", 0}};
-        m["artifacts"] = {{{"name", "blob"}, {"sha", "k"}, {"size", kSize}, {"sha256", sha}}};
+        m["artifacts"] = {{{"name", "blob"}, {"sha", abi_key("blob")}, {"size", kSize}, {"sha256", sha}}};
         write_file(dir / name, m.dump());
         return dir / name;
     };
