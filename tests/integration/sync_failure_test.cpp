@@ -63,7 +63,7 @@ protected:
         return r.exit_code;
     }
     std::string published(const std::string &cache) const {
-        const std::string f = cache + "/blob/k.zip";
+        const std::string f = cache + "/blob/" + abi_key("blob") + ".zip";
         return fs::exists(f) ? sha256_file_hex(f) : std::string();
     }
 
