@@ -164,13 +164,13 @@ def gen_blob(path, seed, size):
 
 def write_manifest(path, cache, base_url, artifacts, options=None):
     """artifacts: list of (name, size, sha256 or None); URLs are base_url/{name}/k.zip."""
-    m = {"version": 1, "cache_dir": cache,
-         "sources": [{"url": base_url + "/{name}/{sha}.zip"}],
+    m = {"version": 1, "cache_dir": cache, "cache_path": "{name}/k.zip",
+         "sources": [{"url": base_url + "/{name}/k.zip"}],
          "artifacts": []}
     if options:
         m["options"] = options
     for name, size, sha in artifacts:
-        a = {"name": name, "sha": "k", "size": size}
+        a = {"name": name, "sha": "0" * 64, "size": size}  # (an ABI key as vcpkg's: 64 hex digits)
         if sha:
             a["sha256"] = sha
         m["artifacts"].append(a)

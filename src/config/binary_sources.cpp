@@ -82,6 +82,7 @@ struct TemplateScan {
     bool valid = true;
     std::string out;
     std::vector<std::string> vars;
+    std::vector<PlacedValue> placed;  // where each value starts in `out`
 };
 TemplateScan scan_template(std::string_view t, const std::function<std::string(std::string_view)> &value) {
     TemplateScan s;
@@ -112,6 +113,7 @@ TemplateScan scan_template(std::string_view t, const std::function<std::string(s
         }
         const std::string_view var = t.substr(i + 1, end - i - 1);
         s.vars.emplace_back(var);
+        s.placed.push_back({s.out.size(), std::string(var)});
         if (value) s.out += value(var);
         i = end;
     }
@@ -207,11 +209,17 @@ DefaultCache default_binary_cache(const SourceContext &context) {
     return out;
 }
 
-Expected<std::string> BinarySource::url_for(const Artifact &artifact) const {
+Expected<std::string> BinarySource::url_for(const Artifact &artifact, const EnvFn *env) const {
+    // The key becomes a directory and a file name (files) or a URL path
+    // segment (http, x-azblob): only vcpkg's 64 hex digits, whatever the layout.
+    if (Status s = check_abi_key(artifact); !s.ok())
+        return Status(s.code(), s.message() + " (binary source '" + shown + "')");
     switch (kind) {
         case SourceKind::http: {
             if (listed)
-                return expand_template(location, artifact, pointer.empty() ? "source '" + shown + "'" : pointer + "/url");
+                return expand_url_template(location, artifact, env,
+                                           pointer.empty() ? "source '" + shown + "'" : pointer + "/url",
+                                           "source '" + shown + "'");
             std::string missing;
             const TemplateScan scan = scan_template(location, [&](std::string_view v) -> std::string {
                 const std::string &value = v == "name"      ? artifact.name
@@ -219,18 +227,19 @@ Expected<std::string> BinarySource::url_for(const Artifact &artifact) const {
                                            : v == "sha"     ? artifact.sha
                                                             : artifact.triplet;
                 if (value.empty() && missing.empty()) missing = v;
-                return value;
+                return encode_url_value(value);
             });
             if (!scan.valid) return Status(Errc::config, "binary source '" + shown + "': invalid format string");
             if (!missing.empty())
                 return Status(Errc::config, "binary source '" + shown + "': the template uses {" + missing +
                                                 "} but artifact '" + artifact.name + "' has no \"" + missing + "\"");
+            if (Status s = check_values_in_path(scan.out, scan.placed, artifact, "binary source '" + shown + "'");
+                !s.ok())
+                return s;
             return scan.out;
         }
-        case SourceKind::files: {
-            if (artifact.sha.size() < 2) return Status(Errc::config, "the ABI hash of '" + artifact.name + "' is too short");
+        case SourceKind::files:
             return file_url(location + "/" + artifact.sha.substr(0, 2) + "/" + artifact.sha + ".zip");
-        }
         case SourceKind::azblob:
             return location + (!location.empty() && location.back() == '/' ? "" : "/") + artifact.sha + ".zip?" + sas;
     }

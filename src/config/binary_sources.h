@@ -71,9 +71,14 @@ struct BinarySource {
     bool default_cache = false;  // `default`, or the one vcpkg reads before every string
     std::string unusable;        // default_cache only: why vcpkg would refuse it ("" if it would not)
 
-    // The URL of `artifact` in this source (a listed source's may still hold
-    // ${env:...}); errors name the source.
-    Expected<std::string> url_for(const Artifact &artifact) const;
+    // The URL of `artifact` in this source; errors (Errc::config) name the
+    // source. A listed source's ${env:...} is expanded with `env`, or left as
+    // written when `env` is null. The artifact's values are percent-encoded
+    // (encode_url_value in manifest.h) and may not choose the server
+    // (check_values_in_path); its ABI key must be vcpkg's (is_abi_key), in
+    // every layout.
+    Expected<std::string> url_for(const Artifact &artifact,
+                                  const std::function<std::optional<std::string>(std::string_view)> *env = nullptr) const;
 };
 
 struct ParsedSources {

@@ -29,11 +29,12 @@ bool is_hex64(const std::string &s) {
     return true;
 }
 
-bool is_abi_key(const std::string &s) {
-    if (s.empty()) return false;
-    for (char c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
-    return true;
+// An ABI key as messages show it: a JSON string (control bytes escaped), cut
+// to 100 characters.
+std::string shown_key(const std::string &key) {
+    std::string text = nlohmann::json(key).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (text.size() > 100) text = text.substr(0, 97) + "...";
+    return text;
 }
 
 bool is_token(std::string_view s) {
@@ -107,10 +108,11 @@ Expected<Artifact> parse_artifact(const nlohmann::json &j, const std::string &pt
                                       std::tuple{"url", &a.url_override, false},
                                       std::tuple{"path", &a.path_override, false}})
         if (Status s = get_string(j, ptr, key, required, *out, ctx); !s.ok()) return s;
+    a.pointer = ptr;
     if (a.name.empty()) return ctx.error(ptr + "/name", "the artifact name must not be empty");
     if (!is_abi_key(a.sha))
-        return ctx.error(ptr + "/sha", "expected an ABI key of letters, digits, '.', '_' or '-', got " +
-                                           describe_json(j["sha"]));
+        return ctx.error(ptr + "/sha", "expected an ABI key as vcpkg makes them, 64 lower-case hexadecimal digits "
+                                       "(a SHA-256), got " + shown_key(a.sha));
     if (auto it = j.find("size"); it != j.end()) {
         if (!it->is_number_integer() || it->get<std::int64_t>() < 0)
             return ctx.error(ptr + "/size", "expected a size in bytes (an integer >= 0), got " + describe_json(*it));
@@ -165,10 +167,144 @@ Expected<std::string> expand_template(std::string_view tmpl, const Artifact &a, 
         if (value->empty())
             return Status(Errc::config, std::string(where) + ": the template uses {" + std::string(var) +
                                             "} but artifact '" + a.name + "' has no \"" + std::string(var) + "\"");
+        if (value == &a.sha)
+            if (Status s = check_abi_key(a); !s.ok()) return Status(s.code(), std::string(where) + ": " + s.message());
         out += *value;
         i = end;
     }
     return out;
+}
+
+Expected<std::string> expand_url_template(std::string_view tmpl, const Artifact &a, const EnvLookup *env,
+                                          std::string_view where, std::string_view source) {
+    std::string out;
+    std::vector<PlacedValue> placed;
+    bool env_left = false;
+    for (std::size_t i = 0; i < tmpl.size(); ++i) {
+        const char c = tmpl[i];
+        if (c == '$' && i + 1 < tmpl.size() && tmpl[i + 1] == '{') {
+            const auto end = tmpl.find('}', i);
+            if (end == std::string_view::npos) {
+                if (tmpl.compare(i, 6, "${env:") == 0)
+                    return Status(Errc::config, std::string(where) + ": unterminated \"${env:\"");
+                out.append(tmpl.substr(i));  // (as expand_template leaves it)
+                break;
+            }
+            const std::string_view ref = tmpl.substr(i, end - i + 1);
+            if (ref.substr(0, 6) != "${env:" || !env) {
+                env_left |= ref.substr(0, 6) == "${env:";
+                out.append(ref);  // another "${...}" is literal text
+            } else {
+                const std::string_view name = ref.substr(6, ref.size() - 7);
+                auto value = (*env)(name);
+                if (!value)
+                    return Status(Errc::config, std::string(where) + ": environment variable " + std::string(name) +
+                                                    " is not set; export it before running blobfetch");
+                out += *value;  // the template's own text: trusted, taken as it is
+            }
+            i = end;
+            continue;
+        }
+        if (c == '}')
+            return Status(Errc::config, std::string(where) + ": unmatched '}' in template \"" + redact_url(tmpl) + "\"");
+        if (c != '{') {
+            out.push_back(c);
+            continue;
+        }
+        const auto end = tmpl.find('}', i);
+        if (end == std::string_view::npos)
+            return Status(Errc::config, std::string(where) + ": unterminated '{' in template \"" + redact_url(tmpl) + "\"");
+        const std::string_view var = tmpl.substr(i + 1, end - i - 1);
+        const std::string *value = var == "name"      ? &a.name
+                                   : var == "version" ? &a.version
+                                   : var == "sha"     ? &a.sha
+                                   : var == "triplet" ? &a.triplet
+                                                      : nullptr;
+        if (!value)
+            return Status(Errc::config, std::string(where) + ": unknown template variable {" + std::string(var) +
+                                            "}; allowed are {name}, {version}, {sha}, {triplet}");
+        if (value->empty())
+            return Status(Errc::config, std::string(where) + ": the template uses {" + std::string(var) +
+                                            "} but artifact '" + a.name + "' has no \"" + std::string(var) + "\"");
+        if (value == &a.sha)
+            if (Status s = check_abi_key(a); !s.ok()) return s;
+        placed.push_back({out.size(), std::string(var)});
+        out += encode_url_value(*value);
+        i = end;
+    }
+    if (!env_left)
+        if (Status s = check_values_in_path(out, placed, a, source); !s.ok()) return s;
+    return out;
+}
+
+bool is_abi_key(std::string_view key) {
+    if (key.size() != 64) return false;
+    for (const char c : key)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+namespace {
+// "/artifacts/3: artifact 'zlib'" (the pointer when known).
+std::string artifact_shown(const Artifact &a) {
+    return (a.pointer.empty() ? std::string() : a.pointer + ": ") + "artifact '" + a.name + "'";
+}
+}  // namespace
+
+Status check_abi_key(const Artifact &a) {
+    if (is_abi_key(a.sha)) return Status::success();
+    return Status(Errc::config, artifact_shown(a) + ": its ABI key " + shown_key(a.sha) +
+                                    " is not one vcpkg makes (64 lower-case hexadecimal digits, a SHA-256); it "
+                                    "becomes a file name and a URL path, so nothing else is used");
+}
+
+std::string encode_url_value(std::string_view value) {
+    static const char *kHex = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(value.size());
+    for (const char ch : value) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += ch;
+            continue;
+        }
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    return out;
+}
+
+std::size_t server_part_end(std::string_view url) {
+    std::size_t start = 0;
+    if (const auto sep = url.find("://"); sep != std::string_view::npos && sep > 0) {
+        // A scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986), else
+        // the "://" is in the path or the query.
+        bool scheme = std::isalpha(static_cast<unsigned char>(url[0])) != 0;
+        for (std::size_t k = 1; scheme && k < sep; ++k) {
+            const char c = url[k];
+            scheme = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+        }
+        if (scheme) start = sep + 3;
+    }
+    if (start == 0 && url.substr(0, 2) == "//") start = 2;  // a network-path reference: "//host/path"
+    const auto end = url.find_first_of("/?#", start);
+    return end == std::string_view::npos ? url.size() : end;
+}
+
+Status check_values_in_path(std::string_view url, const std::vector<PlacedValue> &placed, const Artifact &a,
+                            std::string_view source) {
+    const std::size_t server = server_part_end(url);
+    for (const auto &p : placed) {
+        if (p.at >= server) continue;
+        return Status(Errc::config,
+                      artifact_shown(a) + ": " + std::string(source) + " puts {" + p.variable +
+                          "} where the URL names its server (the scheme, host or port), so the artifact's " +
+                          p.variable + " would choose where the request and the source's headers go; refused: a "
+                          "template may use {name}, {version}, {sha} and {triplet} only in the path and the query");
+    }
+    return Status::success();
 }
 
 Expected<std::string> expand_env(std::string_view text, const EnvLookup &env, std::string_view where) {
@@ -300,7 +436,9 @@ Expected<Manifest> parse_manifest_document(std::string_view text, const fs::path
         if (Status s = check_relative_path(*path); !s.ok())
             return ctx.error(ap, "artifact '" + a.name + "': " + s.message(), Errc::unsafe_path);
         if (!a.url_override.empty()) {
-            if (auto url = expand_template(a.url_override, a, ctx.file + ": " + ap + "/url"); !url) return url.status();
+            if (auto url = expand_url_template(a.url_override, a, nullptr, ap + "/url", "its own \"url\"");
+                !url)
+                return Status(url.status().code(), ctx.file + ": " + url.message());
         }
         for (const auto &src : m.source_list)
             if (auto url = src.url_for(a); !url) return Status(url.status().code(), ctx.file + ": " + url.message());
@@ -325,6 +463,7 @@ Expected<Manifest> load_manifest(const fs::path &file) {
 Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const EnvLookup &env,
                                                      const std::vector<BinarySource> *sources) {
     const std::vector<BinarySource> &list = sources ? *sources : m.source_list;
+    const EnvLookup lookup = env ? env : EnvLookup(getenv_lookup);
     std::vector<ResolvedBlob> out;
     std::set<std::string> seen;
     const std::string file = m.file.string();
@@ -334,8 +473,8 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
         if (!src.read) continue;
         std::string headers;
         for (std::size_t h = 0; h < src.headers.size(); ++h) {
-            auto line = src.listed ? expand_env(src.headers[h], env, file + ": " + src.pointer + "/headers/" +
-                                                                         std::to_string(h))
+            auto line = src.listed ? expand_env(src.headers[h], lookup, file + ": " + src.pointer + "/headers/" +
+                                                                            std::to_string(h))
                                    : Expected<std::string>(src.headers[h]);
             if (!line) return line.status();
             if (line->find_first_of("\r\n") != std::string::npos)
@@ -364,19 +503,15 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
                                             *path + "', which another artifact already uses");
         b.path = *path;
         if (!a.url_override.empty()) {
-            auto url = expand_template(a.url_override, a, file + ": " + ap);
-            if (!url) return url.status();
-            auto full = expand_env(*url, env, file + ": " + ap + "/url");
-            if (!full) return full.status();
+            auto full = expand_url_template(a.url_override, a, &lookup, ap + "/url", "its own \"url\"");
+            if (!full) return Status(full.status().code(), file + ": " + full.message());
             // Headers are bound to the origin they were configured for: the
             // override gets those of the first readable source at the same
             // origin (scheme, host, port), and none when no source is there.
             std::string headers;
             for (const auto &[src, src_headers] : readable) {
-                auto src_url = src->url_for(a);
-                if (!src_url) continue;
-                auto src_full = src->listed ? expand_env(*src_url, env, file + ": " + ap) : src_url;
-                if (src_full && same_origin(*src_full, *full)) {
+                auto src_url = src->url_for(a, &lookup);
+                if (src_url && same_origin(*src_url, *full)) {
                     headers = src_headers;
                     break;
                 }
@@ -384,11 +519,9 @@ Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &m, const En
             b.candidates.push_back({"the artifact's url", std::move(*full), std::move(headers)});
         } else {
             for (const auto &[src, headers] : readable) {
-                auto url = src->url_for(a);
+                auto url = src->url_for(a, &lookup);
                 if (!url) return Status(url.status().code(), file + ": " + url.message());
-                auto full = src->listed ? expand_env(*url, env, file + ": " + src->pointer + "/url") : url;
-                if (!full) return full.status();
-                b.candidates.push_back({src->shown, std::move(*full), headers, src->default_cache});
+                b.candidates.push_back({src->shown, std::move(*url), headers, src->default_cache});
             }
         }
         b.url = b.candidates[0].url;

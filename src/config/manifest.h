@@ -15,7 +15,7 @@
 //     "options": { ... },                   optional provider options (provider_options.h)
 //     "artifacts": [                        required (may be empty)
 //       { "name": "zlib", "version": "1.3.1", "triplet": "x64-linux",
-//         "sha": "<ABI key: [A-Za-z0-9._-]+>",
+//         "sha": "<ABI key: 64 lower-case hex>",   vcpkg's (a SHA-256)
 //         "size": 123,                      optional, >= 0
 //         "sha256": "<64 hex>",             optional (recommended)
 //         "url": "...", "path": "..." }     optional per-artifact template overrides
@@ -23,8 +23,17 @@
 //   }
 //
 // Templates use vcpkg's variables {name}, {version}, {sha}, {triplet}; any
-// other variable is an error. "${env:NAME}" in a source's url and headers is
-// replaced by an environment variable, so secrets stay out of manifests.
+// other variable is an error. "${env:NAME}" in a source's url and headers (and
+// an artifact's own url) is replaced by an environment variable, so secrets
+// stay out of manifests.
+//
+// An artifact's values are data, never template text: "${env:...}" in a
+// value stays as written. In a URL a value is percent-encoded (all but
+// A-Z a-z 0-9 - . _ ~), so '/', '?', '#', '@', ':' and '%' in it never change
+// the URL's structure; and the server is the template's to choose: a value
+// that would land in the scheme, host or port part is refused (the template
+// may use variables only in the path and the query). The ABI key must be
+// vcpkg's: 64 lower-case hex digits.
 // Every error names the file and the JSON pointer (or line:column for syntax
 // errors), the field, and what was expected; header values are never echoed.
 
@@ -55,6 +64,7 @@ struct Artifact {
     std::int64_t size = -1;
     std::string sha256;  // lower-case hex or ""
     std::string url_override, path_override;
+    std::string pointer;  // its JSON pointer in the manifest ("/artifacts/3"), for messages; "" if not from one
 };
 
 struct Manifest {
@@ -107,9 +117,44 @@ Expected<Manifest> parse_manifest(std::string_view text, const std::filesystem::
 // vcpkg reads them, literally. An artifact's own "url" is its only candidate.
 Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &manifest, const EnvLookup &env = {},
                                                      const std::vector<BinarySource> *sources = nullptr);
-// Expands {name}/{version}/{sha}/{triplet} for one artifact. Pure.
+// Expands {name}/{version}/{sha}/{triplet} for one artifact, values as they
+// are (a cache path; "${...}" is left as written). Pure.
 Expected<std::string> expand_template(std::string_view tmpl, const Artifact &artifact, std::string_view where);
+// The URL of `artifact` from a blobfetch URL template `tmpl`, in one pass:
+// "${env:NAME}" of the template is replaced by the variable's value (with
+// `env`; left as written when `env` is null), a variable by the artifact's
+// value, percent-encoded (encode_url_value). A value that would choose the
+// server (check_values_in_path) is refused naming the artifact and `source`
+// (the template's owner, as shown), once no "${env:...}" is left unexpanded
+// (before that, where the server is chosen is not known yet). Pure given `env`.
+Expected<std::string> expand_url_template(std::string_view tmpl, const Artifact &artifact, const EnvLookup *env,
+                                          std::string_view where, std::string_view source);
 // Expands ${env:NAME}. Pure given `env`.
 Expected<std::string> expand_env(std::string_view text, const EnvLookup &env, std::string_view where);
+
+// Whether `key` is an ABI key as vcpkg makes them: a SHA-256 in 64
+// lower-case hexadecimal digits. (It becomes a file name, a directory and a
+// URL path segment: nothing else is ever let through.)
+bool is_abi_key(std::string_view key);
+// `artifact`'s ABI key checked (is_abi_key); the error names the key and the
+// artifact.
+Status check_abi_key(const Artifact &artifact);
+// `value` percent-encoded for a URL: every byte but A-Z a-z 0-9 - . _ ~ as
+// %XX (upper-case hex), so nothing in it is URL syntax. Pure.
+std::string encode_url_value(std::string_view value);
+// The end of the part of `url` that chooses the server: its scheme and
+// authority ("https://h:1" of "https://h:1/p?q"); for a URL without a scheme,
+// what precedes its first '/', '?' or '#' (libcurl would read that as a host,
+// as it reads "//h/p"). Pure.
+std::size_t server_part_end(std::string_view url);
+// Fails (Errc::config) when a value placed at one of `starts` (offsets into
+// `url`, the variable's name beside each) lies in url's server part, naming
+// `artifact`, the variable and `source`.
+struct PlacedValue {
+    std::size_t at;
+    std::string variable;  // "name", "version", "sha", "triplet"
+};
+Status check_values_in_path(std::string_view url, const std::vector<PlacedValue> &placed, const Artifact &artifact,
+                            std::string_view source);
 
 }  // namespace blobfetch::config

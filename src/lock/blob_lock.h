@@ -51,6 +51,11 @@
 //   by an older blobfetch: new ones are 0666, the directory's permissions
 //   decide who may fetch there): write locks need a writable descriptor, so
 //   none is shared through it: not enforced, and the reason says to chmod it.
+// - Something that is no regular file at the name (a directory, a symbolic
+//   link, a FIFO; in a shared sticky directory another user's, which this
+//   one cannot remove): nothing is opened through it (no link is followed,
+//   no open waits on a FIFO), not enforced, and the reason names the path
+//   and what is there.
 // - A crash leaves only the file, which is reused as it is.
 //
 // Cost of an attempt at n blobs of one directory: at most n F_OFD_GETLK
@@ -77,8 +82,10 @@ class DirHandle;
 class LockFile {
 public:
     // Opens (creating it 0666) `<dir>/.download.lock` through the directory
-    // handle. Errors (Errc::io) are real failures: permission denied, a
-    // symbolic link or something else than a file in its place.
+    // handle. Errors (Errc::io) are real failures (the directory's
+    // permissions, I/O); a lock file no lock can be shared through (another
+    // user's unwritable one, something that is no regular file) is a
+    // LockFile that is not enforced, saying why.
     static Expected<std::shared_ptr<LockFile>> open(const DirHandle &dir);
 
     // False when no lock is shared through this file (see above): callers

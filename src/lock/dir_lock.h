@@ -61,7 +61,10 @@ class DirHandle;
 // One attempt, never waiting, in the open directory `dir` (the lock file is
 // opened through it, so a directory swapped for a link cannot redirect it):
 // takes the lock or reports who holds it. Errors (Errc::io) are real failures
-// (permission denied, a symlink in place of the lock file), never contention.
+// (the directory's permissions, I/O), never contention; where no lock can be
+// shared through the lock file (another user's unwritable one, a directory, a
+// symbolic link or a FIFO in its place) the lock is acquired not enforced,
+// and why_not_enforced() names the path and the reason.
 Expected<TryLock> try_lock_directory(const DirHandle &dir);
 // The same by path, creating the directory when missing (tools, gc).
 Expected<TryLock> try_lock_directory(const std::filesystem::path &dir);

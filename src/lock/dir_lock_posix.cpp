@@ -98,10 +98,7 @@ Expected<LockProbe> probe_directory_lock(const std::filesystem::path &dir) {
     auto opened = open_lock_file_to_probe(path);
     if (!opened) return opened.status();
     if (!*opened) return LockProbe{};
-    const UniqueFd fd = std::move(*opened);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        return Status(Errc::io, "the lock file '" + path.string() + "' is not a regular file");
+    const UniqueFd fd = std::move(*opened);  // (a regular file)
     // Any lock anyone holds there: the whole directory or one of its blobs.
     struct flock seen {};
     if (ofd(fd.get(), F_OFD_GETLK, F_WRLCK, 0, 0, &seen) != 0 || seen.l_type == F_UNLCK)

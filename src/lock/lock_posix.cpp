@@ -47,12 +47,41 @@ std::string holder_at(int fd, off_t conflict_start) {
     return read_line(fd, kSlotBase + slot * kSlotSize, kSlotSize);
 }
 
+namespace {
+
+// What is at the lock file's name when it is not a regular file.
+std::string what_is(mode_t mode) {
+    if (S_ISDIR(mode)) return "is a directory";
+    if (S_ISLNK(mode)) return "is a symbolic link";
+    if (S_ISFIFO(mode)) return "is a FIFO";
+    if (S_ISSOCK(mode)) return "is a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "is a device";
+    return "is not a regular file";
+}
+
+// Why no lock can be shared through `path`, which `what` (what_is).
+std::string not_a_file(const std::string &path, const std::string &what) {
+    return "its lock file '" + path + "' " + what + ", not a file, so no lock can be shared through it (whoever " +
+           "made it, or root, can remove it to share the lock again)";
+}
+
+}  // namespace
+
 Expected<UniqueFd> open_lock_file_to_probe(const std::filesystem::path &path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd) {
         if (errno == ENOENT || errno == ENOTDIR) return UniqueFd{};
+        if (errno == ELOOP)
+            return Status(Errc::io, "the lock file '" + path.string() + "' is a symbolic link, which blobfetch never "
+                                    "follows; no lock is kept there");
         return Status(Errc::io, "cannot open the lock file '" + path.string() + "': " + std::strerror(errno));
     }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        return Status(Errc::io, "cannot inspect the lock file '" + path.string() + "': " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return Status(Errc::io, "the lock file '" + path.string() + "' " + what_is(st.st_mode) +
+                                    "; no lock is kept there");
     return fd;
 }
 
@@ -60,7 +89,23 @@ Expected<OpenedLockFile> open_lock_file(const DirHandle &dir) {
     const std::string path = dir.show(kLockFileName).string();
     OpenedLockFile out;
     out.writable = true;
+    // (No link is followed, and O_NONBLOCK: a FIFO at the name never makes
+    // the open wait for a writer.)
     out.fd = dir.open(kLockFileName, O_CREAT | O_RDWR | O_NONBLOCK, 0666);
+    if (!out.fd && errno != EACCES) {
+        // Something that is no file at the name (a symbolic link: ELOOP, a
+        // directory: EISDIR, a socket: ENXIO, ...), made by anyone: in a
+        // shared sticky directory another user's, which this one can never
+        // remove. Worked around as an unwritable lock file: private files.
+        const int e = errno;
+        struct stat st {};
+        if (dir.stat(kLockFileName, st) == 0 && !S_ISREG(st.st_mode)) {
+            out.writable = false;
+            out.why_not = not_a_file(path, what_is(st.st_mode));
+            return out;
+        }
+        errno = e;
+    }
     if (!out.fd && errno == EACCES) {
         // Another user's lock file that this one may not write: a write lock
         // needs a writable descriptor, so no lock can be shared through it.
@@ -72,8 +117,11 @@ Expected<OpenedLockFile> open_lock_file(const DirHandle &dir) {
     }
     if (!out.fd && errno == EACCES) {
         // Not even readable (made under a strict umask by an older blobfetch).
-        out.why_not = "its lock file '" + path + "' belongs to another user who made it unreadable (chmod 666 it to "
-                      "share the lock)";
+        struct stat st {};
+        out.why_not = dir.stat(kLockFileName, st) == 0 && !S_ISREG(st.st_mode)
+                          ? not_a_file(path, what_is(st.st_mode))
+                          : "its lock file '" + path + "' belongs to another user who made it unreadable (chmod 666 "
+                            "it to share the lock)";
         return out;
     }
     if (!out.fd) {
@@ -85,7 +133,13 @@ Expected<OpenedLockFile> open_lock_file(const DirHandle &dir) {
     struct stat st {};
     if (::fstat(out.fd.get(), &st) != 0)
         return Status(Errc::io, "cannot inspect the lock file '" + path + "': " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) return Status(Errc::io, "the lock file '" + path + "' is not a regular file; remove it");
+    if (!S_ISREG(st.st_mode)) {
+        // (A FIFO opens, never waiting: O_NONBLOCK.) No lock is kept in it.
+        out.fd.reset();
+        out.writable = false;
+        out.why_not = not_a_file(path, what_is(st.st_mode));
+        return out;
+    }
     // Writable by every user who may fetch into the directory (its own
     // permissions decide who may), whatever the umask of whoever made it
     // (best effort: only its owner may change it).

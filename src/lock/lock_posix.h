@@ -41,11 +41,15 @@ std::string read_line(int fd, off_t offset, std::size_t width);
 std::string self_test(const DirHandle &dir, int fd, bool holds_all = false);
 
 // `<dir>/.download.lock`, opened (created 0666 when missing) through the
-// directory handle: writable when it can be, else read-only, else (another
-// user made it unreadable) no descriptor. `why_not` says why no lock can be
-// shared through it ("" when one can). Errors (Errc::io) name the file and
-// say what to do: a symbolic link or something else than a file in its
-// place, a permission problem. The file is made 0666 when this user owns it.
+// directory handle, never following a link and never waiting (O_NONBLOCK: a
+// FIFO there): writable when it can be, else read-only, else (another user
+// made it unreadable, or something that is no regular file is at the name: a
+// directory, a symbolic link, a FIFO, ...) no descriptor. `why_not` says why
+// no lock can be shared through it, naming the path and what is there (""
+// when one can); callers then work without the lock, in private files.
+// Errors (Errc::io) name the file and say what to do: a permission problem
+// of the directory, an I/O error. The file is made 0666 when this user owns
+// it.
 struct OpenedLockFile {
     UniqueFd fd;
     bool writable = false;
@@ -60,7 +64,7 @@ std::string holder_at(int fd, off_t conflict_start);
 
 // `<path>` opened read-only for probing (no create, no link followed, no
 // blocking on a FIFO): an empty descriptor when there is no such file; an
-// error (Errc::io) names it.
+// error (Errc::io) names it, and what is there when it is no regular file.
 Expected<UniqueFd> open_lock_file_to_probe(const std::filesystem::path &path);
 
 // Whether errno after a failed F_OFD_SETLK means "this file system has no

@@ -54,7 +54,7 @@ constexpr std::size_t kSamples = 24;       // further combinations per crash poi
 constexpr std::uint64_t kSeed = 0x5eed13;
 
 struct BlobDef {
-    std::string name, abi;  // the final name is <name>/<abi>.zip
+    std::string name, abi;  // the final name is <name>/<abi>.zip (abi: 64 hex digits, as vcpkg's)
     std::uint64_t seed = 0, size = 0;
     std::string rel() const { return name + "/" + abi + ".zip"; }
     std::string url_path() const { return "/" + rel(); }
@@ -87,9 +87,11 @@ bool exhaustive() { return env_or("BLOBFETCH_CRASH_EXHAUSTIVE", "0") == "1"; }
 
 std::vector<Scenario> scenarios() {
     std::vector<Scenario> out;
-    const BlobDef small{"small", "a", 11, 48 << 10};
-    const BlobDef chunked{"chunked", "b", 12, 6 * kChunk};  // 6 chunks over 2 connections
-    const std::vector<BlobDef> set{{"set", "a", 21, 40 << 10}, {"set", "b", 22, 4 * kChunk}, {"set", "c", 23, 3 * kChunk - 1000}};
+    const BlobDef small{"small", std::string(64, 'a'), 11, 48 << 10};
+    const BlobDef chunked{"chunked", std::string(64, 'b'), 12, 6 * kChunk};  // 6 chunks over 2 connections
+    const std::vector<BlobDef> set{{"set", std::string(64, 'a'), 21, 40 << 10},
+                                   {"set", std::string(64, 'b'), 22, 4 * kChunk},
+                                   {"set", std::string(64, 'c'), 23, 3 * kChunk - 1000}};
     for (bool strict : {true, false}) {
         const std::string d = strict ? "strict" : "relaxed";
         for (bool resumed : {false, true}) {
@@ -99,14 +101,14 @@ std::vector<Scenario> scenarios() {
             out.push_back({"chunked_" + d + "_" + r, {chunked}, strict, resumed, false, 64 << 10});
             out.push_back({"set3_" + d + "_" + r, set, strict, resumed, false, 0});
         }
-        out.push_back({"change_" + d, {{"changing", "c", 31, 6 * kChunk}}, strict, false, true, 0});
+        out.push_back({"change_" + d, {{"changing", std::string(64, 'c'), 31, 6 * kChunk}}, strict, false, true, 0});
         // Chunks larger than the engine's write buffers (256 KiB here), paced
         // so that the 2 s checkpoint finds each connection part way into its
         // chunk: records carry received prefixes (format v2), and an
         // interrupted fetch leaves one.
         for (bool resumed : {false, true})
             out.push_back({std::string("inflight_") + d + (resumed ? "_resumed" : "_fresh"),
-                           {{"inflight", "d", 41, 2 * (512 << 10)}}, strict, resumed, false, 192 << 10, 2, 512 << 10,
+                           {{"inflight", std::string(64, 'd'), 41, 2 * (512 << 10)}}, strict, resumed, false, 192 << 10, 2, 512 << 10,
                            300000});
     }
     return out;

@@ -21,7 +21,7 @@ int blobfetch_fuzz_sources(const std::uint8_t *data, std::size_t size) {
         return 0;
     }
     const Artifact a{"name", "1.0", "x64-linux", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                     -1, {}, {}, {}};
+                     -1, {}, {}, {}, {}};
     for (const auto &s : parsed->sources) {
         // What is shown is built from the kind and the redacted location only
         // (never the SAS field; the unit tests check that with real tokens).

@@ -24,12 +24,13 @@ test -f "$plugin"
 test -f "${cflags#-I}/blobfetch/fetch_provider.h"
 
 # The installed host loads the installed plugin (no --plugin, no environment).
+abi=$(printf '%064d' 1)  # an ABI key as vcpkg makes them: 64 hex digits
 mkdir -p "$prefix/data/a" "$prefix/cache"
-printf 'hello' > "$prefix/data/a/k.zip"
+printf 'hello' > "$prefix/data/a/$abi.zip"
 cat > "$prefix/m.json" <<JSON
 {"version":1,"cache_dir":"$prefix/cache","sources":[{"url":"file://$prefix/data/{name}/{sha}.zip"}],
- "artifacts":[{"name":"a","sha":"k","size":5}]}
+ "artifacts":[{"name":"a","sha":"$abi","size":5}]}
 JSON
 env -u BLOBFETCH_PLUGIN "$prefix/usr/bin/blobfetch" fetch "$prefix/m.json" -q
-test "$(cat "$prefix/cache/a/k.zip")" = hello
+test "$(cat "$prefix/cache/a/$abi.zip")" = hello
 echo "install test passed"

@@ -31,7 +31,7 @@ protected:
         m["cache_dir"] = m_dir / "cache";
         m["cache_path"] = "downloads/{name}";
         m["sources"] = {{{"url", m_server.base_url() + "/{name}"}}};
-        m["artifacts"] = {{{"name", name}, {"sha", "k"}, {"size", size}}};
+        m["artifacts"] = {{{"name", name}, {"sha", abi_key(name)}, {"size", size}}};
         const std::string path = m_dir / file;
         write_file(path, m.dump());
         return path;

@@ -362,7 +362,7 @@ TEST_F(CacheCommands, GcOverAndOver_NeverRemovesALivePrivateFile) {
     for (int i = 0; i < kBlobs; ++i) {
         const std::string name = "b" + std::to_string(i);
         m_server.add_blob("/p/" + name, static_cast<std::uint64_t>(500 + i), 300000);
-        m["artifacts"].push_back({{"name", name}, {"sha", "k"}, {"size", 300000}});
+        m["artifacts"].push_back({{"name", name}, {"sha", abi_key(name)}, {"size", 300000}});
     }
     write_file(m_dir / "p.json", m.dump());
     fs::create_directories(cache() + "/d");

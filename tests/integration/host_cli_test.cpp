@@ -51,7 +51,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"path-escapes.json", {"/artifacts/0", "'..'", "zlib"}},
                       BadInput{"artifact-path-escapes.json", {"/artifacts/0", "'..'"}},
                       BadInput{"absolute-path.json", {"/artifacts/0", "absolute"}},
-                      BadInput{"reserved-name.json", {"/artifacts/1", "zlib/abc123.part", "'.part'"}},
+                      BadInput{"reserved-name.json",
+                               {"/artifacts/1", "zlib/abc123" "0000000000000000000000000000000000000000000000000000000000.part", "'.part'"}},
                       BadInput{"unknown-field.json", {"/artifacts/0/sizee", "unknown field"}},
                       BadInput{"bad-option.json", {"/options/concurrency", "1 to 256"}}),
     [](const ::testing::TestParamInfo<BadInput> &info) {

@@ -38,9 +38,9 @@ TEST(LockCost, ThousandsOfBlobsWaitingForOneBusyDirectory_OneAttemptPer100ms) {
     m["sources"] = {{{"url", server.base_url() + "/{sha}"}}};
     m["artifacts"] = nlohmann::json::array();
     for (int i = 0; i < kBlobs; ++i) {
-        const std::string key = "b" + std::to_string(i);
+        const std::string name = "b" + std::to_string(i), key = abi_key(name);
         server.add_blob("/" + key, static_cast<std::uint64_t>(1000 + i), 512);
-        m["artifacts"].push_back({{"name", key}, {"sha", key}, {"size", 512}});
+        m["artifacts"].push_back({{"name", name}, {"sha", key}, {"size", 512}});
     }
     write_file(dir / "m.json", m.dump());
 
@@ -82,7 +82,7 @@ TEST(LockCost, ThousandsOfBlobsWaitingForOneBusyDirectory_OneAttemptPer100ms) {
     EXPECT_LE(calls, bound) << calls << " lock calls in " << waited << " ms for " << kBlobs << " waiting blobs";
     EXPECT_GE(calls, 2L * kBlobs + 3) << "it did wait and try again";
     for (int i = 0; i < kBlobs; i += 499)
-        EXPECT_TRUE(read_file(dir / ("cache/busy/b" + std::to_string(i))) ==
+        EXPECT_TRUE(read_file(dir / ("cache/busy/" + abi_key("b" + std::to_string(i)))) ==
                     blob_content(static_cast<std::uint64_t>(1000 + i), 512));
 }
 
@@ -104,7 +104,7 @@ TEST(LockCost, ThousandsOfDirectoriesUnderASmallOpenFileLimit_AllFetched_ThenAll
     for (int i = 0; i < kBlobs; ++i) {
         const std::string name = "d" + std::to_string(i);
         server.add_blob("/" + name, static_cast<std::uint64_t>(7000 + i), 1000);
-        m["artifacts"].push_back({{"name", name}, {"sha", "k"}, {"size", 1000},
+        m["artifacts"].push_back({{"name", name}, {"sha", abi_key(name)}, {"size", 1000},
                                   {"sha256", sha256_hex(blob_content(static_cast<std::uint64_t>(7000 + i), 1000))}});
     }
     write_file(dir / "m.json", m.dump());
@@ -143,7 +143,7 @@ TEST(LockCost, ThousandsOfDirectoriesWhoseLocksAreFreedAtOnce_UnderASmallOpenFil
     for (int i = 0; i < kBlobs; ++i) {
         const std::string name = "w" + std::to_string(i);
         server.add_blob("/" + name, static_cast<std::uint64_t>(9000 + i), 4096);
-        m["artifacts"].push_back({{"name", name}, {"sha", "k"}, {"size", 4096}});
+        m["artifacts"].push_back({{"name", name}, {"sha", abi_key(name)}, {"size", 4096}});
         fs::create_directories(dir / ("cache/" + name));
         held.emplace_back(::open((dir / ("cache/" + name + "/.download.lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
         ASSERT_TRUE(held.back());

@@ -5,6 +5,7 @@
 // The host runs as `nobody` (setpriv) while the leftovers belong to root.
 #include <csignal>
 #include <filesystem>
+#include <functional>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -102,7 +103,7 @@ TEST_P(SharedCache, LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser)
         nlohmann::json m = make_manifest(m_server.base_url(), cache, {});
         m["cache_path"] = "team/{name}";
         m["sources"][0]["url"] = m_server.base_url() + "/{name}";
-        m["artifacts"] = {{{"name", name}, {"sha", "k"}, {"size", 4000}}};
+        m["artifacts"] = {{{"name", name}, {"sha", abi_key(name)}, {"size", 4000}}};
         const std::string path = m_dir / (std::string(name) + ".json");
         write_file(path, m.dump());
         ::chmod(path.c_str(), 0644);
@@ -134,6 +135,53 @@ TEST_P(SharedCache, LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser)
     ASSERT_EQ(third.exit_code, 0) << third.err;
     EXPECT_NE(third.err.find("belongs to another user who made it unreadable"), std::string::npos) << third.err;
     EXPECT_TRUE(read_file(cache + "/team/third") == blob_content(70, 4000));
+}
+
+// Root's directory, symbolic link or FIFO named .download.lock in the shared
+// directory (which nobody may remove where the directory is sticky) is worked
+// around as an unwritable lock file: another user's fetch downloads in
+// private files and says so, naming the path and what is there; the FIFO
+// never makes it wait. (Each once failed every blob there, for everybody,
+// for as long as it stayed.)
+TEST_P(SharedCache, ALockFileThatIsNoFile_NeverFailsABlob_PrivateFilesAndAWarning) {
+    const std::string cache = m_dir / "cache";
+    const std::string team = cache + "/team";
+    const std::string lock = team + "/.download.lock";
+    const std::vector<std::pair<std::string, std::function<void()>>> cases = {
+        {"is a directory", [&] { fs::create_directory(lock); }},
+        {"is a symbolic link", [&] { fs::create_symlink(m_dir / "elsewhere", lock); }},
+        {"is a FIFO", [&] { ASSERT_EQ(::mkfifo(lock.c_str(), 0666), 0); }}};
+    int seed = 80;
+    for (const auto &[kind, make] : cases) {
+        fs::remove_all(cache);
+        fs::create_directories(team);
+        ::chmod(cache.c_str(), 01777);
+        ::chmod(team.c_str(), GetParam() ? 01777 : 0777);
+        make();  // root's
+        const std::string name = "blob" + std::to_string(++seed);
+        m_server.add_blob("/" + name, static_cast<std::uint64_t>(seed), 70000);
+        nlohmann::json m = make_manifest(m_server.base_url(), cache, {});
+        m["cache_path"] = "team/{name}";
+        m["sources"][0]["url"] = m_server.base_url() + "/{name}";
+        m["options"] = {{"chunk_size", 65536}};
+        m["artifacts"] = {{{"name", name}, {"sha", abi_key(name)}, {"size", 70000}}};
+        write_file(m_dir / "m.json", m.dump());
+        ::chmod((m_dir / "m.json").c_str(), 0644);
+        BackgroundProcess fetch({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", host_binary(), "fetch",
+                                 m_dir / "m.json", "--no-progress"},
+                                {}, m_dir / "fetch.out", m_dir / "fetch.err");
+        const bool ended = eventually([&] { return fetch.exited(); }, std::chrono::seconds(60));
+        EXPECT_TRUE(ended) << kind << ": the fetch waits on the lock file";
+        if (!ended) UniqueFd writer(::open(lock.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        const std::string err = read_file(m_dir / "fetch.err");
+        EXPECT_EQ(fetch.wait(), 0) << kind << ": " << err;
+        EXPECT_TRUE(fs::exists(team + "/" + name) &&
+                    read_file(team + "/" + name) == blob_content(static_cast<std::uint64_t>(seed), 70000))
+            << kind;
+        EXPECT_NE(err.find("'" + lock + "' " + kind), std::string::npos) << err;
+        EXPECT_NE(err.find("private"), std::string::npos) << err;
+        EXPECT_FALSE(fs::exists(m_dir / "elsewhere")) << "created through the link";
+    }
 }
 
 // x-script in a downloads directory other users can write in: a staging
@@ -225,7 +273,7 @@ TEST(SharedCacheNamespaces, TwoFetchesAsPid1OfTheirOwnNamespaces_NeverPublishThe
         m["cache_path"] = "{name}.bin";
         m["sources"] = {{{"url", server.base_url() + path}}};
         m["options"] = {{"locking", false}, {"retries", 0}, {"stall_min_speed", 0}};
-        m["artifacts"] = {{{"name", "blob"}, {"sha", "k"}, {"size", kSize}, {"sha256", sha}}};
+        m["artifacts"] = {{{"name", "blob"}, {"sha", abi_key("blob")}, {"size", kSize}, {"sha256", sha}}};
         write_file(dir / name, m.dump());
         return dir / name;
     };

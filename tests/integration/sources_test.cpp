@@ -157,6 +157,33 @@ TEST_F(Sources, FilesProvider_ReadsTheVcpkgArchiveLayout) {
     EXPECT_TRUE(m_a.requests().empty());
 }
 
+// An ABI key that is not vcpkg's hash (64 lower-case hex digits) never
+// becomes a path or a URL: "..x" once made a files source read
+// <dir>/../..x.zip, outside the files cache, and ".." in an http template's
+// ".../{sha}/blob" asks for another resource once dot segments go. Refused
+// as bad input naming the key; nothing is read and no server is asked.
+TEST_F(Sources, AbiKeyThatIsNotAHash_IsRefused_NothingOutsideTheLayoutIsRead) {
+    const std::string dir = m_dir / "archives";
+    fs::create_directories(dir);
+    const std::string beside = write_blob(m_dir / "..x.zip", 34, 3000);  // what "..x" names in the files layout
+    m_a.add_blob("/blob", 35, 3000);                                    // what ".." names in the http template
+    const std::string above = sha256_hex(blob_content(35, 3000));
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+        {"files," + dir, "..x", beside}, {"http," + m_a.base_url() + "/cache/{sha}/blob", "..", above}};
+    for (const auto &[source, key, sha256] : cases) {
+        nlohmann::json m = make_manifest("http://unused", m_dir / "cache", {});
+        m.erase("sources");
+        m["binary_sources"] = source;
+        m["artifacts"] = {{{"name", "outside"}, {"sha", key}, {"size", 3000}, {"sha256", sha256}}};
+        write_file(m_dir / "m.json", m.dump());
+        HostRun run = run_host_fetch(m_dir / "m.json");
+        EXPECT_EQ(run.process.exit_code, 2) << source << ": " << run.process.err;
+        EXPECT_NE(run.process.err.find("\"" + key + "\""), std::string::npos) << "names the key: " << run.process.err;
+        EXPECT_FALSE(fs::exists(m_dir / "cache")) << source << ": read from outside the layout";
+        EXPECT_TRUE(m_a.requests().empty()) << source;
+    }
+}
+
 TEST_F(Sources, EnvironmentAndCommandLineSources_ComeAfterTheManifestsAndClearDropsThem) {
     m_a.add_rule(always("", 500));
     ProcessOptions env;

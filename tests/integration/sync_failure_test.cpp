@@ -43,7 +43,7 @@ protected:
         m["cache_dir"] = cache;
         m["sources"] = {{{"url", m_server.base_url() + "/blob"}}};
         m["options"] = {{"durability", GetParam()}, {"retries", 1}};
-        m["artifacts"] = {{{"name", "blob"}, {"sha", "k"}, {"size", kSize}}};  // no hash: size only
+        m["artifacts"] = {{{"name", "blob"}, {"sha", abi_key("blob")}, {"size", kSize}}};  // no hash: size only
         write_file(m_dir / "m.json", m.dump());
         const std::string log = m_dir / "sync.log";
         fs::remove(log);
@@ -63,7 +63,7 @@ protected:
         return r.exit_code;
     }
     std::string published(const std::string &cache) const {
-        const std::string f = cache + "/blob/k.zip";
+        const std::string f = cache + "/blob/" + abi_key("blob") + ".zip";
         return fs::exists(f) ? sha256_file_hex(f) : std::string();
     }
 

@@ -198,6 +198,11 @@ http {{
         return entries
 
 
+def abi(seed):
+    """The ABI key of the blob with `seed`: 64 lower-case hex digits, as vcpkg's are."""
+    return hashlib.sha256(f"key{seed}".encode()).hexdigest()
+
+
 def write_manifest(path, base_url, blobs, prefix=""):
     doc = {
         "version": 1,
@@ -205,7 +210,7 @@ def write_manifest(path, base_url, blobs, prefix=""):
         "cache_path": "{name}/{sha}.bin",
         "sources": [{"name": "nginx", "url": base_url + prefix + "/{name}/{sha}.bin"}],
         "options": {"concurrency": CONNECTIONS},
-        "artifacts": [{"name": n, "version": "1", "triplet": "x64-windows", "sha": f"key{seed}",
+        "artifacts": [{"name": n, "version": "1", "triplet": "x64-windows", "sha": f"{abi(seed)}",
                        "size": size, "sha256": digest} for n, size, seed, digest in blobs],
     }
     with open(path, "w") as f:
@@ -285,7 +290,7 @@ def main():
     www = os.path.join(work, "www")
     blobs = []
     for name, size, seed in BLOBS:
-        path = os.path.join(www, name, f"key{seed}.bin")
+        path = os.path.join(www, name, f"{abi(seed)}.bin")
         if not (os.path.exists(path) and os.path.getsize(path) == size):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
@@ -315,8 +320,8 @@ def fetch(exe, manifest, cache, env, extra=()):
 
 
 def cached_ok(cache, blobs):
-    return all(os.path.isfile(os.path.join(cache, n, f"key{seed}.bin")) and
-               sha256_file(os.path.join(cache, n, f"key{seed}.bin")) == digest for n, _, seed, digest in blobs)
+    return all(os.path.isfile(os.path.join(cache, n, f"{abi(seed)}.bin")) and
+               sha256_file(os.path.join(cache, n, f"{abi(seed)}.bin")) == digest for n, _, seed, digest in blobs)
 
 
 def recorded_bytes(sidecar):
@@ -363,7 +368,7 @@ def cache_commands(exe, env, label, cache, manifest, leftover, big):
         shutil.copyfile(os.path.join(leftover, os.path.basename(p)), p)
     check(len(planted) == 2, f"{label} cache: the killed download's {[os.path.basename(p) for p in planted]} put in it")
     rc, out = run(exe, env, ["status", wine_path(cache)])
-    mentions = [line for line in out.splitlines() if f"key{seed}.bin" in line]
+    mentions = [line for line in out.splitlines() if f"{abi(seed)}.bin" in line]
     check(rc == 0 and len(mentions) == 1 and "resumable" in out,
           f"{label} cache: status lists the download once, resumable: exit {rc}: {' / '.join(out.strip().splitlines()[:2])}")
     rc, out = run(exe, env, ["verify", wine_path(manifest), "--cache", wine_path(cache)])
@@ -371,7 +376,7 @@ def cache_commands(exe, env, label, cache, manifest, leftover, big):
     rc, out = run(exe, env, ["gc", "--all", wine_path(cache)])
     left = [p for p in planted if os.path.exists(p)]
     removed = [line for line in out.splitlines() if line.startswith("removed ")]
-    check(rc == 0 and not left and len([r for r in removed if f"key{seed}.bin." in r]) == 2 and "left alone" not in out
+    check(rc == 0 and not left and len([r for r in removed if f"{abi(seed)}.bin." in r]) == 2 and "left alone" not in out
           and not any(f"{name}\\.download.lock" in r for r in removed),  # (made by this gc: not a leftover)
           f"{label} cache: gc --all removed the .part and .dlstate: exit {rc}: {out.strip().splitlines()[-1]}")
     rc, out = run(exe, env, ["status", wine_path(cache)])
@@ -412,7 +417,7 @@ def run_checks(exe, work, nginx, blobs, env):
     slow = os.path.join(work, "manifest-slow.json")
     write_manifest(slow, nginx.url, big, prefix="/slow")
     cache = fresh_dir(os.path.join(work, "cache-kill"))
-    sidecar = os.path.join(cache, name, f"key{seed}.bin.dlstate")
+    sidecar = os.path.join(cache, name, f"{abi(seed)}.bin.dlstate")
     leftover = os.path.join(work, "killed-leftover")
     t = time.monotonic()
     host = Host(exe, ["fetch", wine_path(slow), "--cache", wine_path(cache)], env)
@@ -443,7 +448,7 @@ def run_checks(exe, work, nginx, blobs, env):
         os.makedirs(leftover)
         for suffix in (".dlstate", ".part"):
             if os.path.exists(sidecar[:-len(".dlstate")] + suffix):
-                shutil.copyfile(sidecar[:-len(".dlstate")] + suffix, os.path.join(leftover, f"key{seed}.bin{suffix}"))
+                shutil.copyfile(sidecar[:-len(".dlstate")] + suffix, os.path.join(leftover, f"{abi(seed)}.bin{suffix}"))
         first = bytes_for(nginx.take_log(), name)
         rc, secs, host = fetch(exe, slow, cache, env)
         second = bytes_for(nginx.take_log(), name)
@@ -480,7 +485,7 @@ def run_checks(exe, work, nginx, blobs, env):
                          ("long", os.path.join(work, "long", *(["d" * 50] * 6), "cache"))]:
         fresh_dir(os.path.dirname(cache) if label == "non-ASCII" else os.path.join(work, "long"))
         rc, secs, host = fetch(exe, small_manifest, cache, env)
-        longest = max(len(wine_path(os.path.join(cache, n, f"key{seed}.bin"))) for n, _, seed, _ in small)
+        longest = max(len(wine_path(os.path.join(cache, n, f"{abi(seed)}.bin"))) for n, _, seed, _ in small)
         check(rc == 0 and cached_ok(cache, small),
               f"{label} cache path ({wine_path(cache)[:60]}..., longest file path {longest} characters): exit {rc} "
               f"in {secs:.1f}s, byte-exact" + ("" if rc == 0 else ": " + host.error_text()))
@@ -503,7 +508,7 @@ def run_checks(exe, work, nginx, blobs, env):
         json.dump(doc, f, ensure_ascii=False)
     host = Host(exe, ["fetch", wine_path(named), "--no-progress"], env)
     rc = host.wait()
-    files = [os.path.join(where, "キャッシュ-é", n, f"ü-key{seed}.bin") for n, _, seed, _ in small]
+    files = [os.path.join(where, "キャッシュ-é", n, f"ü-{abi(seed)}.bin") for n, _, seed, _ in small]
     ok = all(os.path.isfile(p) and sha256_file(p) == digest for p, (_, _, _, digest) in zip(files, small))
     check(rc == 0 and ok, f"non-ASCII manifest path, cache_dir and cache_path: exit {rc}, byte-exact at "
           f"{files[-1][len(work):]}" + ("" if rc == 0 else ": " + host.error_text()))
@@ -553,12 +558,12 @@ def run_checks(exe, work, nginx, blobs, env):
     # to {dst}; once {dst} is gone, gc --all reclaims the staged asset (its
     # link count is 1: GetFileInformationByHandle).
     name, size, seed, _ = small[1]
-    with open(os.path.join(www, name, f"key{seed}.bin"), "rb") as f:
+    with open(os.path.join(www, name, f"{abi(seed)}.bin"), "rb") as f:
         sha512 = hashlib.sha512(f.read()).hexdigest()
     where = fresh_dir(os.path.join(work, "x-script-é"))
     os.makedirs(where)
     dst = os.path.join(where, "asset.zip.1.part")
-    rc, out = run(exe, env, ["x-script", f"{nginx.url}/{name}/key{seed}.bin", sha512, wine_path(dst)])
+    rc, out = run(exe, env, ["x-script", f"{nginx.url}/{name}/{abi(seed)}.bin", sha512, wine_path(dst)])
     staged = os.path.join(where, ".blobfetch-staging", sha512)
     check(rc == 0 and os.path.isfile(dst) and os.path.isfile(staged),
           f"x-script into {os.path.basename(where)}: exit {rc}, placed and staged" + ("" if rc == 0 else ": " + out))

@@ -15,7 +15,7 @@ namespace blobfetch::config {
 namespace {
 
 const Artifact kZlib{"zlib", "1.3.1", "x64-linux", "70a5ceda64f1b5c01c1f7afe7669a32bc11c11496d8aeb094d7389a43c946f4b",
-                     -1, {}, {}, {}};
+                     -1, {}, {}, {}, {}};
 
 // A machine whose environment is `vars` and whose directories are `dirs`.
 SourceContext machine(std::map<std::string, std::string> vars, std::set<std::string> dirs, bool windows = false) {
@@ -89,6 +89,41 @@ TEST(BinarySources, DocExample_FilesAndDefault_UseTheFilesLayout) {
     EXPECT_EQ(file_url_path(*url), "/mnt/my caches/100%?#/\xc3\xa9t\xc3\xa9/70/" + kZlib.sha + ".zip");
 }
 #endif
+
+// Every layout checks the ABI key before it becomes a path or a URL, also
+// for an artifact that did not come from a manifest: the files layout once
+// read <dir>/../..x.zip for the key "..x", and an http template's
+// ".../{sha}/blob" another resource for "..".
+TEST(BinarySources, AbiKeyThatIsNotAHash_IsRefusedByEveryLayout_NamingTheKey) {
+#ifdef _WIN32
+    const char *files = "files,C:/vcpkg-caches";
+#else
+    const char *files = "files,/vcpkg-caches";
+#endif
+    auto r = parse_binary_sources(std::string("clear;") + files +
+                                      ";http,https://h.example/cache/{sha}/blob;x-azblob,https://a.example/c,sig=1",
+                                  "env");
+    ASSERT_TRUE(r.ok()) << r.message();
+    ASSERT_EQ(r->sources.size(), 3u);
+    BinarySource listed;  // a manifest's "sources" entry
+    listed.location = "https://h.example/{name}/{sha}.zip";
+    listed.listed = true;
+    listed.shown = "team (https://h.example/{name}/{sha}.zip)";
+    listed.pointer = "/sources/0";
+    r->sources.push_back(listed);
+    for (const std::string &key : {std::string("..x"), std::string(".."), std::string("k1"), std::string(64, 'A')}) {
+        Artifact bad = kZlib;
+        bad.sha = key;
+        for (const auto &s : r->sources) {
+            auto url = s.url_for(bad);
+            ASSERT_FALSE(url.ok()) << s.shown << " " << key << " -> " << *url;
+            EXPECT_EQ(url.status().code(), Errc::config);
+            EXPECT_NE(url.message().find("\"" + key + "\""), std::string::npos) << url.message();
+            EXPECT_NE(url.message().find("zlib"), std::string::npos) << url.message();
+        }
+    }
+    for (const auto &s : r->sources) EXPECT_TRUE(s.url_for(kZlib).ok()) << s.shown;
+}
 
 TEST(BinarySources, BacktickEscapes) {
     auto r = parse_binary_sources("http,https://h/a`,b`;c``/{sha},read", "env");

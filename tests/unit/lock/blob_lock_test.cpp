@@ -1,7 +1,10 @@
 #include "lock/blob_lock.h"
 
 #include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <functional>
+#include <future>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,6 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::eventually;
+using namespace std::chrono_literals;
 
 std::shared_ptr<DirHandle> open_dir(const fs::path &p) {
     auto d = DirHandle::open_root(p, /*create=*/true);
@@ -155,6 +159,49 @@ TEST(BlobLock, HeldByAProcessThatIsKilled_IsNeverStale) {
 }
 
 // (A read-only lock file of another user: SharedCache.LockFileOfAnotherUserWithAStrictUmask_NeverFailsTheNextUser.)
+
+#ifndef _WIN32  // (POSIX: links and FIFOs)
+// A directory, a symbolic link or a FIFO at the lock file's name (in a shared
+// sticky directory another user's, which this one cannot remove) shares no
+// lock, as an unwritable lock file: every blob is still taken, not enforced
+// (the engine then works in private files), the reason names the path and
+// what is there, nothing is created or opened through it, and no attempt
+// waits on the FIFO. (Each once failed every blob there, for everybody.)
+TEST(BlobLock, ALockFileThatIsNoFile_SharesNoLock_EveryBlobIsStillTaken) {
+    const std::vector<std::pair<std::string, std::function<void(const fs::path &)>>> cases = {
+        {"is a directory", [](const fs::path &p) { fs::create_directory(p); }},
+        {"is a symbolic link", [](const fs::path &p) { fs::create_symlink(p.parent_path() / "elsewhere", p); }},
+        {"is a FIFO", [](const fs::path &p) { ASSERT_EQ(::mkfifo(p.c_str(), 0666), 0) << std::strerror(errno); }}};
+    for (const auto &[kind, make] : cases) {
+        test::TempDir tmp;
+        const fs::path lock = tmp / ".download.lock";
+        make(lock);
+        Opener o{open_dir(tmp.path())};
+        // (On a separate thread: were an open to wait for the FIFO's writer,
+        // opening it for writing lets it go and the test fails, not hangs.)
+        auto attempt = std::async(std::launch::async, [&] { return try_lock_blobs(o.file, *o.dir, {"a.zip", "b.zip"}); });
+        if (attempt.wait_for(20s) != std::future_status::ready) {
+            ADD_FAILURE() << kind << ": the attempt waited on the lock file";
+            UniqueFd writer(::open(lock.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        }
+        auto r = attempt.get();
+        EXPECT_TRUE(r.ok()) << kind << ": " << r.message();
+        if (!r.ok()) continue;
+        for (const auto &x : *r) {
+            ASSERT_TRUE(x.lock) << kind;
+            EXPECT_FALSE(x.lock->enforced()) << kind;
+            EXPECT_NE(x.lock->why_not_enforced().find("'" + lock.string() + "' " + kind), std::string::npos)
+                << x.lock->why_not_enforced();
+        }
+        auto whole = try_lock_directory(tmp.path());
+        ASSERT_TRUE(whole.ok()) << kind << ": " << whole.message();
+        ASSERT_TRUE(whole->lock) << kind;
+        EXPECT_FALSE(whole->lock->enforced()) << kind << ": gc must not take this for a lock";
+        EXPECT_NE(whole->lock->why_not_enforced().find(kind), std::string::npos) << whole->lock->why_not_enforced();
+        EXPECT_FALSE(fs::exists(tmp / "elsewhere")) << "created through the link";
+    }
+}
+#endif
 
 // Two blobs whose names share their first 80 bytes and whose keys share a
 // holder slot: the slot last written is the other blob's, and a waiter for
