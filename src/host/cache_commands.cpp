@@ -20,6 +20,7 @@
 #include "base/path_safety.h"
 #include "config/manifest.h"
 #include "hash/sha256.h"
+#include "host/json_output.h"
 #include "host/platform.h"
 #include "host/progress_display.h"
 #include "io/dir_handle.h"
@@ -274,7 +275,7 @@ int run_status(const std::string &cache, bool json, std::ostream &out) {
         }
     }
     if (json) {
-        out << nlohmann::json{{"cache_dir", cache}, {"unfinished", list}}.dump(2) << "\n";
+        print_json(out, {{"cache_dir", cache}, {"unfinished", list}});
         return kExitOk;
     }
     if (list.empty()) {
@@ -506,10 +507,8 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         held.reset();
     }
     if (json) {
-        out << nlohmann::json{{"cache_dir", cache}, {"dry_run", dry_run}, {"removed", removed},
-                              {"bytes_freed", freed}, {"skipped", skipped}}
-                   .dump(2)
-            << "\n";
+        print_json(out, {{"cache_dir", cache}, {"dry_run", dry_run}, {"removed", removed},
+                         {"bytes_freed", freed}, {"skipped", skipped}});
     } else {
         for (const auto &r : removed)
             out << (dry_run ? "would remove " : "removed ") << r["path"].get<std::string>() << " ("
@@ -587,7 +586,7 @@ int run_verify(const std::string &manifest_path, const std::string &cache_overri
         if (!json && verdict != "ok") out << verdict << "  " << b.name << "  " << shown << "\n";
     }
     if (json)
-        out << nlohmann::json{{"cache_dir", path_to_utf8(cache)}, {"blobs", list}, {"bad", bad}}.dump(2) << "\n";
+        print_json(out, {{"cache_dir", path_to_utf8(cache)}, {"blobs", list}, {"bad", bad}});
     else
         out << (blobs->size() - bad) << " of " << blobs->size() << " blobs in " << path_to_utf8(cache) << " verified"
             << (bad ? ", " + std::to_string(bad) + " missing or corrupt" : std::string()) << "\n";

@@ -30,6 +30,7 @@
 #include "host/asset_staging.h"
 #include "host/cache_commands.h"
 #include "host/caller_watch.h"
+#include "host/json_output.h"
 #include "host/platform.h"
 #include "host/plugin_loader.h"
 #include "host/progress_display.h"
@@ -81,8 +82,7 @@ const char *status_word(bf_status s) {
 int fail_early(const FetchArgs &args, int code, const std::string &message) {
     std::fprintf(stderr, "blobfetch: error: %s\n", message.c_str());
     if (args.json) {
-        nlohmann::json doc{{"status", "error"}, {"exit_code", code}, {"message", message}};
-        std::cout << doc.dump(2) << std::endl;
+        host::print_json(std::cout, {{"status", "error"}, {"exit_code", code}, {"message", message}});
     }
     return code;
 }
@@ -278,7 +278,7 @@ int run_fetch(const FetchArgs &args) {
               {"failed", outcome.size() - ok},
               {"bytes_downloaded", downloaded},
               {"bytes_skipped", skipped}}}};
-        std::cout << doc.dump(2) << std::endl;
+        host::print_json(std::cout, doc);
     } else if (!args.quiet) {
         std::printf("%zu of %zu blobs in %s: %s downloaded, %s already cached%s\n", ok, outcome.size(),
                     cache_dir.c_str(), host::human_bytes(downloaded).c_str(), host::human_bytes(skipped).c_str(),

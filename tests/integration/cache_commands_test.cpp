@@ -434,6 +434,36 @@ TEST_F(CacheCommands, Gc_ALockFileItMadeItself_IsNeitherReportedNorLeft_SparseLo
     EXPECT_TRUE(seen) << all.out;
 }
 
+// A file name that is not UTF-8 (any byte sequence is a valid POSIX name)
+// never costs the JSON document: `status --json` and `gc --json` print it
+// (such bytes as U+FFFD), exit 0, and gc's removals are reported. (Both once
+// died with "internal error", exit 1 and no document: gc after it had
+// already removed the file.)
+TEST_F(CacheCommands, StatusAndGcJson_FileNameThatIsNotUtf8_StillPrintTheirDocument) {
+    const std::string dir = cache() + "/d\xff";
+    fs::create_directories(dir);
+    write_file(dir + "/.download.lock", "");
+    const std::string leftover = dir + "/bad\xfe\xff.zip.part";  // a partial file without a record
+    write_file(leftover, "no record");
+    const std::string replaced = "\xef\xbf\xbd";  // U+FFFD
+
+    ProcessResult status = host({"status", cache(), "--json"});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    auto doc = nlohmann::json::parse(status.out, nullptr, false);
+    ASSERT_FALSE(doc.is_discarded()) << "stdout: " << status.out << "\nstderr: " << status.err;
+    ASSERT_EQ(doc["unfinished"].size(), 1u) << status.out;
+    EXPECT_EQ(doc["unfinished"][0]["blob"], "d" + replaced + "/bad" + replaced + replaced + ".zip") << status.out;
+
+    ProcessResult gc = host({"gc", cache(), "--json"});
+    EXPECT_EQ(gc.exit_code, 0) << gc.err;
+    EXPECT_FALSE(fs::exists(leftover));
+    auto gc_doc = nlohmann::json::parse(gc.out, nullptr, false);
+    ASSERT_FALSE(gc_doc.is_discarded()) << "stdout: " << gc.out << "\nstderr: " << gc.err;
+    ASSERT_GE(gc_doc["removed"].size(), 1u) << gc.out;
+    EXPECT_EQ(gc_doc["removed"][0]["path"], cache() + "/d" + replaced + "/bad" + replaced + replaced + ".zip.part")
+        << gc.out;
+}
+
 TEST_F(CacheCommands, EveryCommandHasHelp) {
     for (const char *cmd : {"fetch", "status", "gc", "verify"}) {
         ProcessResult r = host({cmd, "--help"});
