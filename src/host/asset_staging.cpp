@@ -134,7 +134,7 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
     // linked; one already placed somewhere is copied (a reflink where the
     // file system can).
     const bool placed_elsewhere = st.st_nlink > 1;
-    const std::string link_name = dst_name + ".~bf" + std::to_string(::getpid()) + "-link";
+    const std::string link_name = placement_temporary_name(static_cast<unsigned long>(::getpid()), PlacementKind::link);
     parent.unlink(link_name);
     int e = EXDEV;
     if (!placed_elsewhere) {
@@ -157,7 +157,7 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
         return Status(Errc::io, "cannot link '" + shown + "' to '" + parent.show(link_name).string() + "': " +
                                     std::strerror(e));
     // No hard links here (or none wanted): a copy, renamed into place once complete.
-    const std::string copy_name = dst_name + ".~bf" + std::to_string(::getpid()) + "-copy";
+    const std::string copy_name = placement_temporary_name(static_cast<unsigned long>(::getpid()), PlacementKind::copy);
     if (Status s = copy_file_durably(staged.get(), shown, parent, copy_name, stop); !s.ok()) {
         parent.unlink(copy_name);
         return s;

@@ -51,8 +51,8 @@ std::string staged_relative_path(const Staging &staging, const std::string &sha5
 // Makes `dst_name` (in the directory of {dst}) name the bytes of the
 // verified staged asset: a hard link when nothing else links to it yet (an
 // existing `dst_name` is replaced atomically), else a copy (or reflink)
-// written beside it as `<dst_name>.~bf<pid>-copy`, flushed and renamed over
-// it.
+// written beside it under a placement temporary's name (below), flushed and
+// renamed over it.
 // First checks again that the staging directory is still this user's own
 // (so that no one could have swapped the verified file). Errors name the
 // files.
@@ -69,5 +69,20 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
 Expected<std::unique_ptr<BlobLock>> lock_staged_asset(const DirHandle &staging_dir, const std::string &sha512_hex,
                                                      const std::string &asset_shown, const std::string &dst_shown,
                                                      const std::function<bool()> &stop);
+
+// The temporaries x-script makes beside {dst} while it places the asset:
+// `.~bf<pid>-<n>-link` (the link, renamed over {dst}) and
+// `.~bf<pid>-<n>-copy` (the copy), where n counts the names this process
+// made. Short whatever {dst}'s length (at most 35 bytes: {dst} itself may use
+// the whole file-name limit). Each is held (POSIX: flock, shared; Windows: a
+// locked range) by the placing process for as long as it exists, so `gc`
+// (host/cache_commands.h) removes one only when its process is gone.
+enum class PlacementKind { link, copy };
+std::string placement_temporary_name(unsigned long pid, PlacementKind kind);
+
+// Whether `name` is a placement temporary's name: placement_temporary_name's,
+// or `<dst>.~bf<pid>-link` / `-copy` (older versions' names). Nothing else
+// matches: gc touches only blobfetch's own files.
+bool is_placement_temporary(const std::string &name);
 
 }  // namespace blobfetch::host

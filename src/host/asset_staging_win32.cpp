@@ -3,8 +3,9 @@
 //   missing; whom it belongs to is left to the directory's ACL (a user's
 //   downloads directory is that user's own: Windows has no uid and mode bits
 //   to compare, and no `-<uid>` variant is tried);
-// - the verified asset is always copied to `<dst_name>.~bf<pid>-copy`
-//   (locked as a private file is, so gc tells a placement that died), flushed
+// - the verified asset is always copied to a placement temporary
+//   (`.~bf<pid>-<n>-copy`, locked as a private file is, so gc tells a
+//   placement that died), flushed
 //   and renamed over {dst} (MoveFileExW, write-through): no hard links, so
 //   the POSIX case of two links to one file does not arise.
 // The asset's blob lock is held while it is placed, as on POSIX.
@@ -35,7 +36,7 @@ std::string shown(const DirHandle &dir, const std::string &name) { return path_t
 // open, so gc never sees it unlocked before it is in place).
 Expected<std::unique_ptr<IPositionalWriter>> copy_durably(int from_fd, const std::string &from, const DirHandle &dir,
                                                           const std::string &to, const std::function<bool()> &stop) {
-    (void)dir.unlink(to);  // a leftover of a placement of ours that died (the pid is this process's)
+    (void)dir.unlink(to);  // a leftover of a placement that died (its pid and count were this process's)
     OpenOptions options;
     options.mode = OpenMode::fresh;
     options.locked = true;
@@ -81,7 +82,7 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
     if (!staged && errno == ENOENT)  // removed (gc) after the fetch: the caller fetches again
         return Status(Errc::not_found, "'" + asset + "' was removed before it could be placed");
     if (!staged) return Status(Errc::io, "cannot open '" + asset + "': " + std::strerror(errno));
-    const std::string copy_name = dst_name + ".~bf" + std::to_string(GetCurrentProcessId()) + "-copy";
+    const std::string copy_name = placement_temporary_name(GetCurrentProcessId(), PlacementKind::copy);
     auto copy = copy_durably(staged.get(), asset, parent, copy_name, stop);
     if (!copy) {
         (void)parent.unlink(copy_name);

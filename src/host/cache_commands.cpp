@@ -20,6 +20,7 @@
 #include "base/path_safety.h"
 #include "config/manifest.h"
 #include "hash/sha256.h"
+#include "host/asset_staging.h"
 #include "host/json_output.h"
 #include "host/platform.h"
 #include "host/progress_display.h"
@@ -113,20 +114,6 @@ bool is_torn_record(const DirHandle &dir, const std::string &name) {
 
 bool is_sha512_name(const std::string &n) {
     return n.size() == 128 && n.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
-// x-script's placement temporaries beside {dst}: `<dst>.~bf<pid>-link` and
-// `<dst>.~bf<pid>-copy` (host/asset_staging.cpp), held (flock, shared) by
-// the placing process for as long as it works on them.
-bool is_placement_temporary(const std::string &name) {
-    for (const char *kind : {"-link", "-copy"}) {
-        if (!ends_with(name, kind)) continue;
-        const std::string head = strip(name, kind);
-        const auto dot = head.rfind(".~bf");
-        return dot != std::string::npos && dot + 4 < head.size() &&
-               head.find_first_not_of("0123456789", dot + 4) == std::string::npos;
-    }
-    return false;
 }
 
 bool is_download_file(const std::string &name) {
@@ -484,7 +471,7 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         // holds the asset's lock, which excludes gc; the hour keeps gc from
         // taking an asset just published and not yet placed, which would
         // cost a download again.)
-        const bool staging = last_of(rel).rfind(".blobfetch-staging", 0) == 0;
+        const bool staging = last_of(rel).rfind(kStagingDir, 0) == 0;
         if (staging && ours) {
             const std::time_t hour_ago = std::time(nullptr) - 3600;
             for (const auto &n : entries_of(dir)) {

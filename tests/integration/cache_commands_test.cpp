@@ -177,11 +177,18 @@ TEST_F(CacheCommands, Gc_TouchesOnlyBlobfetchsOwnFiles_NeverVcpkgsPartFiles) {
     fs::create_hard_link(placed, downloads + "/placed.tar.gz");
     write_file(unlinked, "nothing links here");
 
-    // Temporaries of placements beside {dst}: one whose process died, one in use.
-    const std::string dead_copy = downloads + "/zlib.tar.gz.1234.part.~bf999999-copy";
-    const std::string live_copy = downloads + "/zlib.tar.gz.1235.part.~bf" + std::to_string(getpid()) + "-copy";
-    write_file(dead_copy, "half a copy");
+    // Temporaries of placements beside {dst}: `.~bf<pid>-<n>-copy` or
+    // `-link` (older versions: `<dst>.~bf<pid>-copy`), whose process died,
+    // and one in use; names merely like them are someone else's.
+    const std::string dead_copy = downloads + "/.~bf999999-3-copy";
+    const std::string dead_link = downloads + "/.~bf999999-4-link";
+    const std::string dead_older_copy = downloads + "/zlib.tar.gz.1234.part.~bf999999-copy";
+    const std::string live_copy = downloads + "/.~bf" + std::to_string(getpid()) + "-0-copy";
+    for (const std::string &f : {dead_copy, dead_link, dead_older_copy}) write_file(f, "half a copy");
     write_file(live_copy, "a copy being written");
+    const std::vector<std::string> lookalikes{downloads + "/.~bf999999-x-copy", downloads + "/.~bf-3-link",
+                                              downloads + "/.~bf999999-3-copy.txt", downloads + "/a.~bf99x-link"};
+    for (const auto &f : lookalikes) write_file(f, "not blobfetch's");
     UniqueFd live(::open(live_copy.c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_EQ(::flock(live.get(), LOCK_SH), 0);
     ProcessResult recent = host({"gc", cache(), "--json"});
@@ -194,7 +201,8 @@ TEST_F(CacheCommands, Gc_TouchesOnlyBlobfetchsOwnFiles_NeverVcpkgsPartFiles) {
                                     downloads + "/placed.tar.gz"})
         EXPECT_TRUE(fs::exists(kept)) << kept << " was removed:\n" << gc.out;
     EXPECT_FALSE(fs::exists(ours + "/leftover.zip.part")) << gc.out;
-    EXPECT_FALSE(fs::exists(dead_copy)) << recent.out;
+    for (const std::string &f : {dead_copy, dead_link, dead_older_copy}) EXPECT_FALSE(fs::exists(f)) << f << recent.out;
+    for (const auto &f : lookalikes) EXPECT_TRUE(fs::exists(f)) << f << " was removed:\n" << gc.out;
     EXPECT_TRUE(fs::exists(live_copy)) << gc.out;
     EXPECT_FALSE(fs::exists(unlinked)) << gc.out;
 }

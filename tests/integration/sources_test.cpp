@@ -249,6 +249,31 @@ TEST_F(Sources, XScript_DownloadsVerifiesSha512_AndFailsWithoutTouchingDst) {
     EXPECT_NE(missing.err.find("HTTP 404"), std::string::npos) << missing.err;
 }
 
+// vcpkg's {dst} names of up to 255 bytes (the file-name limit) are placed,
+// by a link and by a copy. (x-script's temporaries beside {dst} were named
+// `<dst>.~bf<pid>-link`: past the limit for a {dst} of 240 bytes and more,
+// and x-script failed with "File name too long".)
+TEST_F(Sources, XScript_DstNameOf255Bytes_IsPlacedByLinkAndByCopy) {
+    const std::string content = blob_content(m_artifacts[1].seed, m_artifacts[1].size);
+    const std::string url = m_a.base_url() + "/" + m_artifacts[1].relative_path();
+    fs::create_directories(m_dir / "downloads");
+    // Each length: linked at the first name, copied to the second (the staged
+    // asset is linked elsewhere by then).
+    for (const std::size_t length : {240, 251, 255}) {
+        std::vector<std::string> dsts;
+        for (const char c : {'a', 'b'}) {
+            dsts.push_back(m_dir / ("downloads/" + std::string(length - 10, c) + ".4242.part"));
+            ASSERT_EQ(fs::path(dsts.back()).filename().string().size(), length);
+            ProcessResult r = run_process({host_binary(), "x-script", url, sha512_hex(content), dsts.back()});
+            ASSERT_EQ(r.exit_code, 0) << length << " bytes: " << r.err;
+            EXPECT_TRUE(read_file(dsts.back()) == content);
+        }
+        for (const auto &d : dsts) fs::remove(d);
+    }
+    for (const auto &e : fs::directory_iterator(m_dir / "downloads"))
+        EXPECT_EQ(e.path().filename().string().find(".~bf"), std::string::npos) << "left behind: " << e.path();
+}
+
 // x-script started by init itself (a container's `sh -c` entrypoint, where
 // the shell is PID 1 and execs nothing): its parent is init from the
 // start, which is no caller gone. (It once downloaded everything, then said

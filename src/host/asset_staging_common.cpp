@@ -1,0 +1,62 @@
+// What asset_staging.cpp (POSIX) and asset_staging_win32.cpp share: the
+// staged asset's lock wait and the names of the placement temporaries.
+#include "host/asset_staging.h"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "lock/dir_lock.h"
+
+namespace blobfetch::host {
+
+Expected<std::unique_ptr<BlobLock>> lock_staged_asset(const DirHandle &staging_dir, const std::string &sha512_hex,
+                                                     const std::string &asset_shown, const std::string &dst_shown,
+                                                     const std::function<bool()> &stop) {
+    std::shared_ptr<LockFile> lock_file;
+    for (int tries = 0;; ++tries) {
+        auto attempt = try_lock_blobs(lock_file, staging_dir, {sha512_hex});
+        if (!attempt) return attempt.status();
+        if ((*attempt)[0].lock) return std::move((*attempt)[0].lock);
+        if (stop()) return Status(Errc::cancelled, "the caller is gone: nothing placed at '" + dst_shown + "'");
+        if (tries >= 600)
+            return Status(Errc::lock_timeout, "'" + asset_shown + "' stayed locked by " +
+                                                  describe_holder((*attempt)[0].holder) +
+                                                  " for a minute; nothing was placed at '" + dst_shown + "'");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+namespace {
+
+constexpr const char *kTemporaryPrefix = ".~bf";
+
+bool all_digits(const std::string &s, std::size_t from, std::size_t to) {
+    return from < to && to - from <= 20 && s.find_first_not_of("0123456789", from) >= to;
+}
+
+}  // namespace
+
+std::string placement_temporary_name(unsigned long pid, PlacementKind kind) {
+    static std::atomic<unsigned long> counter{0};
+    return kTemporaryPrefix + std::to_string(pid) + "-" + std::to_string(counter.fetch_add(1)) +
+           (kind == PlacementKind::link ? "-link" : "-copy");
+}
+
+bool is_placement_temporary(const std::string &name) {
+    for (const std::string kind : {"-link", "-copy"}) {
+        if (name.size() <= kind.size() || name.compare(name.size() - kind.size(), kind.size(), kind) != 0) continue;
+        const std::size_t end = name.size() - kind.size();
+        // ".~bf<pid>-<n>" (placement_temporary_name)
+        if (name.rfind(kTemporaryPrefix, 0) == 0) {
+            const std::size_t dash = name.find('-', 4);
+            if (dash < end && all_digits(name, 4, dash) && all_digits(name, dash + 1, end)) return true;
+        }
+        // "<dst>.~bf<pid>": what older versions named them (too long for a {dst} of 240 bytes or more)
+        const std::size_t at = name.rfind(kTemporaryPrefix, end);
+        return at != std::string::npos && all_digits(name, at + 4, end);
+    }
+    return false;
+}
+
+}  // namespace blobfetch::host
