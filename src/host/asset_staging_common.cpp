@@ -3,9 +3,15 @@
 #include "host/asset_staging.h"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <thread>
+#include <vector>
 
+#include "hash/sha256.h"
+#include "io/file.h"
 #include "lock/dir_lock.h"
 
 namespace blobfetch::host {
@@ -25,6 +31,32 @@ Expected<std::unique_ptr<BlobLock>> lock_staged_asset(const DirHandle &staging_d
                                                   " for a minute; nothing was placed at '" + dst_shown + "'");
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+}
+
+Expected<std::string> sha512_of(int fd, const std::string &shown, const std::string &dst_shown,
+                                const std::function<bool()> &stop) {
+    Sha512 digest;
+    std::vector<char> buf(1 << 20);
+    for (std::int64_t offset = 0;;) {
+        auto n = read_at_most(fd, buf.data(), buf.size(), offset, shown);
+        if (!n) return n.status();
+        if (*n == 0) break;
+        if (stop()) return Status(Errc::cancelled, "the caller is gone: nothing placed at '" + dst_shown + "'");
+        digest.update(buf.data(), *n);
+        offset += static_cast<std::int64_t>(*n);
+    }
+    return digest.finish_hex();
+}
+
+Status discard_altered_asset(const DirHandle &staging_dir, const std::string &sha512_hex, const std::string &actual,
+                             const std::string &asset_shown, const std::string &dst_shown) {
+    std::string removed = "it was removed";
+    if (const int e = staging_dir.unlink(sha512_hex); e != 0 && e != ENOENT)
+        removed = std::string("removing it failed (") + std::strerror(e) + "): remove it by hand";
+    return Status(Errc::verify, "'" + asset_shown + "' no longer holds the asset: its SHA-512 is " + actual.substr(0, 16) +
+                                    "..., not " + sha512_hex.substr(0, 16) +
+                                    "... (a file linked to it was changed in place?); " + removed +
+                                    ", and nothing was placed at '" + dst_shown + "'");
 }
 
 namespace {

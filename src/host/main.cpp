@@ -362,7 +362,13 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
             p.session_destroy(session);
             return kExitCancelled;
         }
-        if (s.code() == Errc::not_found && pass < 2) continue;  // removed by gc meanwhile: fetch it again
+        // Removed meanwhile (by another x-script that found it altered), or
+        // altered itself and removed just now: fetch it again.
+        if ((s.code() == Errc::not_found || s.code() == Errc::verify) && pass < 2) {
+            if (s.code() == Errc::verify && !args.quiet)
+                std::fprintf(stderr, "blobfetch: x-script: warning: %s; fetching it again\n", s.message().c_str());
+            continue;
+        }
         std::fprintf(stderr, "blobfetch: x-script: %s\n", s.message().c_str());
         p.session_destroy(session);
         return kExitFailed;

@@ -3,7 +3,10 @@
 // error falls through to the next source and is reported); the files
 // provider's layout; `blobfetch x-script` as vcpkg's asset-caching script.
 #include <filesystem>
+#include <fstream>
 #include <tuple>
+
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -272,6 +275,45 @@ TEST_F(Sources, XScript_DstNameOf255Bytes_IsPlacedByLinkAndByCopy) {
     }
     for (const auto &e : fs::directory_iterator(m_dir / "downloads"))
         EXPECT_EQ(e.path().filename().string().find(".~bf"), std::string::npos) << "left behind: " << e.path();
+}
+
+// The staged asset is hard-linked at {dst}; vcpkg (or anyone) editing that
+// file in place edits the staged asset too. A later x-script, even with
+// `verify_cached_hash: false` (the engine then trusts the staged file by its
+// size), checks the SHA-512 of the bytes it places: the altered asset is
+// discarded and fetched again, never placed. (x-script once placed the
+// altered bytes and exited 0.)
+TEST_F(Sources, XScript_StagedAssetAlteredThroughAnEarlierDst_IsFetchedAgainNeverPlaced) {
+    const std::string content = blob_content(m_artifacts[0].seed, m_artifacts[0].size);
+    const std::string sha512 = sha512_hex(content);
+    const std::string url = m_a.base_url() + "/" + m_artifacts[0].relative_path();
+    fs::create_directories(m_dir / "downloads");
+    const std::string first = m_dir / "downloads/first.tar.gz";
+    ProcessResult placed = run_process({host_binary(), "x-script", url, sha512, first});
+    ASSERT_EQ(placed.exit_code, 0) << placed.err;
+    struct stat at_dst {}, staged {};
+    ASSERT_EQ(::stat(first.c_str(), &at_dst), 0);
+    ASSERT_EQ(::stat((m_dir / ("downloads/.blobfetch-staging/" + sha512)).c_str(), &staged), 0);
+    ASSERT_EQ(at_dst.st_ino, staged.st_ino) << "the staged asset is expected to be linked at {dst}";
+    {
+        std::fstream f(first, std::ios::in | std::ios::out | std::ios::binary);  // in place: the same inode
+        f.seekp(1000);
+        f.write("ALTERED", 7);
+    }
+    const std::string altered = read_file(first);
+    ASSERT_FALSE(altered == content);
+    const std::size_t requests_before = m_a.requests().size();
+
+    for (const char *name : {"second.tar.gz", "third.tar.gz"}) {
+        const std::string dst = m_dir / ("downloads/" + std::string(name));
+        ProcessOptions trusting;
+        trusting.env["BLOBFETCH_OPTIONS"] = R"({"verify_cached_hash": false})";
+        ProcessResult r = run_process({host_binary(), "x-script", url, sha512, dst}, trusting);
+        ASSERT_TRUE(!fs::exists(dst) || !(read_file(dst) == altered)) << name << ": the altered bytes were placed";
+        ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+        EXPECT_TRUE(read_file(dst) == content) << name;
+    }
+    EXPECT_GT(m_a.requests().size(), requests_before) << "the altered asset was fetched again";
 }
 
 // x-script started by init itself (a container's `sh -c` entrypoint, where
