@@ -48,6 +48,16 @@ Expected<Staging> prepare_staging(const std::filesystem::path &parent_dir);
 // "<staging>/<sha512>" (lower-case hex).
 std::string staged_relative_path(const Staging &staging, const std::string &sha512_hex);
 
+// Keeps gc out of the staging directory for as long as it lives: a blob lock
+// under a name of this call's own (never an asset's: the engine takes the
+// asset's lock to fetch it), which gc's whole-directory lock excludes. Taken
+// before the asset is fetched and held until it is placed, so that gc never
+// removes it in between. Waits (every 100 ms, at most a minute, while `stop`
+// says false) only while gc holds the directory. On a file system whose locks
+// do nothing it is taken but excludes nobody: gc then leaves the directory
+// alone anyway (it cannot tell what is in use there).
+Expected<std::unique_ptr<BlobLock>> hold_staging(const Staging &staging, const std::function<bool()> &stop);
+
 // Makes `dst_name` (in the directory of {dst}) name the bytes of the staged
 // asset: a hard link when nothing else links to it yet (an existing
 // `dst_name` is replaced atomically), else a copy (or reflink) written beside

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -29,6 +30,29 @@ Expected<std::unique_ptr<BlobLock>> lock_staged_asset(const DirHandle &staging_d
             return Status(Errc::lock_timeout, "'" + asset_shown + "' stayed locked by " +
                                                   describe_holder((*attempt)[0].holder) +
                                                   " for a minute; nothing was placed at '" + dst_shown + "'");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+Expected<std::unique_ptr<BlobLock>> hold_staging(const Staging &staging, const std::function<bool()> &stop) {
+    auto dir = DirHandle::open_beneath(staging.parent, staging.name, /*create=*/false);
+    if (!dir) return dir.status();
+    // A name no asset has (a SHA-512 is 128 hex digits) and no other call
+    // shares, so that no fetch and no other x-script ever waits for it.
+    std::random_device random;
+    char nonce[17];
+    std::snprintf(nonce, sizeof nonce, "%08x%08x", static_cast<unsigned>(random()), static_cast<unsigned>(random()));
+    const std::string name = std::string("x-script hold ") + nonce;
+    std::shared_ptr<LockFile> lock_file;
+    for (int tries = 0;; ++tries) {
+        auto attempt = try_lock_blobs(lock_file, **dir, {name});
+        if (!attempt) return attempt.status();
+        if ((*attempt)[0].lock) return std::move((*attempt)[0].lock);
+        if (stop()) return Status(Errc::cancelled, "the caller is gone: nothing was fetched or placed");
+        if (tries >= 600)
+            return Status(Errc::lock_timeout, "'" + path_to_utf8((*dir)->path()) + "' stayed locked by " +
+                                                  describe_holder((*attempt)[0].holder) +
+                                                  " (blobfetch gc?) for a minute; nothing was fetched or placed");
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
 }

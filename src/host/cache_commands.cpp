@@ -467,10 +467,11 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         }
         // x-script's staged assets (host/asset_staging.h) that no other name
         // has linked to for an hour (the link count's change is the inode's
-        // ctime): placed and since removed, or never placed. (Its placement
-        // holds the asset's lock, which excludes gc; the hour keeps gc from
-        // taking an asset just published and not yet placed, which would
-        // cost a download again.)
+        // ctime): placed and since removed, or never placed. (An x-script
+        // keeps gc out of the directory from before the fetch until the
+        // placement: host::hold_staging. Without --all, the hour keeps an
+        // asset placed a moment ago and removed again, e.g. by a vcpkg that
+        // failed, for the next run.)
         const bool staging = last_of(rel).rfind(kStagingDir, 0) == 0;
         if (staging && ours) {
             const std::time_t hour_ago = std::time(nullptr) - 3600;

@@ -334,6 +334,14 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     CallbackContext ctx{&display, args.verbose, args.quiet};
     const bf_callbacks cb = callbacks_for(ctx);
     install_signal_handlers();
+    // gc stays out of the staging directory from before the fetch until the
+    // asset is placed: it never removes the asset in between.
+    auto hold = host::hold_staging(*staging, [] { return host::caller_gone() || g_interrupted.load(); });
+    if (!hold) {
+        p.session_destroy(session);
+        return fail_early(args, hold.status().code() == Errc::cancelled ? kExitCancelled : kExitFailed,
+                          "x-script: " + hold.message());
+    }
     bf_status rc = BF_OK;
     for (int pass = 0; pass < 3; ++pass) {
         rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
@@ -362,8 +370,9 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
             p.session_destroy(session);
             return kExitCancelled;
         }
-        // Removed meanwhile (by another x-script that found it altered), or
-        // altered itself and removed just now: fetch it again.
+        // Removed meanwhile (by another x-script that found it altered, or
+        // by gc where locks do nothing), or altered itself and removed just
+        // now: fetch it again.
         if ((s.code() == Errc::not_found || s.code() == Errc::verify) && pass < 2) {
             if (s.code() == Errc::verify && !args.quiet)
                 std::fprintf(stderr, "blobfetch: x-script: warning: %s; fetching it again\n", s.message().c_str());
