@@ -12,6 +12,11 @@ Cli make_cli(CommandLine &into, std::unique_ptr<CLI::App> made) {
     Cli cli;
     cli.app = made ? std::move(made) : std::make_unique<CLI::App>();
     CLI::App &app = *cli.app;
+    // Options start with '-' on every platform: CLI11 also reads a word
+    // starting with '/' as an option on Windows (`/path/m.json`: option
+    // "path/m.json"), which would take paths for unknown options. Off before
+    // the subcommands are added (they inherit it), and on each once added.
+    app.allow_windows_style_options(false);
     app.description("blobfetch: fetch prebuilt binaries from a cache through the blobfetch plugin");
     app.set_version_flag("--version", "blobfetch " BLOBFETCH_VERSION " (C ABI " + std::to_string(BF_ABI_VERSION) + ")");
     app.require_subcommand(1);
@@ -63,6 +68,7 @@ Cli make_cli(CommandLine &into, std::unique_ptr<CLI::App> made) {
     verify->add_option("manifest", args.manifest, "The manifest (JSON)")->required();
     verify->add_option("--cache", args.cache, "Cache directory (overrides the manifest's cache_dir)");
     verify->add_flag("--json", into.json, "Print one JSON document on stdout");
+    for (CLI::App *sub : app.get_subcommands({})) sub->allow_windows_style_options(false);
     return cli;
 }
 
