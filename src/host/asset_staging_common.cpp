@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -39,9 +40,13 @@ Expected<std::unique_ptr<BlobLock>> hold_staging(const Staging &staging, const s
     if (!dir) return dir.status();
     // A name no asset has (a SHA-512 is 128 hex digits) and no other call
     // shares, so that no fetch and no other x-script ever waits for it.
+    // (The clock too, in case random_device is deterministic, as some
+    // toolchains' have been.)
     std::random_device random;
+    const auto now = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+    const std::uint64_t bits = ((std::uint64_t{random()} << 32) | random()) ^ now;
     char nonce[17];
-    std::snprintf(nonce, sizeof nonce, "%08x%08x", static_cast<unsigned>(random()), static_cast<unsigned>(random()));
+    std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(bits));
     const std::string name = std::string("x-script hold ") + nonce;
     std::shared_ptr<LockFile> lock_file;
     for (int tries = 0;; ++tries) {
