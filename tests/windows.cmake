@@ -1,7 +1,7 @@
 # The Windows unit tests (included from the top-level CMakeLists.txt when
 # cross-building with mingw-w64): GoogleTest built from Debian's sources, and
-# the unit tests of base, config, state, io, lock, hash and the download
-# core's pure pieces (download, net), run under Wine by ctest (CMAKE_CROSSCOMPILING_EMULATOR).
+# the unit tests of base, config, state, io, lock, hash, the download
+# core's pure pieces (download, net) and the host's command line, run under Wine by ctest (CMAKE_CROSSCOMPILING_EMULATOR).
 set(BLOBFETCH_GTEST_SOURCE /usr/src/googletest CACHE PATH "GoogleTest's sources (Debian: googletest)")
 set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
 set(gtest_disable_pthreads ON CACHE BOOL "" FORCE)  # (mingw: GoogleTest's own Win32 threading)
@@ -37,11 +37,13 @@ set(BLOBFETCH_WIN_UNIT_TESTS
   unit/lock/blob_lock_test.cpp unit/lock/dir_lock_test.cpp
   unit/hash/crc32_test.cpp unit/hash/sha256_test.cpp
   unit/download/chunk_transfer_test.cpp unit/download/fetch_progress_test.cpp unit/download/response_check_test.cpp
-  unit/net/http_headers_test.cpp unit/net/retry_policy_test.cpp)
+  unit/net/http_headers_test.cpp unit/net/retry_policy_test.cpp
+  unit/host/cli_test.cpp)
 list(TRANSFORM BLOBFETCH_WIN_UNIT_TESTS PREPEND ${dir}/)
-add_executable(blobfetch_unit_tests_win ${BLOBFETCH_WIN_UNIT_TESTS})
+# (The host's command line, built as on Windows: CLI11's defaults there.)
+add_executable(blobfetch_unit_tests_win ${BLOBFETCH_WIN_UNIT_TESTS} ${CMAKE_SOURCE_DIR}/src/host/cli.cpp)
 target_link_libraries(blobfetch_unit_tests_win PRIVATE blobfetch_core blobfetch_files blobfetch_config blobfetch_test_support_win
-  gtest_main gmock ZLIB::ZLIB)
+  gtest_main gmock ZLIB::ZLIB CLI11::CLI11)
 add_dependencies(blobfetch_unit_tests_win blobfetch-lockholder)
 add_test(NAME unit_win COMMAND blobfetch_unit_tests_win)
 set_tests_properties(unit_win PROPERTIES LABELS unit TIMEOUT 600)

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash/sha256.h"
 #include "io/file.h"
 #include "lock/blob_lock.h"
 #include "lock/dir_lock.h"
@@ -52,16 +53,24 @@ Expected<UniqueFd> open_own_directory(const DirHandle &parent, const std::string
     return fd;
 }
 
-Status copy_file_durably(int from_fd, const std::string &from, const DirHandle &dir, const std::string &to,
-                         const std::function<bool()> &stop) {
-    UniqueFd out = dir.open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (!out) return Status(Errc::io, "cannot create '" + dir.show(to).string() + "': " + std::strerror(errno));
+// Copies `from_fd` to `to` in `dir` (created; flushed) and returns the
+// SHA-512 of the bytes the copy holds: those hashed as they are written, or
+// (a reflink, which copies no bytes) read back from the copy.
+Expected<std::string> copy_file_durably(int from_fd, const std::string &from, const DirHandle &dir,
+                                        const std::string &to, const std::function<bool()> &stop) {
+    const std::string shown = dir.show(to).string();
+    UniqueFd out = dir.open(to, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (!out) return Status(Errc::io, "cannot create '" + shown + "': " + std::strerror(errno));
     while (::flock(out.get(), LOCK_SH) != 0 && errno == EINTR) {  // (gc: held while it is written)
     }
 #ifdef FICLONE
     // A reflink where the file system shares blocks (btrfs, XFS): no bytes copied.
-    if (::ioctl(out.get(), FICLONE, from_fd) == 0) return sync_data(out.get(), dir.show(to).string());
+    if (::ioctl(out.get(), FICLONE, from_fd) == 0) {
+        if (Status s = sync_data(out.get(), shown); !s.ok()) return s;
+        return sha512_of(out.get(), shown, shown, stop);
+    }
 #endif
+    Sha512 digest;
     std::vector<char> buf(1 << 20);
     std::int64_t offset = 0;
     for (;;) {
@@ -69,13 +78,14 @@ Status copy_file_durably(int from_fd, const std::string &from, const DirHandle &
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return Status(Errc::io, "cannot read '" + from + "': " + std::strerror(errno));
         if (n == 0) break;
-        if (stop()) return Status(Errc::cancelled, "stopped while copying to '" + dir.show(to).string() + "'");
-        if (Status s = write_all_at(out.get(), buf.data(), static_cast<std::size_t>(n), offset, dir.show(to).string());
-            !s.ok())
+        if (stop()) return Status(Errc::cancelled, "stopped while copying to '" + shown + "'");
+        if (Status s = write_all_at(out.get(), buf.data(), static_cast<std::size_t>(n), offset, shown); !s.ok())
             return s;
+        digest.update(buf.data(), static_cast<std::size_t>(n));
         offset += n;
     }
-    return sync_data(out.get(), dir.show(to).string());
+    if (Status s = sync_data(out.get(), shown); !s.ok()) return s;
+    return digest.finish_hex();
 }
 
 }  // namespace
@@ -108,12 +118,14 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
         return Status(Errc::io, why_not + " now (it was this user's own when the download started); nothing was "
                                           "placed at '" + parent.show(dst_name).string() + "'");
     const std::string shown = parent.show(staging.name).string() + "/" + sha512_hex;
+    const std::string dst_shown = parent.show(dst_name).string();
     // The asset's lock, held while it is placed: gc (which removes staged
     // assets nothing links to) takes the staging directory's whole lock, so
-    // it cannot remove the asset between its check and the link.
+    // it cannot remove the asset between its check and the link; another
+    // x-script finding it altered waits before removing it.
     auto staging_dir = DirHandle::open_beneath(staging.parent, staging.name, /*create=*/false);
     if (!staging_dir) return staging_dir.status();
-    auto held = lock_staged_asset(**staging_dir, sha512_hex, shown, parent.show(dst_name).string(), stop);
+    auto held = lock_staged_asset(**staging_dir, sha512_hex, shown, dst_shown, stop);
     if (!held) return held.status();
     UniqueFd staged(::openat(own->get(), sha512_hex.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!staged && errno == ENOENT)  // removed (gc) after the fetch: the caller fetches again
@@ -134,11 +146,20 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
     // linked; one already placed somewhere is copied (a reflink where the
     // file system can).
     const bool placed_elsewhere = st.st_nlink > 1;
-    const std::string link_name = dst_name + ".~bf" + std::to_string(::getpid()) + "-link";
+    const std::string link_name = placement_temporary_name(static_cast<unsigned long>(::getpid()), PlacementKind::link);
     parent.unlink(link_name);
     int e = EXDEV;
     if (!placed_elsewhere) {
         if (::linkat(own->get(), sha512_hex.c_str(), parent.fd(), link_name.c_str(), 0) == 0) {
+            // The bytes linked are the staged file's: checked before they
+            // reach {dst}. (Nothing else names it: it is changed only through
+            // the staging directory, this user's own, under the asset's lock.)
+            auto actual = sha512_of(staged.get(), shown, dst_shown, stop);
+            if (!actual || *actual != sha512_hex) {
+                parent.unlink(link_name);
+                if (!actual) return actual.status();
+                return discard_altered_asset(**staging_dir, sha512_hex, *actual, shown, dst_shown);
+            }
             if (stop()) {
                 parent.unlink(link_name);
                 return stopped;
@@ -157,10 +178,12 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
         return Status(Errc::io, "cannot link '" + shown + "' to '" + parent.show(link_name).string() + "': " +
                                     std::strerror(e));
     // No hard links here (or none wanted): a copy, renamed into place once complete.
-    const std::string copy_name = dst_name + ".~bf" + std::to_string(::getpid()) + "-copy";
-    if (Status s = copy_file_durably(staged.get(), shown, parent, copy_name, stop); !s.ok()) {
+    const std::string copy_name = placement_temporary_name(static_cast<unsigned long>(::getpid()), PlacementKind::copy);
+    auto copied = copy_file_durably(staged.get(), shown, parent, copy_name, stop);
+    if (!copied || *copied != sha512_hex) {
         parent.unlink(copy_name);
-        return s;
+        if (!copied) return copied.status();
+        return discard_altered_asset(**staging_dir, sha512_hex, *copied, shown, dst_shown);
     }
     if (stop()) {
         parent.unlink(copy_name);

@@ -3,11 +3,13 @@
 //   missing; whom it belongs to is left to the directory's ACL (a user's
 //   downloads directory is that user's own: Windows has no uid and mode bits
 //   to compare, and no `-<uid>` variant is tried);
-// - the verified asset is always copied to `<dst_name>.~bf<pid>-copy`
-//   (locked as a private file is, so gc tells a placement that died), flushed
+// - the verified asset is always copied to a placement temporary
+//   (`.~bf<pid>-<n>-copy`, locked as a private file is, so gc tells a
+//   placement that died), flushed
 //   and renamed over {dst} (MoveFileExW, write-through): no hard links, so
 //   the POSIX case of two links to one file does not arise.
-// The asset's blob lock is held while it is placed, as on POSIX.
+// The asset's blob lock is held while it is placed, and the SHA-512 of the
+// copy checked, as on POSIX.
 #ifdef _WIN32
 #include "host/asset_staging.h"
 
@@ -19,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "hash/sha256.h"
 #include "io/file.h"
 #include "io/positional_writer.h"
 #include "lock/blob_lock.h"
@@ -32,15 +35,21 @@ namespace fs = std::filesystem;
 std::string shown(const DirHandle &dir, const std::string &name) { return path_to_utf8(dir.show(name)); }
 
 // The copy, flushed, still open (and so still locked: it is renamed while
-// open, so gc never sees it unlocked before it is in place).
-Expected<std::unique_ptr<IPositionalWriter>> copy_durably(int from_fd, const std::string &from, const DirHandle &dir,
-                                                          const std::string &to, const std::function<bool()> &stop) {
-    (void)dir.unlink(to);  // a leftover of a placement of ours that died (the pid is this process's)
+// open, so gc never sees it unlocked before it is in place), and the SHA-512
+// of the bytes written to it.
+struct Copy {
+    std::unique_ptr<IPositionalWriter> file;
+    std::string sha512;
+};
+Expected<Copy> copy_durably(int from_fd, const std::string &from, const DirHandle &dir, const std::string &to,
+                            const std::function<bool()> &stop) {
+    (void)dir.unlink(to);  // a leftover of a placement that died (its pid and count were this process's)
     OpenOptions options;
     options.mode = OpenMode::fresh;
     options.locked = true;
     auto out = open_positional_writer(dir, to, options);
     if (!out) return out.status();
+    Sha512 digest;
     std::vector<char> buf(1 << 20);
     for (std::int64_t offset = 0;;) {
         auto n = read_at_most(from_fd, buf.data(), buf.size(), offset, from);
@@ -48,10 +57,11 @@ Expected<std::unique_ptr<IPositionalWriter>> copy_durably(int from_fd, const std
         if (*n == 0) break;
         if (stop()) return Status(Errc::cancelled, "stopped while copying to '" + shown(dir, to) + "'");
         if (Status s = (*out)->write_at(buf.data(), *n, offset); !s.ok()) return s;
+        digest.update(buf.data(), *n);
         offset += static_cast<std::int64_t>(*n);
     }
     if (Status s = (*out)->sync(); !s.ok()) return s;
-    return std::move(*out);
+    return Copy{std::move(*out), digest.finish_hex()};
 }
 
 }  // namespace
@@ -81,11 +91,16 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
     if (!staged && errno == ENOENT)  // removed (gc) after the fetch: the caller fetches again
         return Status(Errc::not_found, "'" + asset + "' was removed before it could be placed");
     if (!staged) return Status(Errc::io, "cannot open '" + asset + "': " + std::strerror(errno));
-    const std::string copy_name = dst_name + ".~bf" + std::to_string(GetCurrentProcessId()) + "-copy";
+    const std::string copy_name = placement_temporary_name(GetCurrentProcessId(), PlacementKind::copy);
     auto copy = copy_durably(staged.get(), asset, parent, copy_name, stop);
-    if (!copy) {
+    if (!copy || copy->sha512 != sha512_hex) {
+        // (Closed before they are removed.)
+        std::string actual = copy ? copy->sha512 : std::string();
+        if (copy) copy->file.reset();
         (void)parent.unlink(copy_name);
-        return copy.status();
+        if (!copy) return copy.status();
+        staged.reset();
+        return discard_altered_asset(**staging_dir, sha512_hex, actual, asset, shown(parent, dst_name));
     }
     if (stop()) {
         (void)parent.unlink(copy_name);

@@ -20,6 +20,8 @@
 #include "base/path_safety.h"
 #include "config/manifest.h"
 #include "hash/sha256.h"
+#include "host/asset_staging.h"
+#include "host/json_output.h"
 #include "host/platform.h"
 #include "host/progress_display.h"
 #include "io/dir_handle.h"
@@ -112,20 +114,6 @@ bool is_torn_record(const DirHandle &dir, const std::string &name) {
 
 bool is_sha512_name(const std::string &n) {
     return n.size() == 128 && n.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
-// x-script's placement temporaries beside {dst}: `<dst>.~bf<pid>-link` and
-// `<dst>.~bf<pid>-copy` (host/asset_staging.cpp), held (flock, shared) by
-// the placing process for as long as it works on them.
-bool is_placement_temporary(const std::string &name) {
-    for (const char *kind : {"-link", "-copy"}) {
-        if (!ends_with(name, kind)) continue;
-        const std::string head = strip(name, kind);
-        const auto dot = head.rfind(".~bf");
-        return dot != std::string::npos && dot + 4 < head.size() &&
-               head.find_first_not_of("0123456789", dot + 4) == std::string::npos;
-    }
-    return false;
 }
 
 bool is_download_file(const std::string &name) {
@@ -274,7 +262,7 @@ int run_status(const std::string &cache, bool json, std::ostream &out) {
         }
     }
     if (json) {
-        out << nlohmann::json{{"cache_dir", cache}, {"unfinished", list}}.dump(2) << "\n";
+        print_json(out, {{"cache_dir", cache}, {"unfinished", list}});
         return kExitOk;
     }
     if (list.empty()) {
@@ -479,11 +467,12 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         }
         // x-script's staged assets (host/asset_staging.h) that no other name
         // has linked to for an hour (the link count's change is the inode's
-        // ctime): placed and since removed, or never placed. (Its placement
-        // holds the asset's lock, which excludes gc; the hour keeps gc from
-        // taking an asset just published and not yet placed, which would
-        // cost a download again.)
-        const bool staging = last_of(rel).rfind(".blobfetch-staging", 0) == 0;
+        // ctime): placed and since removed, or never placed. (An x-script
+        // keeps gc out of the directory from before the fetch until the
+        // placement: host::hold_staging. Without --all, the hour keeps an
+        // asset placed a moment ago and removed again, e.g. by a vcpkg that
+        // failed, for the next run.)
+        const bool staging = last_of(rel).rfind(kStagingDir, 0) == 0;
         if (staging && ours) {
             const std::time_t hour_ago = std::time(nullptr) - 3600;
             for (const auto &n : entries_of(dir)) {
@@ -506,10 +495,8 @@ int run_gc(const std::string &cache, bool all, bool dry_run, bool json, std::ost
         held.reset();
     }
     if (json) {
-        out << nlohmann::json{{"cache_dir", cache}, {"dry_run", dry_run}, {"removed", removed},
-                              {"bytes_freed", freed}, {"skipped", skipped}}
-                   .dump(2)
-            << "\n";
+        print_json(out, {{"cache_dir", cache}, {"dry_run", dry_run}, {"removed", removed},
+                         {"bytes_freed", freed}, {"skipped", skipped}});
     } else {
         for (const auto &r : removed)
             out << (dry_run ? "would remove " : "removed ") << r["path"].get<std::string>() << " ("
@@ -587,7 +574,7 @@ int run_verify(const std::string &manifest_path, const std::string &cache_overri
         if (!json && verdict != "ok") out << verdict << "  " << b.name << "  " << shown << "\n";
     }
     if (json)
-        out << nlohmann::json{{"cache_dir", path_to_utf8(cache)}, {"blobs", list}, {"bad", bad}}.dump(2) << "\n";
+        print_json(out, {{"cache_dir", path_to_utf8(cache)}, {"blobs", list}, {"bad", bad}});
     else
         out << (blobs->size() - bad) << " of " << blobs->size() << " blobs in " << path_to_utf8(cache) << " verified"
             << (bad ? ", " + std::to_string(bad) + " missing or corrupt" : std::string()) << "\n";

@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <blobfetch/fetch_provider.h>
@@ -30,13 +29,11 @@
 #include "host/asset_staging.h"
 #include "host/cache_commands.h"
 #include "host/caller_watch.h"
+#include "host/cli.h"
+#include "host/json_output.h"
 #include "host/platform.h"
 #include "host/plugin_loader.h"
 #include "host/progress_display.h"
-
-#ifndef BLOBFETCH_VERSION
-#define BLOBFETCH_VERSION "0.1.0"
-#endif
 
 namespace {
 
@@ -56,17 +53,7 @@ void on_caller_gone() { g_interrupted.store(true); }  // (async-signal-safe: see
 
 void install_signal_handlers() { host::install_interrupt_handlers(on_interrupt); }
 
-struct FetchArgs {
-    std::string manifest;
-    std::string cache;
-    std::string plugin;
-    bool json = false;
-    bool quiet = false;
-    bool no_progress = false;
-    int verbose = 0;
-    bool stop_with_caller = false;  // fetch --stop-with-caller (x-script always)
-    std::vector<std::string> binary_sources;  // vcpkg source strings, after the manifest's and the environment's
-};
+using host::FetchArgs;
 
 const char *status_word(bf_status s) {
     switch (s) {
@@ -81,8 +68,7 @@ const char *status_word(bf_status s) {
 int fail_early(const FetchArgs &args, int code, const std::string &message) {
     std::fprintf(stderr, "blobfetch: error: %s\n", message.c_str());
     if (args.json) {
-        nlohmann::json doc{{"status", "error"}, {"exit_code", code}, {"message", message}};
-        std::cout << doc.dump(2) << std::endl;
+        host::print_json(std::cout, {{"status", "error"}, {"exit_code", code}, {"message", message}});
     }
     return code;
 }
@@ -278,7 +264,7 @@ int run_fetch(const FetchArgs &args) {
               {"failed", outcome.size() - ok},
               {"bytes_downloaded", downloaded},
               {"bytes_skipped", skipped}}}};
-        std::cout << doc.dump(2) << std::endl;
+        host::print_json(std::cout, doc);
     } else if (!args.quiet) {
         std::printf("%zu of %zu blobs in %s: %s downloaded, %s already cached%s\n", ok, outcome.size(),
                     cache_dir.c_str(), host::human_bytes(downloaded).c_str(), host::human_bytes(skipped).c_str(),
@@ -347,6 +333,14 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
     CallbackContext ctx{&display, args.verbose, args.quiet};
     const bf_callbacks cb = callbacks_for(ctx);
     install_signal_handlers();
+    // gc stays out of the staging directory from before the fetch until the
+    // asset is placed: it never removes the asset in between.
+    auto hold = host::hold_staging(*staging, [] { return host::caller_gone() || g_interrupted.load(); });
+    if (!hold) {
+        p.session_destroy(session);
+        return fail_early(args, hold.status().code() == Errc::cancelled ? kExitCancelled : kExitFailed,
+                          "x-script: " + hold.message());
+    }
     bf_status rc = BF_OK;
     for (int pass = 0; pass < 3; ++pass) {
         rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);
@@ -375,7 +369,14 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
             p.session_destroy(session);
             return kExitCancelled;
         }
-        if (s.code() == Errc::not_found && pass < 2) continue;  // removed by gc meanwhile: fetch it again
+        // Removed meanwhile (by another x-script that found it altered, or
+        // by gc where locks do nothing), or altered itself and removed just
+        // now: fetch it again.
+        if ((s.code() == Errc::not_found || s.code() == Errc::verify) && pass < 2) {
+            if (s.code() == Errc::verify && !args.quiet)
+                std::fprintf(stderr, "blobfetch: x-script: warning: %s; fetching it again\n", s.message().c_str());
+            continue;
+        }
         std::fprintf(stderr, "blobfetch: x-script: %s\n", s.message().c_str());
         p.session_destroy(session);
         return kExitFailed;
@@ -387,60 +388,9 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
 }  // namespace
 
 int main(int argc, char **argv) {
-    CLI::App app{"blobfetch: fetch prebuilt binaries from a cache through the blobfetch plugin"};
-    app.set_version_flag("--version", "blobfetch " BLOBFETCH_VERSION " (C ABI " + std::to_string(BF_ABI_VERSION) + ")");
-    app.require_subcommand(1);
-    app.footer(
-        "Exit codes: 0 every blob is in the cache; 1 some blobs failed; 2 bad input (command line, manifest, "
-        "options); 3 the plugin could not be loaded or refused the ABI version or options; 130 cancelled.");
-
-    FetchArgs args;
-    CLI::App *fetch = app.add_subcommand("fetch", "Fetch a manifest's artifacts into its cache directory");
-    fetch->add_option("manifest", args.manifest, "The manifest (JSON) to fetch")->required();
-    fetch->add_option("--cache", args.cache, "Cache directory (overrides the manifest's cache_dir)");
-    fetch->add_option("--plugin", args.plugin,
-                      "Plugin module to load (default: $BLOBFETCH_PLUGIN, else next to this executable)");
-    fetch->add_flag("--json", args.json, "Print one JSON result document on stdout");
-    fetch->add_flag("-q,--quiet", args.quiet, "Only errors; no progress");
-    fetch->add_flag("-v,--verbose", args.verbose, "More detail (-vv for debug logs)");
-    fetch->add_flag("--no-progress", args.no_progress, "No progress output");
-    fetch->add_flag("--stop-with-caller", args.stop_with_caller,
-                    "Stop (keeping what was downloaded) when the calling process dies or stops reading the output; "
-                    "a shell's caller counts as the caller (as x-script always does)");
-    fetch->add_option("--binary-sources", args.binary_sources,
-                      "vcpkg binary source string(s) (http, files, x-azblob, default, clear; ';'-separated), read "
-                      "after the manifest's sources and $VCPKG_BINARY_SOURCES, as vcpkg reads them (its default "
-                      "cache first unless cleared; files before http and x-azblob); sources are tried in that order");
-    fetch->footer(app.get_footer());
-
-    std::string cache;
-    bool json = false, all = false, dry_run = false;
-    CLI::App *status = app.add_subcommand("status", "List unfinished downloads in a cache: blob, percent done, "
-                                                    "remote identity, age, and who is fetching it");
-    status->add_option("cache", cache, "The cache directory")->required();
-    status->add_flag("--json", json, "Print one JSON document on stdout");
-    CLI::App *gc = app.add_subcommand(
-        "gc", "Remove leftovers of interrupted or abandoned downloads, and the lock files of directories with no "
-              "download left (directories in use are left alone)");
-    gc->add_option("cache", cache, "The cache directory")->required();
-    gc->add_flag("--all", all, "Also remove unfinished downloads that could still be resumed");
-    gc->add_flag("-n,--dry-run", dry_run, "Only say what would be removed");
-    gc->add_flag("--json", json, "Print one JSON document on stdout");
-    std::string xs_url, xs_sha512, xs_dst;
-    CLI::App *xscript = app.add_subcommand(
-        "x-script", "vcpkg asset caching: download URL to DST and verify its SHA-512 (exit 0 only on success). "
-                    "Use as X_VCPKG_ASSET_SOURCES=\"x-script,blobfetch x-script {url} {sha512} {dst}\"");
-    xscript->add_option("url", xs_url, "The URL to download")->required();
-    xscript->add_option("sha512", xs_sha512, "The expected SHA-512 (128 hex digits)")->required();
-    xscript->add_option("dst", xs_dst, "The file to write")->required();
-    xscript->add_option("--plugin", args.plugin, "Plugin module to load");
-    xscript->add_flag("-q,--quiet", args.quiet, "Only errors");
-    xscript->add_flag("-v,--verbose", args.verbose, "More detail");
-    CLI::App *verify = app.add_subcommand("verify", "Re-hash a manifest's blobs in the cache (exit 1 when any is "
-                                                    "missing, of the wrong size or corrupt)");
-    verify->add_option("manifest", args.manifest, "The manifest (JSON)")->required();
-    verify->add_option("--cache", args.cache, "Cache directory (overrides the manifest's cache_dir)");
-    verify->add_flag("--json", json, "Print one JSON document on stdout");
+    host::CommandLine line;
+    host::Cli cli = host::make_cli(line);
+    CLI::App &app = *cli.app;
 
     // UTF-8 arguments on every platform (Windows: from the UTF-16 command line).
     std::vector<std::string> utf8_args = host::utf8_arguments(argc, argv);
@@ -453,11 +403,11 @@ int main(int argc, char **argv) {
         return rc == 0 ? 0 : kExitBadInput;
     }
     try {
-        if (status->parsed()) return host::run_status(cache, json, std::cout);
-        if (gc->parsed()) return host::run_gc(cache, all, dry_run, json, std::cout);
-        if (verify->parsed()) return host::run_verify(args.manifest, args.cache, json, std::cout);
-        if (xscript->parsed()) return run_x_script(args, xs_url, xs_sha512, xs_dst);
-        return run_fetch(args);
+        if (cli.status->parsed()) return host::run_status(line.cache, line.json, std::cout);
+        if (cli.gc->parsed()) return host::run_gc(line.cache, line.all, line.dry_run, line.json, std::cout);
+        if (cli.verify->parsed()) return host::run_verify(line.args.manifest, line.args.cache, line.json, std::cout);
+        if (cli.xscript->parsed()) return run_x_script(line.args, line.xs_url, line.xs_sha512, line.xs_dst);
+        return run_fetch(line.args);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "blobfetch: internal error: %s\n", e.what());
         return kExitFailed;

@@ -177,11 +177,18 @@ TEST_F(CacheCommands, Gc_TouchesOnlyBlobfetchsOwnFiles_NeverVcpkgsPartFiles) {
     fs::create_hard_link(placed, downloads + "/placed.tar.gz");
     write_file(unlinked, "nothing links here");
 
-    // Temporaries of placements beside {dst}: one whose process died, one in use.
-    const std::string dead_copy = downloads + "/zlib.tar.gz.1234.part.~bf999999-copy";
-    const std::string live_copy = downloads + "/zlib.tar.gz.1235.part.~bf" + std::to_string(getpid()) + "-copy";
-    write_file(dead_copy, "half a copy");
+    // Temporaries of placements beside {dst}: `.~bf<pid>-<n>-copy` or
+    // `-link` (older versions: `<dst>.~bf<pid>-copy`), whose process died,
+    // and one in use; names merely like them are someone else's.
+    const std::string dead_copy = downloads + "/.~bf999999-3-copy";
+    const std::string dead_link = downloads + "/.~bf999999-4-link";
+    const std::string dead_older_copy = downloads + "/zlib.tar.gz.1234.part.~bf999999-copy";
+    const std::string live_copy = downloads + "/.~bf" + std::to_string(getpid()) + "-0-copy";
+    for (const std::string &f : {dead_copy, dead_link, dead_older_copy}) write_file(f, "half a copy");
     write_file(live_copy, "a copy being written");
+    const std::vector<std::string> lookalikes{downloads + "/.~bf999999-x-copy", downloads + "/.~bf-3-link",
+                                              downloads + "/.~bf999999-3-copy.txt", downloads + "/a.~bf99x-link"};
+    for (const auto &f : lookalikes) write_file(f, "not blobfetch's");
     UniqueFd live(::open(live_copy.c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_EQ(::flock(live.get(), LOCK_SH), 0);
     ProcessResult recent = host({"gc", cache(), "--json"});
@@ -194,7 +201,8 @@ TEST_F(CacheCommands, Gc_TouchesOnlyBlobfetchsOwnFiles_NeverVcpkgsPartFiles) {
                                     downloads + "/placed.tar.gz"})
         EXPECT_TRUE(fs::exists(kept)) << kept << " was removed:\n" << gc.out;
     EXPECT_FALSE(fs::exists(ours + "/leftover.zip.part")) << gc.out;
-    EXPECT_FALSE(fs::exists(dead_copy)) << recent.out;
+    for (const std::string &f : {dead_copy, dead_link, dead_older_copy}) EXPECT_FALSE(fs::exists(f)) << f << recent.out;
+    for (const auto &f : lookalikes) EXPECT_TRUE(fs::exists(f)) << f << " was removed:\n" << gc.out;
     EXPECT_TRUE(fs::exists(live_copy)) << gc.out;
     EXPECT_FALSE(fs::exists(unlinked)) << gc.out;
 }
@@ -432,6 +440,36 @@ TEST_F(CacheCommands, Gc_ALockFileItMadeItself_IsNeitherReportedNorLeft_SparseLo
         EXPECT_LT(r["bytes"].get<std::int64_t>(), std::int64_t{st.st_size}) << "not the apparent size\n" << all.out;
     }
     EXPECT_TRUE(seen) << all.out;
+}
+
+// A file name that is not UTF-8 (any byte sequence is a valid POSIX name)
+// never costs the JSON document: `status --json` and `gc --json` print it
+// (such bytes as U+FFFD), exit 0, and gc's removals are reported. (Both once
+// died with "internal error", exit 1 and no document: gc after it had
+// already removed the file.)
+TEST_F(CacheCommands, StatusAndGcJson_FileNameThatIsNotUtf8_StillPrintTheirDocument) {
+    const std::string dir = cache() + "/d\xff";
+    fs::create_directories(dir);
+    write_file(dir + "/.download.lock", "");
+    const std::string leftover = dir + "/bad\xfe\xff.zip.part";  // a partial file without a record
+    write_file(leftover, "no record");
+    const std::string replaced = "\xef\xbf\xbd";  // U+FFFD
+
+    ProcessResult status = host({"status", cache(), "--json"});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    auto doc = nlohmann::json::parse(status.out, nullptr, false);
+    ASSERT_FALSE(doc.is_discarded()) << "stdout: " << status.out << "\nstderr: " << status.err;
+    ASSERT_EQ(doc["unfinished"].size(), 1u) << status.out;
+    EXPECT_EQ(doc["unfinished"][0]["blob"], "d" + replaced + "/bad" + replaced + replaced + ".zip") << status.out;
+
+    ProcessResult gc = host({"gc", cache(), "--json"});
+    EXPECT_EQ(gc.exit_code, 0) << gc.err;
+    EXPECT_FALSE(fs::exists(leftover));
+    auto gc_doc = nlohmann::json::parse(gc.out, nullptr, false);
+    ASSERT_FALSE(gc_doc.is_discarded()) << "stdout: " << gc.out << "\nstderr: " << gc.err;
+    ASSERT_GE(gc_doc["removed"].size(), 1u) << gc.out;
+    EXPECT_EQ(gc_doc["removed"][0]["path"], cache() + "/d" + replaced + "/bad" + replaced + replaced + ".zip.part")
+        << gc.out;
 }
 
 TEST_F(CacheCommands, EveryCommandHasHelp) {

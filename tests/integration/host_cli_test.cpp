@@ -1,10 +1,20 @@
 // The host's command line on bad input: exit code 2, a message naming the
 // file, the place (JSON pointer or line:column) and the field, nothing written.
+#include <atomic>
 #include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/blob_content.h"
+#include "support/fault_server.h"
 #include "support/fixture.h"
 #include "support/process.h"
 
@@ -102,6 +112,92 @@ TEST(HostCli, PluginFromEnvironmentVariableIsUsed) {
                          ProcessOptions{{{"BLOBFETCH_PLUGIN", "/nonexistent/from-env.so"}}, "", ""});
     EXPECT_EQ(r.exit_code, 3);
     EXPECT_NE(r.err.find("/nonexistent/from-env.so"), std::string::npos) << r.err;
+}
+
+// An HTTP server on 127.0.0.1 that answers every request with the same raw
+// bytes and closes the connection: headers no well-behaved server sends.
+class RawResponder {
+public:
+    explicit RawResponder(std::string response) : m_response(std::move(response)) {
+        m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (m_fd < 0 || ::bind(m_fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || ::listen(m_fd, 16) != 0 ||
+            ::getsockname(m_fd, reinterpret_cast<sockaddr *>(&a), &len) != 0)
+            throw std::runtime_error("RawResponder: cannot listen on 127.0.0.1");
+        m_port = ntohs(a.sin_port);
+        m_thread = std::thread([this] { serve(); });
+    }
+    ~RawResponder() {
+        m_stop = true;
+        m_thread.join();
+        ::close(m_fd);
+    }
+    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+
+private:
+    void serve() {
+        while (!m_stop) {
+            pollfd p{m_fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            const int c = ::accept4(m_fd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) continue;
+            std::string request;
+            char buf[4096];
+            while (request.find("\r\n\r\n") == std::string::npos) {
+                pollfd q{c, POLLIN, 0};
+                if (::poll(&q, 1, 2000) <= 0) break;
+                const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+                if (n <= 0) break;
+                request.append(buf, static_cast<std::size_t>(n));
+            }
+            (void)::send(c, m_response.data(), m_response.size(), MSG_NOSIGNAL);
+            ::close(c);
+        }
+    }
+    std::string m_response;
+    int m_fd = -1;
+    int m_port = 0;
+    std::atomic<bool> m_stop{false};
+    std::thread m_thread;
+};
+
+// `fetch --json` prints its document whatever bytes it quotes: a cache path
+// that is not UTF-8 (after a successful fetch) and a server's header that is
+// not UTF-8 in a blob's message appear with such bytes as U+FFFD, with the
+// exit code of the fetch. (Both once ended in "internal error", exit 1 and no
+// document.)
+TEST(HostCli, FetchJson_CachePathAndServerHeaderThatAreNotUtf8_StillPrintTheDocument) {
+    const std::string replaced = "\xef\xbf\xbd";  // U+FFFD
+    TempDir dir;
+    FaultServer server;
+    std::vector<TestArtifact> artifacts{{"one", abi_key("one"), 61, 5000, {}}};
+    artifacts[0].sha256 = sha256_hex(blob_content(61, 5000));
+    server.add_blob("/" + artifacts[0].relative_path(), 61, 5000);
+    write_file(dir / "m.json", make_manifest(server.base_url(), dir / "unused", artifacts).dump());
+    const std::string cache = dir / "cache\xff";
+    HostRun ok = run_host_fetch(dir / "m.json", {"--cache", cache});
+    EXPECT_EQ(ok.process.exit_code, 0) << ok.process.err;
+    EXPECT_FALSE(ok.json.is_null()) << "stdout: " << ok.process.out << "\nstderr: " << ok.process.err;
+    EXPECT_EQ(ok.json["status"], "ok");
+    EXPECT_EQ(ok.json["cache_dir"], dir / ("cache" + replaced));
+    EXPECT_EQ(sha256_file_hex(cache + "/" + artifacts[0].relative_path()), artifacts[0].sha256);
+
+    // A 206 whose Content-Range is not UTF-8: quoted in the blob's message.
+    RawResponder raw("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes \xff\xfe\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+    std::vector<TestArtifact> big{{"big", abi_key("big"), 62, 200000, {}}};
+    big[0].sha256 = sha256_hex(blob_content(62, 200000));
+    write_file(dir / "raw.json",
+               make_manifest(raw.base_url(), dir / "raw-cache", big, {{"retries", 0}, {"chunk_size", 65536}}).dump());
+    HostRun failed = run_host_fetch(dir / "raw.json");
+    EXPECT_EQ(failed.process.exit_code, 1) << failed.process.err;
+    ASSERT_FALSE(failed.json.is_null()) << "stdout: " << failed.process.out << "\nstderr: " << failed.process.err;
+    EXPECT_EQ(failed.json["exit_code"], 1);
+    const std::string message = failed.json["blobs"][0]["message"];
+    EXPECT_NE(message.find("'bytes " + replaced + replaced), std::string::npos) << message;
 }
 
 TEST(HostCli, HelpListsTheExitCodes_UsageErrorsAreBadInput) {
