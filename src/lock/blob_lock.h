@@ -139,7 +139,7 @@ private:
 
 struct BlobAttempt {
     std::unique_ptr<BlobLock> lock;  // set when taken
-    std::string holder;              // when busy: the holder's line ("PID:1234,Time:...[,Blob:...]"), "" if unknown
+    std::string holder;              // when busy: the holder's line, clean_holder()'s ("PID:1234,Time:...[,Blob:...]"), "" if unknown
 };
 
 // The key of blob `name` (its file name in the directory), of its path_key():
@@ -168,7 +168,7 @@ bool lock_file_still_named(const LockFile &file, const DirHandle &dir);
 // the read-only commands (status).
 struct BlobProbe {
     bool held = false;
-    std::string holder;  // when held: the holder's line, "" if unknown
+    std::string holder;  // when held: the holder's line, clean_holder()'s, "" if unknown
 };
 Expected<BlobProbe> probe_blob_lock(const std::filesystem::path &dir, const std::string &name);
 

@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "lock/lock_layout.h"
+
 namespace blobfetch {
 
 Expected<std::unique_ptr<DirLock>> lock_directory(const std::filesystem::path &dir, std::chrono::milliseconds timeout,
@@ -36,23 +38,11 @@ Expected<std::unique_ptr<DirLock>> lock_directory(const std::filesystem::path &d
 }
 
 std::string describe_holder(const std::string &line) {
-    if (line.empty()) return "another process";
-    // PID:<pid>,Time:<iso8601>
-    if (line.rfind("PID:", 0) == 0) {
-        const auto comma = line.find(",Time:");
-        if (comma != std::string::npos) {
-            std::string pid = line.substr(4, comma - 4);
-            std::string time = line.substr(comma + 6);
-            while (!time.empty() && (time.back() == '\n' || time.back() == '\r')) time.pop_back();
-            std::string blob;
-            if (const auto b = time.find(",Blob:"); b != std::string::npos) blob = time.substr(b + 6);
-            if (const auto c = time.find(','); c != std::string::npos) time.resize(c);  // (",Key:..", ",Blob:..")
-            return "PID " + pid + " (since " + time + (blob.empty() ? "" : ", fetching '" + blob + "'") + ")";
-        }
-    }
-    std::string shown = line.substr(0, 80);
-    while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r')) shown.pop_back();
-    return "'" + shown + "'";
+    // Only the parsed fields (the lock file is anyone's to write): a PID, a
+    // time and a cleaned, bounded name; never the line itself.
+    const auto f = lockfile::parse_holder(line);
+    if (!f) return "another process";
+    return "PID " + f->pid + " (since " + f->time + (f->blob.empty() ? "" : ", fetching '" + f->blob + "'") + ")";
 }
 
 }  // namespace blobfetch

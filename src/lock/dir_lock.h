@@ -53,7 +53,8 @@ inline constexpr const char *kLockFileName = ".download.lock";
 
 struct TryLock {
     std::unique_ptr<DirLock> lock;  // set when acquired
-    std::string holder;             // when busy: a holder's line ("PID:1234,Time:...[,Blob:<name>]"), "" if unknown
+    std::string holder;             // when busy: a holder's line, clean_holder()'s (lock_layout.h:
+                                    // "PID:1234,Time:...[,Blob:<name>]"), "" if unknown
 };
 
 class DirHandle;
@@ -71,7 +72,7 @@ Expected<TryLock> try_lock_directory(const std::filesystem::path &dir);
 
 struct LockProbe {
     bool held = false;   // another open file holds the directory's lock or a blob's now
-    std::string holder;  // when held: the holder's line, "" if unreadable
+    std::string holder;  // when held: the holder's line, clean_holder()'s, "" if unreadable
 };
 // Looks whether someone holds the lock of `dir`, creating, changing and
 // removing nothing (a missing directory or lock file: not held). For the
@@ -88,8 +89,10 @@ Expected<std::unique_ptr<DirLock>> lock_directory(const std::filesystem::path &d
                                                   const std::function<void(const std::string &)> &on_busy = {});
 
 // "PID 1234 (since 2026-11-25T10:20:45Z)" from a holder line ("PID 1234
-// (since ..., fetching 'name')" from a blob's); the line itself when it does
-// not parse; "another process" when empty.
+// (since ..., fetching 'name')" from a blob's, the name cleaned: valid UTF-8
+// without control characters, at most 80 bytes); "another process" when it
+// is empty or does not parse. Nothing of the line but those fields is shown
+// (the lock file is writable by every user of the directory).
 std::string describe_holder(const std::string &line);
 
 }  // namespace blobfetch

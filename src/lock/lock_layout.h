@@ -3,6 +3,7 @@
 // the holder text, shared by the POSIX and the Windows locks.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,9 +26,30 @@ std::string holder_text(const std::string &extra, std::size_t width);
 std::string slot_suffix(std::uint64_t key, const std::string &name);
 
 // The holder line `line` (read from key `key`'s slot) without its key, when
-// it names that key ("PID:..,Time:..,Blob:<name>"); "" when the slot was last
-// written for another key (a slot is shared by every key with its residue).
+// it names that key, rebuilt by clean_holder(); "" when the slot was last
+// written for another key (a slot is shared by every key with its residue)
+// or does not parse.
 std::string slot_holder(const std::string &line, std::uint64_t key);
+
+// The lock file is writable by every user of the directory, so its text is
+// anyone's: only what parses ever leaves src/lock, rebuilt from its fields.
+// A holder line's fields: `PID:<1-10 digits>,Time:<YYYY-MM-DDTHH:MM:SSZ>`,
+// then optionally `,Key:<16 hex>` (dropped) and `,Blob:<name>` (the rest of
+// the line; printable_name()). Nothing else parses.
+struct HolderFields {
+    std::string pid, time, blob;  // blob: "" for the directory's holder
+};
+std::optional<HolderFields> parse_holder(std::string_view line);
+// `line` rebuilt from parse_holder()'s fields ("PID:<pid>,Time:<time>[,Blob:
+// <name>]"), or "" when it does not parse: what every holder text src/lock
+// hands out (TryLock, LockProbe, BlobAttempt, BlobProbe) is.
+std::string clean_holder(std::string_view line);
+// `name` as it may reach a terminal: valid UTF-8 without control characters
+// (C0, DEL, C1) nor bidirectional overrides; each other byte or character is
+// '?'; cut (at a character) to at most kShownNameBytes bytes, "..." marking
+// the cut.
+inline constexpr std::size_t kShownNameBytes = 80;
+std::string printable_name(std::string_view name);
 
 // The first line of `raw` (bytes read from the file), trailing blanks and an
 // unwritten (sparse, NUL) tail dropped.

@@ -42,9 +42,9 @@ std::string read_line(int fd, off_t offset, std::size_t width) {
 }
 
 std::string holder_at(int fd, off_t conflict_start) {
-    if (conflict_start < kKeyBase) return read_line(fd, 0, kLineSize);
+    if (conflict_start < kKeyBase) return clean_holder(read_line(fd, 0, kLineSize));
     const off_t slot = (conflict_start - kKeyBase) % static_cast<off_t>(kSlots);
-    return read_line(fd, kSlotBase + slot * kSlotSize, kSlotSize);
+    return clean_holder(read_line(fd, kSlotBase + slot * kSlotSize, kSlotSize));
 }
 
 namespace {

@@ -59,7 +59,8 @@ Expected<OpenedLockFile> open_lock_file(const DirHandle &dir);
 
 // Who holds the lock that conflicts at `conflict_start` (F_OFD_GETLK's
 // l_start): a whole-directory holder writes line 0, a blob holder the slot
-// of the key range it is in. Text for messages only ("" when unreadable).
+// of the key range it is in. Text for messages only, clean_holder()'s ("" when
+// unreadable or not a holder line).
 std::string holder_at(int fd, off_t conflict_start);
 
 // `<path>` opened read-only for probing (no create, no link followed, no

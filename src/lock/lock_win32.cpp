@@ -50,7 +50,7 @@ std::string read_line(int fd, std::int64_t offset, std::size_t width) {
 }
 
 std::string blob_holder(int fd, std::uint64_t key) {
-    if (held_by_other(win32::handle_of(fd), kDirMarker, 1)) return read_line(fd, 0, kLineSize);
+    if (held_by_other(win32::handle_of(fd), kDirMarker, 1)) return clean_holder(read_line(fd, 0, kLineSize));
     return slot_holder(read_line(fd, kSlotBase + static_cast<std::int64_t>(key % kSlots) * kSlotSize, kSlotSize),
                        key);
 }
@@ -60,7 +60,7 @@ std::string any_holder(int fd, bool *held) {
     if (held) *held = false;
     if (held_by_other(h, kDirMarker, 1)) {
         if (held) *held = true;
-        return read_line(fd, 0, kLineSize);
+        return clean_holder(read_line(fd, 0, kLineSize));
     }
     // The slots hold the keys of recent holders: try those (sparse: the file
     // is mostly unwritten slots, read as zeros).

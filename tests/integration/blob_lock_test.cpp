@@ -7,11 +7,16 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "io/file.h"
+#include "lock/blob_lock.h"
+#include "lock/lock_layout.h"
 #include "support/blob_content.h"
 #include "support/fault_server.h"
 #include "support/fixture.h"
@@ -89,6 +94,103 @@ TEST_F(BlobLocks, AnUnrelatedBlobOfTheSameDirectory_NeverWaits_TheSameBlobWaitsA
     holder->wait();
     ASSERT_EQ(second->wait(), 0) << err("second");
     EXPECT_TRUE(read_file(m_dir / "cache/downloads/big") == blob_content(81, kBig));
+}
+
+// Whether `text` holds anything a terminal would act on: invalid UTF-8, a C0
+// control other than '\n' and '\t', DEL, or a C1 control (U+0080..U+009F).
+std::string first_control(const std::string &text) {
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (n == 0 || i + n > text.size()) return "invalid UTF-8 at byte " + std::to_string(i);
+        std::uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+        for (std::size_t k = 1; k < n; ++k) {
+            const auto d = static_cast<unsigned char>(text[i + k]);
+            if ((d & 0xC0) != 0x80) return "invalid UTF-8 at byte " + std::to_string(i);
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        if ((cp < 0x20 && cp != '\n' && cp != '\t') || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F))
+        {
+            char u[16];
+            std::snprintf(u, sizeof u, "U+%04X", static_cast<unsigned>(cp));
+            return std::string("control ") + u + " at byte " + std::to_string(i);
+        }
+        i += n;
+    }
+    return "";
+}
+
+// The lock file is writable by every user of the cache, so its holder text
+// is anyone's: a co-user's escape sequences, control bytes, invalid UTF-8 and
+// overlong text in the slot of a blob another real process holds never reach
+// the waiting fetch's message or `blobfetch status` (text or --json): only
+// the PID, the time and a cleaned, bounded name are shown, and a line that
+// does not parse is "another process". (The slot's text was printed raw.)
+TEST_F(BlobLocks, HolderTextWithEscapeSequences_NeverReachesAMessage) {
+    constexpr std::uint64_t kBig = 8 << 20;
+    m_server.add_blob("/big", 84, kBig);
+    FaultRule stall;
+    stall.path = "/big";
+    stall.fault.kind = FaultKind::stall;
+    stall.fault.after_bytes = 64 << 10;
+    m_server.add_rule(stall);
+    auto holder = start(manifest("big.json", "big", kBig), "holder");
+    ASSERT_TRUE(eventually([&] { return fs::exists(m_dir / "cache/downloads/big.part"); }, 20s)) << err("holder");
+    const std::string pid = std::to_string(holder->pid());
+
+    // A co-user rewrites the holder's slot (it names the blob's key, so it is read).
+    const std::uint64_t key = blob_lock_key("big");
+    const auto forge = [&](const std::string &text) {
+        std::string line = text.substr(0, lockfile::kSlotSize - 1);
+        line.resize(lockfile::kSlotSize - 1, ' ');
+        line += '\n';
+        UniqueFd fd(::open((m_dir / "cache/downloads/.download.lock").c_str(), O_WRONLY | O_CLOEXEC));
+        ASSERT_TRUE(fd);
+        const off_t at = lockfile::kSlotBase + static_cast<off_t>(key % lockfile::kSlots) * lockfile::kSlotSize;
+        ASSERT_EQ(::pwrite(fd.get(), line.data(), line.size(), at), static_cast<ssize_t>(line.size()));
+    };
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(key));
+    const std::string evil = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\b\x7f\x9b" "6n\xc2\x9b" "1m\xff\xfe" +
+                             std::string(200, 'A');
+    forge("PID:" + pid + ",Time:2026-01-02T03:04:05Z,Key:" + hex + ",Blob:" + evil);
+
+    ProcessResult status = run_process({host_binary(), "status", m_dir / "cache"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    EXPECT_EQ(first_control(status.out), "") << status.out;
+    EXPECT_NE(status.out.find("being fetched by PID " + pid + " (since 2026-01-02T03:04:05Z, fetching '"),
+              std::string::npos)
+        << status.out;
+    ProcessResult json = run_process({host_binary(), "status", m_dir / "cache", "--json"});
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    auto doc = nlohmann::json::parse(json.out, nullptr, false);
+    ASSERT_FALSE(doc.is_discarded()) << json.out;
+    ASSERT_FALSE(doc["unfinished"].empty()) << json.out;
+    for (const auto &e : doc["unfinished"]) {
+        const std::string by = e["in_progress_by"];
+        EXPECT_EQ(first_control(by), "") << by;
+        EXPECT_EQ(by.rfind("PID " + pid + " (since 2026-01-02T03:04:05Z, fetching '", 0), 0u) << by;
+        EXPECT_LE(by.size(), 200u) << "bounded: " << by;
+    }
+
+    // The same blob, fetched meanwhile: it waits and says for whom, cleanly.
+    auto second = start(manifest("big2.json", "big", kBig), "second");
+    ASSERT_TRUE(eventually([&] { return err("second").find("waiting for 'downloads/big'") != std::string::npos; }, 20s))
+        << err("second");
+    EXPECT_EQ(first_control(err("second")), "") << err("second");
+    EXPECT_NE(err("second").find("held by PID " + pid + " (since 2026-01-02T03:04:05Z"), std::string::npos)
+        << err("second");
+
+    // A line that does not parse says nothing but "another process".
+    forge("\x1b[2J\x1b[HPID:" + pid + "\x1b[8m,Time:2026-01-02T03:04:05Z,Key:" + hex + ",Blob:big");
+    ProcessResult junk = run_process({host_binary(), "status", m_dir / "cache"});
+    EXPECT_EQ(first_control(junk.out), "") << junk.out;
+    EXPECT_NE(junk.out.find("being fetched by another process"), std::string::npos) << junk.out;
+
+    holder->signal(SIGKILL);
+    holder->wait();
+    ASSERT_EQ(second->wait(), 0) << err("second");
+    EXPECT_EQ(first_control(err("second")), "") << err("second");
 }
 
 // Someone removes the lock file while a fetch uses it (by hand, or a tool

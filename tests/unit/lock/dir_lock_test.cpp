@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <thread>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include "io/file.h"
 #include "support/wait.h"
 #include "support/process.h"
 
@@ -182,10 +184,46 @@ TEST(DirLock, UnreadableDirectory_IsARealError) {
 }
 #endif
 
+// Line 0 is anyone's to write: a co-user's escape sequences in it, while
+// another real process holds the directory, never reach the holder text a
+// waiter gets (only the PID and the time, or nothing when it does not parse).
+TEST(DirLock, HolderLineWithEscapeSequences_OnlyParsedFieldsReachTheWaiter) {
+    test::TempDir tmp;
+    const std::string dir = tmp / "cache";
+    Holder holder(tmp, dir);
+    const auto write_line0 = [&](std::string line) {
+        line.resize(63, ' ');
+        line += '\n';
+        UniqueFd fd(::open((fs::path(dir) / kLockFileName).c_str(), O_WRONLY | O_CLOEXEC));
+        ASSERT_TRUE(fd);
+        ASSERT_EQ(::pwrite(fd.get(), line.data(), line.size(), 0), 64);
+    };
+    const std::string pid = std::to_string(holder.pid());
+    write_line0("PID:" + pid + ",Time:2026-01-02T03:04:05Z\x1b]0;x\x07\x1b[2J");
+    auto busy = try_lock_directory(dir);
+    ASSERT_TRUE(busy.ok()) << busy.message();
+    ASSERT_FALSE(busy->lock);
+    EXPECT_EQ(busy->holder, "") << "a line with more than the fields is no holder line";
+    EXPECT_EQ(describe_holder(busy->holder), "another process");
+    write_line0("PID:" + pid + ",Time:2026-01-02T03:04:05Z");
+    busy = try_lock_directory(dir);
+    ASSERT_TRUE(busy.ok()) << busy.message();
+    EXPECT_EQ(busy->holder, "PID:" + pid + ",Time:2026-01-02T03:04:05Z");
+    auto probe = probe_directory_lock(dir);
+    ASSERT_TRUE(probe.ok()) << probe.message();
+    EXPECT_EQ(describe_holder(probe->holder), "PID " + pid + " (since 2026-01-02T03:04:05Z)");
+    write_line0("\x1b[31mPID:" + pid + "\x9b");
+    probe = probe_directory_lock(dir);
+    ASSERT_TRUE(probe.ok()) << probe.message();
+    EXPECT_TRUE(probe->held);
+    EXPECT_EQ(probe->holder, "");
+    holder.release();
+}
+
 TEST(DirLock, DescribeHolder) {
     EXPECT_EQ(describe_holder("PID:42,Time:2026-11-25T10:00:00Z"), "PID 42 (since 2026-11-25T10:00:00Z)");
     EXPECT_EQ(describe_holder(""), "another process");
-    EXPECT_EQ(describe_holder("garbage"), "'garbage'");
+    EXPECT_EQ(describe_holder("garbage"), "another process") << "only parsed fields are ever shown";
 }
 
 }  // namespace
