@@ -173,6 +173,8 @@ Status place_staged(const Staging &staging, const std::string &sha512_hex, const
             return Status::success();
         }
         e = errno;
+        if (e == ENOENT)  // removed since it was opened (gc, where locks do nothing): the caller fetches again
+            return Status(Errc::not_found, "'" + shown + "' was removed before it could be placed");
     }
     if (e != EXDEV && e != EPERM && e != EMLINK && e != ENOTSUP && e != EOPNOTSUPP)
         return Status(Errc::io, "cannot link '" + shown + "' to '" + parent.show(link_name).string() + "': " +

@@ -99,10 +99,11 @@ Status discard_altered_asset(const DirHandle &staging_dir, const std::string &sh
 // The temporaries x-script makes beside {dst} while it places the asset:
 // `.~bf<pid>-<n>-link` (the link, renamed over {dst}) and
 // `.~bf<pid>-<n>-copy` (the copy), where n counts the names this process
-// made. Short whatever {dst}'s length (at most 35 bytes: {dst} itself may use
-// the whole file-name limit). Each is held (POSIX: flock, shared; Windows: a
-// locked range) by the placing process for as long as it exists, so `gc`
-// (host/cache_commands.h) removes one only when its process is gone.
+// made. Short whatever {dst}'s length (a few dozen bytes at most: {dst}
+// itself may use the whole file-name limit). Each is held (POSIX: flock,
+// shared; Windows: a locked range) by the placing process for as long as it
+// exists, so `gc` (host/cache_commands.h) removes one only when its process
+// is gone.
 enum class PlacementKind { link, copy };
 std::string placement_temporary_name(unsigned long pid, PlacementKind kind);
 

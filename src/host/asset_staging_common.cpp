@@ -1,5 +1,6 @@
 // What asset_staging.cpp (POSIX) and asset_staging_win32.cpp share: the
-// staged asset's lock wait and the names of the placement temporaries.
+// staged asset's lock wait, the staging directory's hold, the check of the
+// bytes placed and the names of the placement temporaries.
 #include "host/asset_staging.h"
 
 #include <atomic>
@@ -42,9 +43,9 @@ Expected<std::unique_ptr<BlobLock>> hold_staging(const Staging &staging, const s
     // shares, so that no fetch and no other x-script ever waits for it.
     // (The clock too, in case random_device is deterministic, as some
     // toolchains' have been.)
-    std::random_device random;
+    std::random_device device;
     const auto now = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
-    const std::uint64_t bits = ((std::uint64_t{random()} << 32) | random()) ^ now;
+    const std::uint64_t bits = ((std::uint64_t{device()} << 32) | device()) ^ now;
     char nonce[17];
     std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(bits));
     const std::string name = std::string("x-script hold ") + nonce;

@@ -341,6 +341,9 @@ int run_x_script(const FetchArgs &args, const std::string &url, const std::strin
         return fail_early(args, hold.status().code() == Errc::cancelled ? kExitCancelled : kExitFailed,
                           "x-script: " + hold.message());
     }
+    if (!(*hold)->enforced() && args.verbose)
+        std::fprintf(stderr, "blobfetch: x-script: gc cannot be kept out of '%s' meanwhile: %s\n",
+                     path_to_utf8(staging->parent->show(staging->name)).c_str(), (*hold)->why_not_enforced().c_str());
     bf_status rc = BF_OK;
     for (int pass = 0; pass < 3; ++pass) {
         rc = p.fetch(session, cache_dir.c_str(), &d, 1, &cb, &r);

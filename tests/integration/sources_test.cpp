@@ -426,7 +426,7 @@ TEST_F(Sources, XScript_WithGcAllRunningOverAndOver_AlwaysPlacesTheRightBytes) {
     std::string failures;
     for (int i = 0; i < 300; ++i) {
         const std::string dst = downloads + "/asset.tar.gz." + std::to_string(1000 + i) + ".part";
-        ProcessResult r = run_process({host_binary(), "x-script", url, sha512, dst});
+        ProcessResult r = run_process({host_binary(), "x-script", url, sha512, dst, "-v"});
         if (r.exit_code != 0 || !(read_file(dst) == content)) {
             ++failed;
             failures += "run " + std::to_string(i) + ": exit " + std::to_string(r.exit_code) + ": " + r.err + "\n";
