@@ -163,12 +163,21 @@ std::string self_test(const DirHandle &dir, int fd, bool holds_all) {
         // Busy: another open file holds the byte, so locks do exclude.
         if (errno != EAGAIN && errno != EACCES) why = "file locks are not supported there (a network file system?)";
     } else {
-        // A second open file description must see the byte as taken.
+        // A second open file description of the same file must see the byte
+        // as taken. When the name no longer reaches that file (gc removed or
+        // replaced it meanwhile), the test proves nothing either way: no
+        // verdict is kept for the mount, and the caller's check that the
+        // name still refers to the locked file makes it open the file again.
         UniqueFd probe = dir.open(kLockFileName, O_RDONLY | O_NONBLOCK);
+        struct stat probed {};
+        const bool same_file = probe && ::fstat(probe.get(), &probed) == 0 && probed.st_dev == st.st_dev &&
+                               probed.st_ino == st.st_ino;
         struct flock seen {};
-        if (!probe || ofd(probe.get(), F_OFD_GETLK, F_WRLCK, kSelfTestByte, 1, &seen) != 0 || seen.l_type == F_UNLCK)
+        if (same_file &&
+            (ofd(probe.get(), F_OFD_GETLK, F_WRLCK, kSelfTestByte, 1, &seen) != 0 || seen.l_type == F_UNLCK))
             why = "file locks are not enforced there (a network file system?)";
         if (!holds_all) (void)ofd(fd, F_OFD_SETLK, F_UNLCK, kSelfTestByte, 1);
+        if (!same_file) return {};
     }
     std::lock_guard lock(mutex);
     known.emplace(st.st_dev, why);
