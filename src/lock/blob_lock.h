@@ -23,7 +23,11 @@
 // Nothing but the locks matters: the text is for diagnosis only, may be
 // stale, torn or another blob's (a slot is shared by every key with the same
 // residue), and is read defensively (a line that does not name the blob says
-// "another process"). The file is sparse; locks lie past its end.
+// "another process"). The file is writable by every user of the directory,
+// so its text is anyone's: only the fields that parse (a PID, the time, the
+// name as valid UTF-8 without control characters, at most 80 bytes) are ever
+// handed out (lock_layout.h: clean_holder). The file is sparse; locks lie
+// past its end.
 //
 // ## The locks
 // Linux open file description locks (fcntl F_OFD_SETLK, write locks): they
