@@ -1131,7 +1131,8 @@ private:
             return;
         }
         m_log.warn(j.shown_url + " changed while blob '" + j.spec->path + "' was downloading (ETag '" +
-                   j.identity.etag + "' -> '" + now_identity.etag + "'); starting it afresh");
+                   shown_validator(j.identity.etag) + "' -> '" + shown_validator(now_identity.etag) +
+                   "'); starting it afresh");
         t.superseded = true;
         abort_transfers(j, &t);
         forget_progress(j, now_identity);

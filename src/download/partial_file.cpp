@@ -281,7 +281,7 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
             msg += " and the first bytes of " + std::to_string(resumed->partial.size()) + " more";
         msg += " (" + mib(out.resumed_bytes) + ") already downloaded and checked";
         msg += spec.sha256.empty() && spec.sha512.empty()
-                   ? "; reused only if the remote still answers ETag " + resumed->identity.etag.substr(0, 80)
+                   ? "; reused only if the remote still answers ETag " + shown_validator(resumed->identity.etag)
                    : "; the expected digest checks the whole result";
         if (out.rejected_chunks)
             msg += "; " + std::to_string(out.rejected_chunks) + " of the " + std::to_string(claimed) +

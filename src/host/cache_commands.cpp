@@ -243,8 +243,9 @@ int run_status(const std::string &cache, bool json, std::ostream &out) {
                     e["percent"] = record->blob_size > 0 ? record->recorded_bytes() * 100 / record->blob_size : 100;
                     e["chunks"] = std::to_string(record->chunks.completed()) + "/" + std::to_string(record->chunks.size());
                     if (!record->partial.empty()) e["chunks_in_flight"] = record->partial.size();  // their first bytes recorded
-                    e["remote"] = !record->identity.etag.empty() ? "ETag " + record->identity.etag
-                                  : !record->identity.last_modified.empty() ? "Last-Modified " + record->identity.last_modified
+                    e["remote"] = !record->identity.etag.empty() ? "ETag " + shown_validator(record->identity.etag)
+                                  : !record->identity.last_modified.empty()
+                                      ? "Last-Modified " + shown_validator(record->identity.last_modified)
                                                                             : "no validators";
                 }
             } else if (ends_with(name, ".part")) {

@@ -82,6 +82,18 @@ bool is_digest_form(std::string_view v) { return v.find("#sha256 ") != std::stri
 
 }  // namespace
 
+std::string shown_validator(std::string_view value) {
+    constexpr std::size_t kShown = 100;
+    std::string out;
+    out.reserve(std::min(value.size(), kShown + 3));
+    for (std::size_t i = 0; i < value.size() && i < kShown; ++i) {
+        const auto c = static_cast<unsigned char>(value[i]);
+        out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+    }
+    if (value.size() > kShown) out += "...";
+    return out;
+}
+
 RemoteIdentity RemoteIdentity::from_response(std::string_view etag, std::string_view last_modified) {
     return RemoteIdentity{validator_digest(etag, DownloadState::kMaxEtag),
                           validator_digest(last_modified, DownloadState::kMaxLastModified)};

@@ -98,6 +98,11 @@ struct RemoteIdentity {
     std::string if_range() const;
 };
 
+// A validator (a server's ETag or Last-Modified, which the server chooses)
+// as it may be shown in a message or on a terminal: printable ASCII only
+// (every other byte is '?'), cut to 100 bytes ("..." marking the cut). Pure.
+std::string shown_validator(std::string_view value);
+
 // The received prefix of a chunk not complete yet (format v2).
 struct ChunkPrefix {
     std::int64_t length = 0;  // 0 < length < the chunk's length

@@ -372,5 +372,24 @@ TEST_F(ResumeTest, UnknownSize_StaleRecord_RemoteChangedSize_StartsAfreshInTheSa
     EXPECT_EQ(r.blobs[0].bytes_skipped, 0);
 }
 
+// A server chooses its ETag: escape sequences in it never reach a message
+// (red team of issue 19: "ETag '\"v1\x1b]0;OWNED\x07\"' -> ..." on stderr).
+TEST_F(ResumeTest, ETagWithControlCharacters_NeverReachesAMessage) {
+    server.add_blob("/blobs/esc.bin", 86, 8 * kChunk, "v1\x1b]0;OWNED\x07");
+    BlobSpec b;
+    b.url = server.base_url() + "/blobs/esc.bin";
+    b.path = "cache/esc.bin";
+    b.size = 8 * kChunk;
+    FetchResult first = fetch_failing_from_chunk(b, 6);
+    ASSERT_FALSE(first.blobs[0].status.ok());
+    server.clear_rules();
+    server.change_blob("/blobs/esc.bin", 87, 8 * kChunk, "v2\x1b[2J");
+    FetchResult r = fetch({b});
+    ASSERT_TRUE(r.status.ok()) << r.status.message() << logs();
+    EXPECT_NE(logs().find("changed while blob"), std::string::npos) << logs();
+    EXPECT_EQ(logs().find('\x1b'), std::string::npos) << logs();
+    EXPECT_EQ(logs().find('\x07'), std::string::npos) << logs();
+}
+
 }  // namespace
 }  // namespace blobfetch::test
