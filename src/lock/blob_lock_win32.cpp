@@ -47,7 +47,6 @@ void give_back(LockFile &file, std::uint64_t key) {
     release_range(handle(file), key_offset(key), 1);
 }
 
-
 bool attempt_once(const std::shared_ptr<LockFile> &self, const DirHandle &dir, const std::vector<std::string> &names,
                   std::vector<BlobAttempt> &out) {
     LockFile &file = *self;

@@ -44,10 +44,8 @@ std::optional<HolderFields> parse_holder(std::string_view line);
 // <name>]"), or "" when it does not parse: what every holder text src/lock
 // hands out (TryLock, LockProbe, BlobAttempt, BlobProbe) is.
 std::string clean_holder(std::string_view line);
-// `name` as it may reach a terminal: valid UTF-8 without control characters
-// (C0, DEL, C1) nor bidirectional overrides; each other byte or character is
-// '?'; cut (at a character) to at most kShownNameBytes bytes, "..." marking
-// the cut.
+// `name` as it may reach a terminal: printable_text() (base/printable.h),
+// at most kShownNameBytes bytes.
 inline constexpr std::size_t kShownNameBytes = 80;
 std::string printable_name(std::string_view name);
 

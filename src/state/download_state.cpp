@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/path_safety.h"
+#include "base/printable.h"
 #include "hash/crc32.h"
 #include "hash/sha256.h"
 #include "io/dir_handle.h"
@@ -65,10 +66,6 @@ private:
 
 Status bad(const std::string &why) { return Status(Errc::verify, "invalid download state: " + why); }
 
-}  // namespace
-
-namespace {
-
 // An over-long validator's stand-in (see RemoteIdentity::from_response).
 std::string validator_digest(std::string_view value, std::size_t limit) {
     if (value.size() <= limit) return std::string(value);
@@ -82,17 +79,7 @@ bool is_digest_form(std::string_view v) { return v.find("#sha256 ") != std::stri
 
 }  // namespace
 
-std::string shown_validator(std::string_view value) {
-    constexpr std::size_t kShown = 100;
-    std::string out;
-    out.reserve(std::min(value.size(), kShown + 3));
-    for (std::size_t i = 0; i < value.size() && i < kShown; ++i) {
-        const auto c = static_cast<unsigned char>(value[i]);
-        out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
-    }
-    if (value.size() > kShown) out += "...";
-    return out;
-}
+std::string shown_validator(std::string_view value) { return printable_text(value, 100); }
 
 RemoteIdentity RemoteIdentity::from_response(std::string_view etag, std::string_view last_modified) {
     return RemoteIdentity{validator_digest(etag, DownloadState::kMaxEtag),

@@ -99,8 +99,8 @@ struct RemoteIdentity {
 };
 
 // A validator (a server's ETag or Last-Modified, which the server chooses)
-// as it may be shown in a message or on a terminal: printable ASCII only
-// (every other byte is '?'), cut to 100 bytes ("..." marking the cut). Pure.
+// as it may be shown in a message or on a terminal: printable_text(), at
+// most 100 bytes. Pure.
 std::string shown_validator(std::string_view value);
 
 // The received prefix of a chunk not complete yet (format v2).
