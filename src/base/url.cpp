@@ -60,14 +60,18 @@ bool same_origin(std::string_view a, std::string_view b) {
     return oa && ob && *oa == *ob;
 }
 
-std::string normalize_url(std::string_view url) {
+namespace {
+
+// `text` with every byte for which `encode` holds written as %XX
+// (upper-case hex), the others kept.
+template <class Encode>
+std::string percent_encode(std::string_view text, Encode encode) {
     static const char *kHex = "0123456789ABCDEF";
     std::string out;
-    out.reserve(url.size());
-    for (const char ch : url) {
+    out.reserve(text.size());
+    for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
-        const bool encode = c <= 0x20 || c >= 0x7f;
-        if (!encode) {
+        if (!encode(c)) {
             out += ch;
             continue;
         }
@@ -76,6 +80,37 @@ std::string normalize_url(std::string_view url) {
         out += kHex[c & 15];
     }
     return out;
+}
+
+}  // namespace
+
+std::string normalize_url(std::string_view url) {
+    return percent_encode(url, [](unsigned char c) { return c <= 0x20 || c >= 0x7f; });
+}
+
+std::string encode_url_value(std::string_view value) {
+    return percent_encode(value, [](unsigned char c) {
+        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                c == '-' || c == '.' || c == '_' || c == '~';
+        return !unreserved;
+    });
+}
+
+std::size_t server_part_end(std::string_view url) {
+    std::size_t start = 0;
+    if (const auto sep = url.find("://"); sep != std::string_view::npos && sep > 0) {
+        // A scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986), else
+        // the "://" is in the path or the query.
+        bool scheme = std::isalpha(static_cast<unsigned char>(url[0])) != 0;
+        for (std::size_t k = 1; scheme && k < sep; ++k) {
+            const char c = url[k];
+            scheme = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+        }
+        if (scheme) start = sep + 3;
+    }
+    if (start == 0 && url.substr(0, 2) == "//") start = 2;  // a network-path reference: "//host/path"
+    const auto end = url.find_first_of("/?#", start);
+    return end == std::string_view::npos ? url.size() : end;
 }
 
 }  // namespace blobfetch

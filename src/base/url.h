@@ -3,6 +3,7 @@
 // the normalisation vcpkg and curl's command line apply before a request.
 // Pure functions; no libcurl (the config library and the host use them too).
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,5 +37,16 @@ bool same_origin(std::string_view a, std::string_view b);
 // vcpkg sends raw in its binary-cache requests included, is kept as it is.
 // "http://h/a b" -> "http://h/a%20b".
 std::string normalize_url(std::string_view url);
+
+// `value` percent-encoded to be one piece of a URL: every byte but
+// A-Z a-z 0-9 - . _ ~ as %XX (upper-case hex), so nothing in it is URL
+// syntax. Pure.
+std::string encode_url_value(std::string_view value);
+
+// The end of the part of `url` that chooses the server: its scheme and
+// authority ("https://h:1" of "https://h:1/p?q"); for a URL without a scheme,
+// what precedes its first '/', '?' or '#' (libcurl would read that as a host,
+// as it reads "//h/p"). Pure.
+std::size_t server_part_end(std::string_view url);
 
 }  // namespace blobfetch

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/path_safety.h"
+#include "base/url.h"
 #include "config/manifest.h"
 
 namespace blobfetch::config {
@@ -222,12 +223,12 @@ Expected<std::string> BinarySource::url_for(const Artifact &artifact, const EnvF
                                            "source '" + shown + "'");
             std::string missing;
             const TemplateScan scan = scan_template(location, [&](std::string_view v) -> std::string {
-                const std::string &value = v == "name"      ? artifact.name
-                                           : v == "version" ? artifact.version
-                                           : v == "sha"     ? artifact.sha
-                                                            : artifact.triplet;
-                if (value.empty() && missing.empty()) missing = v;
-                return encode_url_value(value);
+                const std::string *value = artifact_value(artifact, v);  // (parsing let only the four through)
+                if (!value || value->empty()) {
+                    if (missing.empty()) missing = v;
+                    return std::string();
+                }
+                return encode_url_value(*value);
             });
             if (!scan.valid) return Status(Errc::config, "binary source '" + shown + "': invalid format string");
             if (!missing.empty())

@@ -136,90 +136,63 @@ std::optional<std::string> getenv_lookup(std::string_view name) {
 
 }  // namespace
 
-Expected<std::string> expand_template(std::string_view tmpl, const Artifact &a, std::string_view where) {
-    std::string out;
-    for (std::size_t i = 0; i < tmpl.size(); ++i) {
-        char c = tmpl[i];
-        if (c == '$' && i + 1 < tmpl.size() && tmpl[i + 1] == '{') {  // ${env:...} is handled by expand_env
-            auto end = tmpl.find('}', i);
-            if (end == std::string_view::npos) break;
-            out.append(tmpl.substr(i, end - i + 1));
-            i = end;
-            continue;
-        }
-        if (c == '}') return Status(Errc::config, std::string(where) + ": unmatched '}' in template \"" + std::string(tmpl) + "\"");
-        if (c != '{') {
-            out.push_back(c);
-            continue;
-        }
-        auto end = tmpl.find('}', i);
-        if (end == std::string_view::npos)
-            return Status(Errc::config, std::string(where) + ": unterminated '{' in template \"" + std::string(tmpl) + "\"");
-        std::string_view var = tmpl.substr(i + 1, end - i - 1);
-        const std::string *value = nullptr;
-        if (var == "name") value = &a.name;
-        else if (var == "version") value = &a.version;
-        else if (var == "sha") value = &a.sha;
-        else if (var == "triplet") value = &a.triplet;
-        else
-            return Status(Errc::config, std::string(where) + ": unknown template variable {" + std::string(var) +
-                                            "}; allowed are {name}, {version}, {sha}, {triplet}");
-        if (value->empty())
-            return Status(Errc::config, std::string(where) + ": the template uses {" + std::string(var) +
-                                            "} but artifact '" + a.name + "' has no \"" + std::string(var) + "\"");
-        if (value == &a.sha)
-            if (Status s = check_abi_key(a); !s.ok()) return Status(s.code(), std::string(where) + ": " + s.message());
-        out += *value;
-        i = end;
-    }
-    return out;
+namespace {
+
+// The value of a "${env:NAME}" reference; the error names `where`.
+Expected<std::string> env_value(std::string_view name, const EnvLookup &env, std::string_view where) {
+    auto value = env ? env(name) : getenv_lookup(name);
+    if (!value)
+        return Status(Errc::config, std::string(where) + ": environment variable " + std::string(name) +
+                                        " is not set; export it before running blobfetch");
+    return std::move(*value);
 }
 
-Expected<std::string> expand_url_template(std::string_view tmpl, const Artifact &a, const EnvLookup *env,
-                                          std::string_view where, std::string_view source) {
+// How expand() treats a template: a cache path's (values as they are,
+// "${...}" left as written) or a URL's (values percent-encoded and placed,
+// "${env:NAME}" expanded when `env` is given).
+struct UrlExpansion {
+    const EnvLookup *env = nullptr;
+    std::vector<PlacedValue> placed;  // where each value starts in the result
+    bool env_left = false;            // a "${env:...}" was left as written
+};
+
+// The one pass over a template both expand_template() and
+// expand_url_template() make; `url` null: a cache path.
+Expected<std::string> expand(std::string_view tmpl, const Artifact &a, std::string_view where, UrlExpansion *url) {
+    const std::string shown_tmpl = url ? redact_url(tmpl) : std::string(tmpl);
     std::string out;
-    std::vector<PlacedValue> placed;
-    bool env_left = false;
     for (std::size_t i = 0; i < tmpl.size(); ++i) {
         const char c = tmpl[i];
         if (c == '$' && i + 1 < tmpl.size() && tmpl[i + 1] == '{') {
             const auto end = tmpl.find('}', i);
+            const bool env_ref = tmpl.compare(i, 6, "${env:") == 0;
             if (end == std::string_view::npos) {
-                if (tmpl.compare(i, 6, "${env:") == 0)
-                    return Status(Errc::config, std::string(where) + ": unterminated \"${env:\"");
-                out.append(tmpl.substr(i));  // (as expand_template leaves it)
+                if (!url) break;
+                if (env_ref) return Status(Errc::config, std::string(where) + ": unterminated \"${env:\"");
+                out.append(tmpl.substr(i));
                 break;
             }
-            const std::string_view ref = tmpl.substr(i, end - i + 1);
-            if (ref.substr(0, 6) != "${env:" || !env) {
-                env_left |= ref.substr(0, 6) == "${env:";
-                out.append(ref);  // another "${...}" is literal text
-            } else {
-                const std::string_view name = ref.substr(6, ref.size() - 7);
-                auto value = (*env)(name);
-                if (!value)
-                    return Status(Errc::config, std::string(where) + ": environment variable " + std::string(name) +
-                                                    " is not set; export it before running blobfetch");
+            if (url && env_ref && url->env) {
+                auto value = env_value(tmpl.substr(i + 6, end - i - 6), *url->env, where);
+                if (!value) return value.status();
                 out += *value;  // the template's own text: trusted, taken as it is
+            } else {
+                if (url) url->env_left |= env_ref;
+                out.append(tmpl.substr(i, end - i + 1));  // left as written
             }
             i = end;
             continue;
         }
-        if (c == '}')
-            return Status(Errc::config, std::string(where) + ": unmatched '}' in template \"" + redact_url(tmpl) + "\"");
+        if (c == '}') return Status(Errc::config, std::string(where) + ": unmatched '}' in template \"" + shown_tmpl + "\"");
         if (c != '{') {
             out.push_back(c);
             continue;
         }
         const auto end = tmpl.find('}', i);
         if (end == std::string_view::npos)
-            return Status(Errc::config, std::string(where) + ": unterminated '{' in template \"" + redact_url(tmpl) + "\"");
+            return Status(Errc::config, std::string(where) + ": unterminated '{' in template \"" + shown_tmpl + "\"");
         const std::string_view var = tmpl.substr(i + 1, end - i - 1);
-        const std::string *value = var == "name"      ? &a.name
-                                   : var == "version" ? &a.version
-                                   : var == "sha"     ? &a.sha
-                                   : var == "triplet" ? &a.triplet
-                                                      : nullptr;
+        const std::string *value = artifact_value(a, var);
         if (!value)
             return Status(Errc::config, std::string(where) + ": unknown template variable {" + std::string(var) +
                                             "}; allowed are {name}, {version}, {sha}, {triplet}");
@@ -227,13 +200,40 @@ Expected<std::string> expand_url_template(std::string_view tmpl, const Artifact 
             return Status(Errc::config, std::string(where) + ": the template uses {" + std::string(var) +
                                             "} but artifact '" + a.name + "' has no \"" + std::string(var) + "\"");
         if (value == &a.sha)
-            if (Status s = check_abi_key(a); !s.ok()) return s;
-        placed.push_back({out.size(), std::string(var)});
-        out += encode_url_value(*value);
+            if (Status s = check_abi_key(a); !s.ok())
+                return url ? s : Status(s.code(), std::string(where) + ": " + s.message());
+        if (url) {
+            url->placed.push_back({out.size(), std::string(var)});
+            out += encode_url_value(*value);
+        } else {
+            out += *value;
+        }
         i = end;
     }
-    if (!env_left)
-        if (Status s = check_values_in_path(out, placed, a, source); !s.ok()) return s;
+    return out;
+}
+
+}  // namespace
+
+const std::string *artifact_value(const Artifact &a, std::string_view var) {
+    return var == "name"      ? &a.name
+           : var == "version" ? &a.version
+           : var == "sha"     ? &a.sha
+           : var == "triplet" ? &a.triplet
+                              : nullptr;
+}
+
+Expected<std::string> expand_template(std::string_view tmpl, const Artifact &a, std::string_view where) {
+    return expand(tmpl, a, where, nullptr);
+}
+
+Expected<std::string> expand_url_template(std::string_view tmpl, const Artifact &a, const EnvLookup *env,
+                                          std::string_view where, std::string_view source) {
+    UrlExpansion url;
+    url.env = env;
+    auto out = expand(tmpl, a, where, &url);
+    if (!out || url.env_left) return out;
+    if (Status s = check_values_in_path(*out, url.placed, a, source); !s.ok()) return s;
     return out;
 }
 
@@ -256,41 +256,6 @@ Status check_abi_key(const Artifact &a) {
     return Status(Errc::config, artifact_shown(a) + ": its ABI key " + shown_key(a.sha) +
                                     " is not one vcpkg makes (64 lower-case hexadecimal digits, a SHA-256); it "
                                     "becomes a file name and a URL path, so nothing else is used");
-}
-
-std::string encode_url_value(std::string_view value) {
-    static const char *kHex = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(value.size());
-    for (const char ch : value) {
-        const auto c = static_cast<unsigned char>(ch);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out += ch;
-            continue;
-        }
-        out += '%';
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-    return out;
-}
-
-std::size_t server_part_end(std::string_view url) {
-    std::size_t start = 0;
-    if (const auto sep = url.find("://"); sep != std::string_view::npos && sep > 0) {
-        // A scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986), else
-        // the "://" is in the path or the query.
-        bool scheme = std::isalpha(static_cast<unsigned char>(url[0])) != 0;
-        for (std::size_t k = 1; scheme && k < sep; ++k) {
-            const char c = url[k];
-            scheme = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
-        }
-        if (scheme) start = sep + 3;
-    }
-    if (start == 0 && url.substr(0, 2) == "//") start = 2;  // a network-path reference: "//host/path"
-    const auto end = url.find_first_of("/?#", start);
-    return end == std::string_view::npos ? url.size() : end;
 }
 
 Status check_values_in_path(std::string_view url, const std::vector<PlacedValue> &placed, const Artifact &a,
@@ -317,11 +282,8 @@ Expected<std::string> expand_env(std::string_view text, const EnvLookup &env, st
         auto end = text.find('}', i);
         if (end == std::string_view::npos)
             return Status(Errc::config, std::string(where) + ": unterminated \"${env:\"");
-        std::string_view name = text.substr(i + 6, end - i - 6);
-        auto value = env ? env(name) : getenv_lookup(name);
-        if (!value)
-            return Status(Errc::config, std::string(where) + ": environment variable " + std::string(name) +
-                                            " is not set; export it before running blobfetch");
+        auto value = env_value(text.substr(i + 6, end - i - 6), env, where);
+        if (!value) return value.status();
         out += *value;
         i = end;
     }

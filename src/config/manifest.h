@@ -117,6 +117,9 @@ Expected<Manifest> parse_manifest(std::string_view text, const std::filesystem::
 // vcpkg reads them, literally. An artifact's own "url" is its only candidate.
 Expected<std::vector<ResolvedBlob>> resolve_manifest(const Manifest &manifest, const EnvLookup &env = {},
                                                      const std::vector<BinarySource> *sources = nullptr);
+// The value of template variable `var` ({name}, {version}, {sha},
+// {triplet}) of `artifact`; nullptr for any other name. Pure.
+const std::string *artifact_value(const Artifact &artifact, std::string_view var);
 // Expands {name}/{version}/{sha}/{triplet} for one artifact, values as they
 // are (a cache path; "${...}" is left as written). Pure.
 Expected<std::string> expand_template(std::string_view tmpl, const Artifact &artifact, std::string_view where);
@@ -139,16 +142,9 @@ bool is_abi_key(std::string_view key);
 // `artifact`'s ABI key checked (is_abi_key); the error names the key and the
 // artifact.
 Status check_abi_key(const Artifact &artifact);
-// `value` percent-encoded for a URL: every byte but A-Z a-z 0-9 - . _ ~ as
-// %XX (upper-case hex), so nothing in it is URL syntax. Pure.
-std::string encode_url_value(std::string_view value);
-// The end of the part of `url` that chooses the server: its scheme and
-// authority ("https://h:1" of "https://h:1/p?q"); for a URL without a scheme,
-// what precedes its first '/', '?' or '#' (libcurl would read that as a host,
-// as it reads "//h/p"). Pure.
-std::size_t server_part_end(std::string_view url);
 // Fails (Errc::config) when a value placed at one of `starts` (offsets into
-// `url`, the variable's name beside each) lies in url's server part, naming
+// `url`, the variable's name beside each) lies in url's server part
+// (server_part_end() of base/url.h), naming
 // `artifact`, the variable and `source`.
 struct PlacedValue {
     std::size_t at;
