@@ -42,10 +42,12 @@ private:
 inline void free_easy(CURL *p) { curl_easy_cleanup(p); }
 inline void free_multi(CURLM *p) { curl_multi_cleanup(p); }
 inline void free_slist(curl_slist *p) { curl_slist_free_all(p); }
+inline void free_url(CURLU *p) { curl_url_cleanup(p); }
 
 using CurlEasy = CurlOwner<CURL, free_easy>;
 using CurlMulti = CurlOwner<CURLM, free_multi>;
 using CurlSlist = CurlOwner<curl_slist, free_slist>;
+using CurlUrl = CurlOwner<CURLU, free_url>;
 
 // Appends a copy of `line`; returns false when out of memory (list unchanged).
 inline bool slist_append(CurlSlist &list, const char *line) {

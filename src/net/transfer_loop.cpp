@@ -24,45 +24,41 @@ namespace {
 using detail::CurlEasy;
 using detail::CurlMulti;
 using detail::CurlSlist;
+using detail::CurlUrl;
 using Clock = std::chrono::steady_clock;
 
 bool is_retryable_http(long code) { return code == 408 || code == 425 || code == 429 || code >= 500; }
 
 bool is_redirect(long code) { return code == 301 || code == 302 || code == 303 || code == 307 || code == 308; }
 
+// The URL `u` holds, as text; "" when it holds none.
+std::string url_text(const CurlUrl &u) {
+    char *text = nullptr;
+    std::string out;
+    if (curl_url_get(u.get(), CURLUPART_URL, &text, 0) == CURLUE_OK && text) out = text;
+    curl_free(text);
+    return out;
+}
+
 // `url` without its user:password part (a URL that curl resolved).
 std::string without_credentials(const std::string &url) {
-    CURLU *u = curl_url();
-    if (!u) return url;
-    std::string out = url;
-    if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-        curl_url_set(u, CURLUPART_USER, nullptr, 0);
-        curl_url_set(u, CURLUPART_PASSWORD, nullptr, 0);
-        char *text = nullptr;
-        if (curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK && text) {
-            out = text;
-            curl_free(text);
-        }
-    }
-    curl_url_cleanup(u);
-    return out;
+    CurlUrl u(curl_url());
+    if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return url;
+    curl_url_set(u.get(), CURLUPART_USER, nullptr, 0);
+    curl_url_set(u.get(), CURLUPART_PASSWORD, nullptr, 0);
+    std::string out = url_text(u);
+    return out.empty() ? url : out;
 }
 
 // `location` (a Location header's value) resolved against `base`; "" when
 // it cannot be. (libcurl's CURLINFO_REDIRECT_URL is only there for a
 // response whose body ended, not for one cut at its bound.)
 std::string resolve_location(const std::string &base, const std::string &location) {
-    CURLU *u = curl_url();
-    if (!u) return "";
-    std::string out;
-    char *text = nullptr;
-    if (curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
-        curl_url_set(u, CURLUPART_URL, location.c_str(), CURLU_URLENCODE) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_URL, &text, 0) == CURLUE_OK && text)
-        out = text;
-    if (text) curl_free(text);
-    curl_url_cleanup(u);
-    return out;
+    CurlUrl u(curl_url());
+    if (!u || curl_url_set(u.get(), CURLUPART_URL, base.c_str(), 0) != CURLUE_OK ||
+        curl_url_set(u.get(), CURLUPART_URL, location.c_str(), CURLU_URLENCODE) != CURLUE_OK)
+        return "";
+    return url_text(u);
 }
 
 bool is_retryable_curl(CURLcode rc) {
@@ -108,7 +104,6 @@ struct Slot {
     std::int64_t window_bytes = 0;  // bytes received since window_start (stall detection)
     // The body of a final response that is no 2xx, read only up to the
     // options' error-body bounds (its head ended at error_since).
-    long head_code = 0;             // the status line's code of the response whose head is being read
     std::string location;           // its Location header's value, as sent
     bool error_body = false;
     Clock::time_point error_since;
@@ -118,7 +113,6 @@ struct Slot {
     // A new response (of a redirect chain, or after a 1xx) starts over.
     void reset_response() {
         head = ResponseHead{};
-        head_code = 0;
         location.clear();
         error_body = false;
         error_bytes = 0;
@@ -129,14 +123,12 @@ struct Slot {
     void on_header_line(std::string_view line) {
         if (line.rfind("HTTP/", 0) == 0) {
             reset_response();
-            const std::size_t sp = line.find(' ');
-            if (sp != std::string_view::npos)
-                for (std::size_t i = sp + 1; i < line.size() && i < sp + 4 && line[i] >= '0' && line[i] <= '9'; ++i)
-                    head_code = head_code * 10 + (line[i] - '0');
             return;
         }
         if (line == "\r\n" || line == "\n") {  // the head ended (after a 1xx, another follows)
-            if (head_code >= 300) {  // a final answer that is no 2xx
+            long code = 0;  // (libcurl has parsed this response's status line by now)
+            curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &code);
+            if (code >= 300) {  // a final answer that is no 2xx
                 error_body = true;
                 error_since = Clock::now();
             }
