@@ -963,17 +963,7 @@ private:
                 forget_dir(entry);
             }
         }
-        if (j.owns_path) m_busy_paths.erase(j.path_key);
-        j.blob_lock.reset();  // released as soon as the blob is done
-        if (j.dir_entry) {
-            auto it = m_dirs.find(j.dir_key);
-            if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
-                auto entry = it->second;
-                --entry->users;
-                forget_dir(entry);  // the last user closes the directory
-            }
-            j.dir_entry = nullptr;
-        }
+        release_lock(j, /*lock_file_replaced=*/false);  // released as soon as the blob is done
         j.phase = Phase::done;
         ++m_done;
         BlobOutcome &o = (*m_outcomes)[j.index];
@@ -1037,45 +1027,51 @@ private:
         ++j.relocks;
         m_log.warn(why.message() + "; '" + j.spec->path +
                    "' waits for its lock on the lock file that is there now, then looks at the cache again");
-        j.blob_lock.reset();
-        if (j.dir_entry) {
-            auto it = m_dirs.find(j.dir_key);
-            if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
-                auto entry = it->second;
-                --entry->users;
-                entry->file.reset();  // the next attempt opens the file at the name
-                forget_dir(entry);
-            }
-            j.dir_entry = nullptr;
-        }
+        release_lock(j, /*lock_file_replaced=*/true);
         j.paths.dir.reset();
+        j.finish_requested = false;
+        forget_files(j);
+        try_start(j, Clock::now());
+    }
+
+    // Gives the blob's lock back, its path to the other blobs of this run
+    // and its directory entry (the last user closes the directory; with
+    // `lock_file_replaced`, the entry's next attempt opens the lock file
+    // that is at the name now).
+    void release_lock(Job &j, bool lock_file_replaced) {
         if (j.owns_path) {
             m_busy_paths.erase(j.path_key);
             j.owns_path = false;
         }
+        j.blob_lock.reset();
+        if (!j.dir_entry) return;
+        auto it = m_dirs.find(j.dir_key);
+        if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
+            auto entry = it->second;
+            --entry->users;
+            if (lock_file_replaced) entry->file.reset();
+            forget_dir(entry);
+        }
+        j.dir_entry = nullptr;
+    }
+
+    // What a blob starting over from nothing no longer has: its failure,
+    // progress, file, record and hash (the caller removed or gave up the
+    // files, or leaves them to another process).
+    void forget_files(Job &j) {
         j.failure = Status::success();
         j.close_requested = false;
-        j.finish_requested = false;
         forget_progress(j, {});
         j.file.reset();
         j.state.reset();
         j.sha.reset();
         j.unsaved_bytes = 0;
-        j.size = j.spec->size;
-        try_start(j, Clock::now());
     }
 
     // Starts the blob over from nothing, in a fresh file (its old file and
     // record were removed or given up).
     void start_fresh(Job &j) {
-        j.failure = Status::success();
-        j.close_requested = false;
-        forget_progress(j, {});
-        j.file.reset();
-        j.state.reset();
-        j.sha.reset();
-        j.resumed = 0;
-        j.unsaved_bytes = 0;
+        forget_files(j);
         start_prepare(j);
     }
 
