@@ -99,22 +99,22 @@ public:
     CallerArray(T *base, std::uint32_t n) : m_base(reinterpret_cast<unsigned char *>(const_cast<std::remove_const_t<T> *>(base))), m_n(n) {
         if (m_base && n > 0) m_stride = std::launder(reinterpret_cast<T *>(m_base))->struct_size;
     }
-    std::uint32_t stride() const { return m_stride; }
-    // Why the layout cannot be walked ("" when it can): the first element's
-    // struct_size below the struct's first published layout (`min_size`) or
-    // not a multiple of its alignment, or an element whose struct_size
-    // differs from the first's. Reads every element's struct_size.
+    // Whether the array can be walked: the first element's struct_size is
+    // at least the struct's first published layout (`min_size`) and a
+    // multiple of its alignment, and every element carries the same one.
+    // Reads every element's struct_size; never throws.
+    bool walkable(std::size_t min_size) const noexcept { return first_bad(min_size) == kNone; }
+    // Why it cannot be walked, naming the element ("" when it can).
     std::string layout_error(const char *what, std::size_t min_size) const {
-        if (m_stride < min_size || m_stride % alignof(T) != 0)
+        const std::uint32_t bad = first_bad(min_size);
+        if (bad == kNone) return {};
+        if (bad == 0)
             return std::string("fetch: ") + what + "[0].struct_size is " + std::to_string(m_stride) +
                    "; set it to sizeof(" + what + "'s struct) (at least " + std::to_string(min_size) +
                    ", a multiple of " + std::to_string(alignof(T)) + ")";
-        for (std::uint32_t i = 1; i < m_n; ++i)
-            if ((*this)[i].struct_size != m_stride)
-                return std::string("fetch: ") + what + "[" + std::to_string(i) + "].struct_size is " +
-                       std::to_string((*this)[i].struct_size) + " but " + what + "[0].struct_size is " +
-                       std::to_string(m_stride) + "; every element of one array has the same struct_size";
-        return {};
+        return std::string("fetch: ") + what + "[" + std::to_string(bad) + "].struct_size is " +
+               std::to_string((*this)[bad].struct_size) + " but " + what + "[0].struct_size is " +
+               std::to_string(m_stride) + "; every element of one array has the same struct_size";
     }
     // Precondition: layout_error() is "" and i < n.
     T &operator[](std::uint32_t i) const {
@@ -122,6 +122,16 @@ public:
     }
 
 private:
+    static constexpr std::uint32_t kNone = UINT32_MAX;
+    // The first element whose struct_size makes the array unwalkable (0 for
+    // the stride itself), or kNone.
+    std::uint32_t first_bad(std::size_t min_size) const noexcept {
+        if (m_stride < min_size || m_stride % alignof(T) != 0) return 0;
+        for (std::uint32_t i = 1; i < m_n; ++i)
+            if ((*this)[i].struct_size != m_stride) return i;
+        return kNone;
+    }
+
     unsigned char *m_base;
     std::uint32_t m_n;
     std::uint32_t m_stride = 0;
@@ -344,7 +354,7 @@ bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs
     if (!guard.owned()) {
         // Nothing of the session is touched: its strings belong to the running fetch.
         const CallerArray<bf_blob_result> out(results, n);
-        if (results && out.layout_error("results", BF_BLOB_RESULT_MIN_SIZE).empty())
+        if (results && out.walkable(BF_BLOB_RESULT_MIN_SIZE))
             for (uint32_t i = 0; i < n; ++i) fill_result(&out[i], BF_E_BUSY, 0, 0, kBusy);
         return BF_E_BUSY;
     }
@@ -361,12 +371,7 @@ bf_status fetch(bf_session *session, const char *cache_dir, const bf_blob *blobs
         error = "internal error during fetch";
     }
     const CallerArray<bf_blob_result> out(results, n);
-    bool writable = false;
-    try {
-        writable = results && out.layout_error("results", BF_BLOB_RESULT_MIN_SIZE).empty();
-    } catch (...) {
-    }
-    if (writable)
+    if (results && out.walkable(BF_BLOB_RESULT_MIN_SIZE))
         for (uint32_t i = 0; i < n; ++i) {
             try {
                 set_result(session, &out[i], BF_E_INTERNAL, 0, 0, error);
