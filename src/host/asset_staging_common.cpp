@@ -19,21 +19,35 @@
 
 namespace blobfetch::host {
 
+namespace {
+
+// Takes blob `name`'s lock in `dir`, trying every 100 ms for at most a
+// minute while `stop` says false; `stopped` and `timed_out` (given the
+// holder, as described) are the errors then.
+Expected<std::unique_ptr<BlobLock>> lock_waiting(const DirHandle &dir, const std::string &name,
+                                                const std::function<bool()> &stop, const std::string &stopped,
+                                                const std::function<std::string(const std::string &)> &timed_out) {
+    std::shared_ptr<LockFile> lock_file;
+    for (int tries = 0;; ++tries) {
+        auto attempt = try_lock_blobs(lock_file, dir, {name});
+        if (!attempt) return attempt.status();
+        if ((*attempt)[0].lock) return std::move((*attempt)[0].lock);
+        if (stop()) return Status(Errc::cancelled, stopped);
+        if (tries >= 600) return Status(Errc::lock_timeout, timed_out(describe_holder((*attempt)[0].holder)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+}  // namespace
+
 Expected<std::unique_ptr<BlobLock>> lock_staged_asset(const DirHandle &staging_dir, const std::string &sha512_hex,
                                                      const std::string &asset_shown, const std::string &dst_shown,
                                                      const std::function<bool()> &stop) {
-    std::shared_ptr<LockFile> lock_file;
-    for (int tries = 0;; ++tries) {
-        auto attempt = try_lock_blobs(lock_file, staging_dir, {sha512_hex});
-        if (!attempt) return attempt.status();
-        if ((*attempt)[0].lock) return std::move((*attempt)[0].lock);
-        if (stop()) return Status(Errc::cancelled, "the caller is gone: nothing placed at '" + dst_shown + "'");
-        if (tries >= 600)
-            return Status(Errc::lock_timeout, "'" + asset_shown + "' stayed locked by " +
-                                                  describe_holder((*attempt)[0].holder) +
-                                                  " for a minute; nothing was placed at '" + dst_shown + "'");
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    return lock_waiting(staging_dir, sha512_hex, stop, "the caller is gone: nothing placed at '" + dst_shown + "'",
+                        [&](const std::string &holder) {
+                            return "'" + asset_shown + "' stayed locked by " + holder +
+                                   " for a minute; nothing was placed at '" + dst_shown + "'";
+                        });
 }
 
 Expected<std::unique_ptr<BlobLock>> hold_staging(const Staging &staging, const std::function<bool()> &stop) {
@@ -48,19 +62,11 @@ Expected<std::unique_ptr<BlobLock>> hold_staging(const Staging &staging, const s
     const std::uint64_t bits = ((std::uint64_t{device()} << 32) | device()) ^ now;
     char nonce[17];
     std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(bits));
-    const std::string name = std::string("x-script hold ") + nonce;
-    std::shared_ptr<LockFile> lock_file;
-    for (int tries = 0;; ++tries) {
-        auto attempt = try_lock_blobs(lock_file, **dir, {name});
-        if (!attempt) return attempt.status();
-        if ((*attempt)[0].lock) return std::move((*attempt)[0].lock);
-        if (stop()) return Status(Errc::cancelled, "the caller is gone: nothing was fetched or placed");
-        if (tries >= 600)
-            return Status(Errc::lock_timeout, "'" + path_to_utf8((*dir)->path()) + "' stayed locked by " +
-                                                  describe_holder((*attempt)[0].holder) +
-                                                  " (blobfetch gc?) for a minute; nothing was fetched or placed");
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    return lock_waiting(**dir, std::string("x-script hold ") + nonce, stop,
+                        "the caller is gone: nothing was fetched or placed", [&](const std::string &holder) {
+                            return "'" + path_to_utf8((*dir)->path()) + "' stayed locked by " + holder +
+                                   " (blobfetch gc?) for a minute; nothing was fetched or placed";
+                        });
 }
 
 Expected<std::string> sha512_of(int fd, const std::string &shown, const std::string &dst_shown,
