@@ -15,6 +15,9 @@ struct BlobSpec {
     std::string sha256;        // lower-case hex, "" unknown
     std::string sha512;        // lower-case hex, "" unknown (vcpkg's asset caching speaks SHA-512)
     std::string headers;       // secret request headers, "Name: value\n..."
+
+    // An expected digest pins the content: the whole result is checked.
+    bool pinned() const { return !sha256.empty() || !sha512.empty(); }
 };
 
 struct BlobOutcome {

@@ -21,7 +21,7 @@ Expected<std::int64_t> cached_size(const DirHandle &dir, std::string_view name, 
     if (!S_ISREG(st.st_mode)) return std::int64_t{-1};  // a directory or link is never a finished blob
     if (spec.size >= 0 && st.st_size != spec.size) return std::int64_t{-1};
     const auto size = static_cast<std::int64_t>(st.st_size);
-    if (!verify_hash || (spec.sha256.empty() && spec.sha512.empty())) return size;
+    if (!verify_hash || !spec.pinned()) return size;
     const bool use256 = !spec.sha256.empty();
     UniqueFd fd = dir.open(name, O_RDONLY | O_NONBLOCK);
     if (!fd) {

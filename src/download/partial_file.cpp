@@ -47,7 +47,7 @@ std::string mismatch(const DownloadState &st, const BlobSpec &spec, std::int64_t
     // Without an expected digest nothing checks the result as a whole: bytes
     // of an earlier run are reused only when the remote can be proven the
     // same, by a strong ETag the first answer must repeat exactly.
-    if (spec.sha256.empty() && spec.sha512.empty() && !st.identity.strong_etag())
+    if (!spec.pinned() && !st.identity.strong_etag())
         return "the blob has no expected digest and the remote gave no strong ETag when it was started, so "
                "nothing recorded can be proven to be the same file";
     if (data_size < 0) return "its data file is missing";
@@ -123,7 +123,7 @@ Status verify_claimed(const BlobSpec &spec, IPositionalWriter &file, DownloadSta
 }  // namespace
 
 std::unique_ptr<BlobHashes> BlobHashes::for_spec(const BlobSpec &spec) {
-    if (spec.sha256.empty() && spec.sha512.empty()) return nullptr;
+    if (!spec.pinned()) return nullptr;
     auto h = std::make_unique<BlobHashes>();
     if (!spec.sha256.empty()) h->sha256 = std::make_unique<Sha256>();
     if (!spec.sha512.empty()) h->sha512 = std::make_unique<Sha512>();
@@ -280,7 +280,7 @@ Expected<Prepared> prepare_partial(const BlobSpec &spec, const PartialPaths &pat
         if (!resumed->partial.empty())
             msg += " and the first bytes of " + std::to_string(resumed->partial.size()) + " more";
         msg += " (" + mib(out.resumed_bytes) + ") already downloaded and checked";
-        msg += spec.sha256.empty() && spec.sha512.empty()
+        msg += !spec.pinned()
                    ? "; reused only if the remote still answers ETag " + shown_validator(resumed->identity.etag)
                    : "; the expected digest checks the whole result";
         if (out.rejected_chunks)
