@@ -69,10 +69,12 @@ protected:
         return fetch({b}, serial_without_retries());
     }
 
-    // Serves blob `name` (seed, size) and returns its descriptor.
-    BlobSpec blob(const std::string &name, std::uint64_t seed, std::int64_t size, bool with_sha = true) {
+    // Serves blob `name` (seed, size; with `etag`, given without quotes,
+    // instead of the one derived from them) and returns its descriptor.
+    BlobSpec blob(const std::string &name, std::uint64_t seed, std::int64_t size, bool with_sha = true,
+                  const std::string &etag = "") {
         const std::string path = "/blobs/" + name;
-        server.add_blob(path, seed, static_cast<std::uint64_t>(size));
+        server.add_blob(path, seed, static_cast<std::uint64_t>(size), etag);
         BlobSpec s;
         s.url = server.base_url() + path;
         s.path = "cache/" + name;

@@ -333,11 +333,7 @@ TEST_F(ResumeTest, RemoteChangedBetweenRuns_NothingCountsAsAlreadyCached) {
 // cut, so every resume was discarded as "remote changed". Its digest is kept.
 TEST_F(ResumeTest, ETagLongerThanTheRecordHolds_ResumeStillReusesTheChunks) {
     const std::string long_etag(3000, 'e');
-    server.add_blob("/blobs/long-etag.bin", 83, 8 * kChunk, long_etag);
-    BlobSpec b;
-    b.url = server.base_url() + "/blobs/long-etag.bin";
-    b.path = "cache/long-etag.bin";
-    b.size = 8 * kChunk;
+    const BlobSpec b = blob("long-etag.bin", 83, 8 * kChunk, /*with_sha=*/false, long_etag);
     FetchResult first = fetch_failing_from_chunk(b, 6);
     ASSERT_FALSE(first.blobs[0].status.ok());
     server.clear_rules();
@@ -355,10 +351,7 @@ TEST_F(ResumeTest, ETagLongerThanTheRecordHolds_ResumeStillReusesTheChunks) {
 // now has another size (under the same validators) failed the run with
 // "should have N bytes", N being the record's; the next run succeeded.
 TEST_F(ResumeTest, UnknownSize_StaleRecord_RemoteChangedSize_StartsAfreshInTheSameRun) {
-    server.add_blob("/blobs/grows.bin", 84, 6 * kChunk, "same-etag");
-    BlobSpec b;
-    b.url = server.base_url() + "/blobs/grows.bin";
-    b.path = "cache/grows.bin";
+    BlobSpec b = blob("grows.bin", 84, 6 * kChunk, /*with_sha=*/false, "same-etag");
     b.size = -1;
     FetchResult first = fetch_failing_from_chunk(b, 4);
     ASSERT_FALSE(first.blobs[0].status.ok());
@@ -375,11 +368,7 @@ TEST_F(ResumeTest, UnknownSize_StaleRecord_RemoteChangedSize_StartsAfreshInTheSa
 // A server chooses its ETag: escape sequences in it never reach a message
 // (red team of issue 19: "ETag '\"v1\x1b]0;OWNED\x07\"' -> ..." on stderr).
 TEST_F(ResumeTest, ETagWithControlCharacters_NeverReachesAMessage) {
-    server.add_blob("/blobs/esc.bin", 86, 8 * kChunk, "v1\x1b]0;OWNED\x07");
-    BlobSpec b;
-    b.url = server.base_url() + "/blobs/esc.bin";
-    b.path = "cache/esc.bin";
-    b.size = 8 * kChunk;
+    const BlobSpec b = blob("esc.bin", 86, 8 * kChunk, /*with_sha=*/false, "v1\x1b]0;OWNED\x07");
     FetchResult first = fetch_failing_from_chunk(b, 6);
     ASSERT_FALSE(first.blobs[0].status.ok());
     server.clear_rules();
