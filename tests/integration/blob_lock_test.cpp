@@ -47,6 +47,22 @@ protected:
             m_dir / (name + ".out"), m_dir / (name + ".err"));
     }
     std::string err(const std::string &name) const { return read_file(m_dir / (name + ".err")); }
+    // Serves `path` (seed, size) and starts a fetch of it whose first response
+    // stops after 64 KiB and stays open: it holds the blob's lock for as long
+    // as the test wants. Returns once its partial file is there.
+    std::unique_ptr<BackgroundProcess> start_stalled_holder(const std::string &name, std::uint64_t seed,
+                                                            std::uint64_t size) {
+        m_server.add_blob("/" + name, seed, size);
+        FaultRule stall;
+        stall.path = "/" + name;
+        stall.fault.kind = FaultKind::stall;
+        stall.fault.after_bytes = 64 << 10;
+        m_server.add_rule(stall);
+        auto holder = start(manifest(name + ".json", name, size), "holder");
+        EXPECT_TRUE(eventually([&] { return fs::exists(m_dir / ("cache/downloads/" + name + ".part")); }, 20s))
+            << err("holder");
+        return holder;
+    }
 
     TempDir m_dir;
     FaultServer m_server;
@@ -54,17 +70,9 @@ protected:
 
 TEST_F(BlobLocks, AnUnrelatedBlobOfTheSameDirectory_NeverWaits_TheSameBlobWaitsAndSaysForWhom) {
     constexpr std::uint64_t kBig = 8 << 20, kSmall = 1 << 20;
-    m_server.add_blob("/big", 81, kBig);
     m_server.add_blob("/small", 82, kSmall);
-    // The first response for the big blob stops after 64 KiB and stays open:
-    // its fetch holds the blob's lock for as long as the test wants.
-    FaultRule stall;
-    stall.path = "/big";
-    stall.fault.kind = FaultKind::stall;
-    stall.fault.after_bytes = 64 << 10;
-    m_server.add_rule(stall);
-    auto holder = start(manifest("big.json", "big", kBig), "holder");
-    ASSERT_TRUE(eventually([&] { return fs::exists(m_dir / "cache/downloads/big.part"); }, 20s)) << err("holder");
+    auto holder = start_stalled_holder("big", 81, kBig);
+    ASSERT_FALSE(HasFailure());
 
     // Another blob of the same directory: done while the big one is held.
     auto small = start(manifest("small.json", "small", kSmall), "small");
@@ -128,14 +136,8 @@ std::string first_control(const std::string &text) {
 // does not parse is "another process". (The slot's text was printed raw.)
 TEST_F(BlobLocks, HolderTextWithEscapeSequences_NeverReachesAMessage) {
     constexpr std::uint64_t kBig = 8 << 20;
-    m_server.add_blob("/big", 84, kBig);
-    FaultRule stall;
-    stall.path = "/big";
-    stall.fault.kind = FaultKind::stall;
-    stall.fault.after_bytes = 64 << 10;
-    m_server.add_rule(stall);
-    auto holder = start(manifest("big.json", "big", kBig), "holder");
-    ASSERT_TRUE(eventually([&] { return fs::exists(m_dir / "cache/downloads/big.part"); }, 20s)) << err("holder");
+    auto holder = start_stalled_holder("big", 84, kBig);
+    ASSERT_FALSE(HasFailure());
     const std::string pid = std::to_string(holder->pid());
 
     // A co-user rewrites the holder's slot (it names the blob's key, so it is read).
