@@ -65,6 +65,7 @@ int main(int argc, char **argv) {
     }
 
     static bf_blob blobs[MAX_BLOBS];
+    static char *fields[MAX_BLOBS][4]; /* owned: freed before exit */
     uint32_t n = 0;
     FILE *list = fopen(argv[3], "r");
     if (!list) return 2;
@@ -77,7 +78,7 @@ int main(int argc, char **argv) {
         for (k = 0; k < 4; ++k) {
             char *tab = strchr(cur, '\t');
             char *end = tab ? tab : cur + strlen(cur);
-            f[k] = dup_field(cur, end);
+            f[k] = fields[n][k] = dup_field(cur, end);
             cur = tab ? tab + 1 : end;
         }
         memset(&blobs[n], 0, sizeof blobs[n]);
@@ -132,5 +133,10 @@ int main(int argc, char **argv) {
     }
     printf("rc=%d canary=%s\n", (int)rc, canary_ok ? "ok" : "overwritten");
     p->session_destroy(session);
+    free(mem);
+    for (i = 0; i < n; ++i) {
+        int k;
+        for (k = 0; k < 4; ++k) free(fields[i][k]);
+    }
     return 0;
 }
