@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include <unistd.h>
 
@@ -801,7 +802,7 @@ private:
                    if (*lock_replaced && j.failure.ok() && !m_cancel_seen && j.relocks < kMaxRelocks) {
                        // Stop, keep what landed (the record just saved), and
                        // take the lock again on the file that is there now.
-                       j.relock_after_close = true;
+                       j.after_close = Job::AfterClose::relock;
                        fail(j, Status(Errc::io, "the lock file of '" + j.spec->path + "' ('" +
                                                     j.paths.dir->show(kLockFileName).string() +
                                                     "') was removed or replaced while in use"));
@@ -815,7 +816,7 @@ private:
                        j.finish_requested = false;
                        if (!j.sync_restarted && !m_cancel_seen) {
                            j.sync_restarted = true;
-                           j.restart_fresh = true;
+                           j.after_close = Job::AfterClose::start_fresh;
                            m_log.warn(s.message() + "; '" + j.spec->path + "' is downloaded again into a fresh file");
                            fail(j, Status(Errc::io, s.message()));
                            return;
@@ -911,13 +912,13 @@ private:
             // A file whose sync failed is kept by nobody: the disk may have
             // dropped what was written to it, so no record may claim it.
             const bool lost = j.file && j.file->durability_lost();
-            // A blob whose lock file was replaced leaves the names alone
-            // (another process may own them now; its own record was saved
-            // just before).
+            // A blob starting afresh keeps nothing; one whose lock file was
+            // replaced leaves the names alone (another process may own them
+            // now; its own record was saved just before).
             const bool keep = j.state && j.state->recorded_bytes() > 0 && code != Errc::not_found &&
-                              code != Errc::verify && !j.private_files && !lost && !j.restart_fresh &&
-                              !j.relock_after_close;
-            const bool discard = !keep && !j.relock_after_close;
+                              code != Errc::verify && !j.private_files && !lost &&
+                              j.after_close == Job::AfterClose::finish;
+            const bool discard = !keep && j.after_close != Job::AfterClose::relock;
             auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
             submit([this, &j, snapshot, file, discard] {
@@ -930,19 +931,10 @@ private:
                    [this, &j](Status s) {
                        if (!s.ok())
                            m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message());
-                       if (j.relock_after_close) {
-                           j.relock_after_close = false;
-                           if (!m_cancel_seen) {
-                               relock(j, j.failure);
-                               return;
-                           }
-                       }
-                       if (j.restart_fresh && !m_cancel_seen) {
-                           j.restart_fresh = false;
-                           start_fresh(j);
-                           return;
-                       }
-                       finish(j, j.failure);
+                       const Job::AfterClose next = std::exchange(j.after_close, Job::AfterClose::finish);
+                       if (m_cancel_seen || next == Job::AfterClose::finish) return finish(j, j.failure);
+                       if (next == Job::AfterClose::relock) return relock(j, j.failure);
+                       start_fresh(j);
                    });
         }
     }

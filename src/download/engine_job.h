@@ -98,11 +98,13 @@ struct Job {
     // A sync of its file failed (the disk may have dropped written pages):
     // the file is given up and the blob fetched once more into a fresh one.
     bool sync_restarted = false;
-    bool restart_fresh = false;  // the close now running ends in that fresh start, not in finish()
-    // Its lock file was removed or replaced while it held its lock (a tmp
-    // cleaner): the lock protects nothing, so the close now running ends in
-    // a new wait for the lock on the file that is there now (relock()).
-    bool relock_after_close = false;
+    // What the close now running ends in: finish(); a fresh start (a sync
+    // of its file failed, see sync_restarted); or a new wait for its lock on
+    // the lock file that is there now (its lock file was removed or replaced
+    // while it held its lock, by a tmp cleaner: the lock protected nothing;
+    // relock()). A cancel always ends in finish().
+    enum class AfterClose { finish, start_fresh, relock };
+    AfterClose after_close = AfterClose::finish;
     int relocks = 0;
     std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
     int pending_writes = 0;    // buffers and barriers queued at the writer (also in Run::m_outstanding)
