@@ -18,6 +18,7 @@
 #include "download/chunk_transfer.h"
 #include "download/engine_job.h"
 #include "download/local_copy.h"
+#include "download/lock_coordinator.h"
 #include "download/partial_file.h"
 #include "download/response_check.h"
 #include "download/task_pool.h"
@@ -58,6 +59,15 @@ public:
                                                                         16u << 10, 256u << 10)),
           m_max_buffers(2 * loop.capacity() + 2),
           m_max_copies(std::max<std::size_t>(1, options.workers / 2)),
+          m_max_active(std::max<std::size_t>(4, loop.capacity() + 16)),
+          m_locks({options.locking, options.lock_timeout, m_max_active},
+                  [this](detail::LockAttempt a, detail::LockAttemptDone done) {
+                      submit([this, a = std::move(a)]() mutable { return detail::attempt_locks(*m_dircache, std::move(a)); },
+                             std::move(done));
+                  },
+                  {[this](Job &j) { lock_held(j); }, [this](Job &j) { start_prepare(j); },
+                   [this](Job &j) { enter_waiting(j); }, [this](Job &j, Status s) { finish(j, std::move(s)); }},
+                  progress, log),
           m_pool(options.workers) {}
 
     // On an exception unwinding through execute(): no transfer may outlive
@@ -86,7 +96,6 @@ public:
             j->chunk_size = chunk_size_for(specs[i].size, m_options.chunk_size);
             m_jobs.push_back(std::move(j));
         }
-        m_max_active = std::max<std::size_t>(4, m_loop.capacity() + 16);
         const std::uint64_t waker = m_cancel.add_waker([this] { m_loop.wakeup(); });
         while (m_done < m_jobs.size() || m_outstanding > 0) {
             drain_inbox();
@@ -295,31 +304,10 @@ private:
             }
             j.counted = true;
             ++m_active;
-            try_start(j, now);
+            m_locks.request(j, now);
         }
         Clock::time_point wake = now + std::chrono::milliseconds(100);
-        for (Job *j : std::vector<Job *>(m_waiting)) {  // the same path as another blob of this fetch
-            if (j->next_lock_try <= now) try_start(*j, now);
-            if (j->phase == Phase::locking) wake = std::min(wake, j->next_lock_try);
-        }
-        // One attempt per busy directory, however many blobs wait for it.
-        for (auto it = m_dirs.begin(); it != m_dirs.end();) {
-            auto entry = it++->second;  // (the entry may go below)
-            if (entry->attempt_running) continue;
-            if (entry->deferred) {
-                launch_attempt(entry);  // an attempt that waited for room
-                continue;
-            }
-            if (!entry->retrying) continue;
-            for (Job *j : std::vector<Job *>(entry->waiters))
-                if (!j->lock_holder.empty() && now - j->lock_since >= m_options.lock_timeout) lock_timed_out(*j, *entry);
-            if (entry->waiters.empty()) {
-                forget_dir(entry);
-                continue;
-            }
-            if (entry->next_try <= now) launch_attempt(entry);
-            else wake = std::min(wake, entry->next_try);
-        }
+        m_locks.tick(now, wake);
         // Only admitted blobs can transfer: skip the finished head of the list
         // (a set of 10,000 blobs must not cost 10,000 checks per event).
         while (m_first_open < m_next_job && m_jobs[m_first_open]->phase == Phase::done) ++m_first_open;
@@ -391,87 +379,18 @@ private:
     }
 
     // ------------------------------------------------------------ blob life cycle
-    // One cache directory as this run uses it. Each blob takes its own lock
-    // (a byte-range lock in <dir>/.download.lock, lock/blob_lock.h), so blobs
-    // of one directory never wait on each other, only on another process
-    // fetching the same blob. The attempts for one directory are batched: one
-    // attempt at a time, on a worker (never on this thread), at every blob
-    // that wants its lock then; while another process holds some, they are
-    // tried again by one attempt every 100 ms for the directory, however many
-    // wait. The directory and its lock file stay open while blobs hold locks
-    // through them or an attempt runs.
-    struct DirEntry {
-        std::string rel_dir;
-        std::string key;  // path_key(rel_dir): its key in m_dirs
-        std::shared_ptr<DirHandle> dir;
-        std::shared_ptr<LockFile> file;
-        bool attempt_running = false;
-        std::size_t users = 0;        // blobs holding their lock through `file` (until they are done)
-        std::vector<Job *> waiters;   // blobs that want their lock
-        bool retrying = false;        // another process held some: the next attempt is due at next_try
-        Clock::time_point next_try{};
-        std::string shown;            // the directory, as shown
-        bool warned = false;          // the "no lock can be shared" warning was given
-        // Counts against the directories open at once (an attempt runs, or
-        // locks are held): at most m_max_active, so that a fetch over
-        // thousands of directories never holds thousands of descriptors.
-        bool open_slot = false;
-        bool deferred = false;        // an attempt is due once there is room
-    };
-
-    // Asks for the blob's lock (its directory's next attempt takes it), or
-    // makes it wait while another blob of this fetch works on its path.
-    void try_start(Job &j, Clock::time_point now) {
-        if (m_busy_paths.count(j.path_key)) {
-            // Another blob of this fetch works on the same path: look again in 100 ms.
-            if (j.phase != Phase::locking) {
-                enter_waiting(j);
-                m_waiting.push_back(&j);
-                m_progress.set_state(j.index, BlobState::waiting_lock, "another blob of this fetch with the same path");
-            }
-            j.next_lock_try = now + std::chrono::milliseconds(100);
-            return;
-        }
-        if (j.phase == Phase::locking) std::erase(m_waiting, &j);
-        j.owns_path = true;  // from now on the only blob of this run on its path
-        m_busy_paths.insert(j.path_key);
-        if (!m_options.locking) {
-            use_private_files(j);
-            return start_prepare(j);
-        }
-        auto &slot = m_dirs[j.dir_key];
-        if (!slot) {
-            slot = std::make_shared<DirEntry>();
-            slot->rel_dir = j.paths.rel_dir;
-            slot->key = j.dir_key;
-        }
-        auto entry = slot;
-        // Until its first attempt tells, the blob keeps its active slot (so
-        // that at most the active blobs hold directories and locks open);
-        // behind a lock another process holds, it waits without one.
-        j.phase = Phase::locking;
-        j.lock_attempts = 0;
-        entry->waiters.push_back(&j);
-        if (!entry->attempt_running) launch_attempt(entry);
-    }
-
     // A blob that waits no longer holds one of the active slots.
     void enter_waiting(Job &j) {
-        j.phase = Phase::locking;
         if (j.counted) {
             j.counted = false;
             --m_active;
         }
     }
 
-    void join_held(Job &j, DirEntry &entry) {
-        ++entry.users;
-        j.dir_entry = &entry;
-        j.paths.dir = entry.dir;
-        j.lock_holder.clear();
-        if (!j.blob_lock->enforced()) use_private_files(j);
-        // At most m_max_active blobs prepare or transfer at once (each opens
-        // its files): the others wait, holding only their lock.
+    // The blob holds its lock. At most m_max_active blobs prepare or
+    // transfer at once (each opens its files): the others wait, holding only
+    // their lock.
+    void lock_held(Job &j) {
         if (j.counted || m_active < m_max_active) {
             start_prepare(j);
         } else {
@@ -480,147 +399,8 @@ private:
         }
     }
 
-    // One attempt, on a worker, at the locks of every blob that wants one in
-    // the directory: opens the directory beneath the cache root (creating it)
-    // and its lock file when they are not open.
-    void launch_attempt(const std::shared_ptr<DirEntry> &entry) {
-        if (!entry->open_slot) {
-            if (m_open_dirs >= m_max_active) {
-                entry->deferred = true;  // schedule() tries again once a directory is closed
-                return;
-            }
-            entry->open_slot = true;
-            ++m_open_dirs;
-        }
-        entry->deferred = false;
-        entry->retrying = false;
-        entry->attempt_running = true;
-        std::vector<Job *> batch = entry->waiters;
-        std::vector<std::string> names;
-        names.reserve(batch.size());
-        for (Job *j : batch) {
-            ++j->lock_attempts;
-            names.push_back(j->paths.final_name);
-        }
-        struct Attempt {
-            std::shared_ptr<DirHandle> dir;
-            std::shared_ptr<LockFile> file;
-            std::vector<BlobAttempt> results;
-        };
-        submit(
-            [this, rel = entry->rel_dir, dir = entry->dir, file = entry->file,
-             names = std::move(names)]() mutable -> Expected<Attempt> {
-                if (!dir) {
-                    auto opened = m_dircache->get(rel, /*create=*/true);
-                    if (!opened) return opened.status();
-                    dir = std::move(*opened);
-                }
-                auto results = try_lock_blobs(file, *dir, names);
-                if (!results) return results.status();
-                return Attempt{std::move(dir), std::move(file), std::move(*results)};
-            },
-            [this, entry, batch = std::move(batch)](Expected<Attempt> r) {
-                entry->attempt_running = false;
-                on_attempt(entry, batch, std::move(r));
-            });
-    }
-
-    template <class Attempt>
-    void on_attempt(const std::shared_ptr<DirEntry> &entry, const std::vector<Job *> &batch, Expected<Attempt> r) {
-        const auto now = Clock::now();
-        if (!r) {
-            for (Job *j : std::vector<Job *>(entry->waiters)) finish(*j, r.status());
-            forget_dir(entry);
-            return;
-        }
-        entry->dir = std::move(r->dir);
-        entry->file = std::move(r->file);
-        entry->shown = entry->dir->path().string();
-        if (!entry->file->enforced() && !entry->warned) {
-            entry->warned = true;
-            m_log.warn("no lock can be shared in '" + entry->shown + "': " + entry->file->why_not_enforced() +
-                       "; downloads there use private temporary files and are not resumed across processes");
-        }
-        std::vector<Job *> now_waiting;
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            Job &j = *batch[i];
-            // (A blob finished meanwhile, e.g. cancelled: a lock just taken goes.)
-            if (std::find(entry->waiters.begin(), entry->waiters.end(), &j) == entry->waiters.end()) continue;
-            BlobAttempt &a = r->results[i];
-            if (a.lock) {
-                std::erase(entry->waiters, &j);
-                j.blob_lock = std::move(a.lock);
-                join_held(j, *entry);
-                continue;
-            }
-            const bool first = j.lock_holder.empty();
-            j.lock_holder = describe_holder(a.holder);
-            if (first) {
-                j.lock_since = now;
-                enter_waiting(j);
-                now_waiting.push_back(&j);
-            }
-            m_progress.set_state(j.index, BlobState::waiting_lock, "held by " + j.lock_holder);
-        }
-        if (!now_waiting.empty()) {
-            const Job &first = *now_waiting.front();
-            const std::size_t more = now_waiting.size() - 1;
-            m_log.info("waiting for '" + first.spec->path + "'" +
-                       (more ? " and " + std::to_string(more) + " more blob(s) of '" + entry->shown + "'"
-                             : std::string()) +
-                       ", held by " + first.lock_holder + "; lock file '" +
-                       (fs_path(entry->shown) / kLockFileName).string() + "'");
-        }
-        if (entry->users == 0) {
-            // A directory where nothing is held keeps no descriptor open
-            // (thousands may wait).
-            entry->dir.reset();
-            entry->file.reset();
-            if (entry->open_slot) {
-                entry->open_slot = false;
-                --m_open_dirs;
-            }
-        }
-        if (entry->waiters.empty()) return forget_dir(entry);
-        const bool untried = std::any_of(entry->waiters.begin(), entry->waiters.end(),
-                                         [](const Job *j) { return j->lock_attempts == 0; });
-        if (untried) return launch_attempt(entry);  // blobs that came while the attempt ran
-        entry->retrying = true;
-        entry->next_try = now + std::chrono::milliseconds(100);
-    }
-
-    void lock_timed_out(Job &j, DirEntry &entry) {
-        const std::string file =
-            (fs_path(entry.shown.empty() ? entry.rel_dir : entry.shown) / kLockFileName).string();
-        finish(j, Status(Errc::lock_timeout,
-                         "'" + j.spec->path + "': timed out after " + std::to_string(m_options.lock_timeout.count()) +
-                             " ms waiting for it, held by " + j.lock_holder + " (lock file '" + file +
-                             "'); if that process is stuck, stop it (its lock goes with it) or raise "
-                             "lock_timeout_ms"));
-    }
-
-    // Drops a directory nobody uses or waits for (closing it); an attempt
-    // still running finds it forgotten.
-    void forget_dir(const std::shared_ptr<DirEntry> &entry) {
-        if (!entry->waiters.empty() || entry->users > 0 || entry->attempt_running) return;
-        auto it = m_dirs.find(entry->key);
-        if (it != m_dirs.end() && it->second == entry) m_dirs.erase(it);
-        entry->file.reset();
-        entry->dir.reset();
-        if (entry->open_slot) {
-            entry->open_slot = false;
-            --m_open_dirs;
-        }
-    }
-
-    void use_private_files(Job &j) {
-        j.private_files = true;
-        j.paths = with_unique_names(j.paths, private_suffix());
-    }
-
     void start_prepare(Job &j) {
         if (j.phase == Phase::locking) {
-            std::erase(m_waiting, &j);
             if (!j.counted) {
                 j.counted = true;
                 ++m_active;
@@ -947,15 +727,8 @@ private:
             std::erase(m_ready, &j);
             j.ready = false;
         }
-        if (j.phase == Phase::locking) {
-            std::erase(m_waiting, &j);
-            if (auto it = m_dirs.find(j.dir_key); it != m_dirs.end()) {
-                auto entry = it->second;
-                std::erase(entry->waiters, &j);
-                forget_dir(entry);
-            }
-        }
-        release_lock(j, /*lock_file_replaced=*/false);  // released as soon as the blob is done
+        if (j.phase == Phase::locking) m_locks.withdraw(j);
+        m_locks.release(j, /*lock_file_replaced=*/false);  // released as soon as the blob is done
         j.phase = Phase::done;
         ++m_done;
         BlobOutcome &o = (*m_outcomes)[j.index];
@@ -1019,32 +792,11 @@ private:
         ++j.relocks;
         m_log.warn(why.message() + "; '" + j.spec->path +
                    "' waits for its lock on the lock file that is there now, then looks at the cache again");
-        release_lock(j, /*lock_file_replaced=*/true);
+        m_locks.release(j, /*lock_file_replaced=*/true);
         j.paths.dir.reset();
         j.finish_requested = false;
         forget_files(j);
-        try_start(j, Clock::now());
-    }
-
-    // Gives the blob's lock back, its path to the other blobs of this run
-    // and its directory entry (the last user closes the directory; with
-    // `lock_file_replaced`, the entry's next attempt opens the lock file
-    // that is at the name now).
-    void release_lock(Job &j, bool lock_file_replaced) {
-        if (j.owns_path) {
-            m_busy_paths.erase(j.path_key);
-            j.owns_path = false;
-        }
-        j.blob_lock.reset();
-        if (!j.dir_entry) return;
-        auto it = m_dirs.find(j.dir_key);
-        if (it != m_dirs.end() && it->second.get() == j.dir_entry) {
-            auto entry = it->second;
-            --entry->users;
-            if (lock_file_replaced) entry->file.reset();
-            forget_dir(entry);
-        }
-        j.dir_entry = nullptr;
+        m_locks.request(j, Clock::now());
     }
 
     // What a blob starting over from nothing no longer has: its failure,
@@ -1270,14 +1022,7 @@ private:
     CancellationToken m_cancel;
     std::string m_stop_reason;  // set when fail-fast stopped the run
     DirCache *m_dircache = nullptr;                // the directories of this fetch
-    // By path_key() of the directory relative to the cache (on Windows `d` and
-    // `D` are one directory, with one lock file).
-    std::map<std::string, std::shared_ptr<DirEntry>> m_dirs;
-    // The path_key of the final paths owned by a blob of this run (Job::path_key).
-    std::set<std::string> m_busy_paths;
-    std::vector<Job *> m_waiting;                  // blobs waiting for a lock
     std::deque<Job *> m_ready;                     // blobs holding their lock, waiting for an active slot
-    std::size_t m_open_dirs = 0;                   // directories with an attempt running or a held lock
     std::deque<Job *> m_copy_queue;                // file:// blobs waiting for a copying worker
     std::size_t m_copies = 0;                      // file:// copies running
     const Logger &m_log;
@@ -1287,7 +1032,6 @@ private:
     std::size_t m_next_job = 0;
     std::size_t m_first_open = 0;  // jobs before it are all done
     std::size_t m_active = 0;
-    std::size_t m_max_active = 0;
     std::size_t m_done = 0;
     std::size_t m_outstanding = 0;
     bool m_cancel_seen = false;
@@ -1296,6 +1040,8 @@ private:
     const std::size_t m_write_buffer;
     const std::size_t m_max_buffers;  // two per transfer: one filling, one being written
     const std::size_t m_max_copies;   // file:// copies at once: at most half the workers
+    const std::size_t m_max_active;   // blobs preparing or transferring at once (and directories open)
+    detail::LockCoordinator m_locks;
     bool m_buffer_freed = false;
     std::vector<std::unique_ptr<char[]>> m_buffers;
     std::vector<char *> m_free_buffers;
