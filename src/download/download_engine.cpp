@@ -18,6 +18,7 @@
 #include "download/chunk_transfer.h"
 #include "download/engine_job.h"
 #include "download/local_copy.h"
+#include "download/outcome_policy.h"
 #include "download/lock_coordinator.h"
 #include "download/partial_file.h"
 #include "download/response_check.h"
@@ -579,34 +580,38 @@ private:
                },
                [this, &j, lock_replaced](Status s) {
                    j.checkpointing = false;
-                   if (*lock_replaced && j.failure.ok() && !m_cancel_seen && j.relocks < kMaxRelocks) {
-                       // Stop, keep what landed (the record just saved), and
-                       // take the lock again on the file that is there now.
-                       j.after_close = Job::AfterClose::relock;
-                       fail(j, Status(Errc::io, "the lock file of '" + j.spec->path + "' ('" +
-                                                    j.paths.dir->show(kLockFileName).string() +
-                                                    "') was removed or replaced while in use"));
-                       return;
-                   }
-                   // (A saved record needs nothing more; neither does a blob that failed meanwhile.)
-                   if (!s.ok() && j.failure.ok() && j.file && j.file->durability_lost()) {
-                       // The data did not reach the disk, and the kernel may
-                       // have dropped it: nothing of this file can be trusted
-                       // (nor published, should every chunk be in meanwhile).
-                       j.finish_requested = false;
-                       if (!j.sync_restarted && !m_cancel_seen) {
+                   detail::CheckpointFacts f;
+                   f.status = s;
+                   f.lock_replaced = *lock_replaced;
+                   f.blob_failed = !j.failure.ok();
+                   f.cancelled = m_cancel_seen;
+                   f.relocks_left = j.relocks < kMaxRelocks;
+                   f.durability_lost = j.file && j.file->durability_lost();
+                   f.sync_restarted = j.sync_restarted;
+                   switch (detail::after_checkpoint(f)) {
+                       case detail::AfterCheckpoint::go_on:
+                           break;
+                       case detail::AfterCheckpoint::warn_go_on:
+                           m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message() +
+                                      "; the download goes on, but an interruption now would lose more of it");
+                           break;
+                       case detail::AfterCheckpoint::relock:
+                           // Stop, keep what landed (the record just saved), and
+                           // take the lock again on the file that is there now.
+                           j.after_close = detail::CloseEnds::relock;
+                           return fail(j, Status(Errc::io, "the lock file of '" + j.spec->path + "' ('" +
+                                                               j.paths.dir->show(kLockFileName).string() +
+                                                               "') was removed or replaced while in use"));
+                       case detail::AfterCheckpoint::start_fresh:
+                           j.finish_requested = false;
                            j.sync_restarted = true;
-                           j.after_close = Job::AfterClose::start_fresh;
+                           j.after_close = detail::CloseEnds::start_fresh;
                            m_log.warn(s.message() + "; '" + j.spec->path + "' is downloaded again into a fresh file");
-                           fail(j, Status(Errc::io, s.message()));
-                           return;
-                       }
-                       fail(j, sync_failed_again(j, s));
-                       return;
+                           return fail(j, Status(Errc::io, s.message()));
+                       case detail::AfterCheckpoint::fail_sync:
+                           j.finish_requested = false;
+                           return fail(j, sync_failed_again(j, s));
                    }
-                   if (!s.ok() && j.failure.ok())
-                       m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message() +
-                                  "; the download goes on, but an interruption now would lose more of it");
                    on_worker_done(j);
                });
     }
@@ -658,47 +663,49 @@ private:
                                               replaced.get());
                    },
                    [this, &j, file, sync_failed, replaced](Status s) {
-                       if (*replaced && !m_cancel_seen && j.relocks < kMaxRelocks) {
-                           // Another process works on the blob through a new
-                           // lock file: wait for it there, then look at the
-                           // cache again (it may have published the blob).
-                           relock(j, s);
-                           return;
+                       detail::PublishFacts f;
+                       f.status = s;
+                       f.lock_replaced = *replaced;
+                       f.cancelled = m_cancel_seen;
+                       f.relocks_left = j.relocks < kMaxRelocks;
+                       f.resumed = j.resumed > 0;
+                       f.refetched = j.refetched;
+                       f.sync_failed = *sync_failed;
+                       f.sync_restarted = j.sync_restarted;
+                       f.file_kept = *file != nullptr;
+                       switch (detail::after_publish(f)) {
+                           case detail::AfterPublish::finish:
+                               return finish(j, std::move(s));
+                           case detail::AfterPublish::relock:
+                               // Another process works on the blob through a new
+                               // lock file: wait for it there, then look at the
+                               // cache again (it may have published the blob).
+                               return relock(j, s);
+                           case detail::AfterPublish::refetch:
+                               return refetch(j, s);
+                           case detail::AfterPublish::start_fresh:
+                               // publish_partial gave the file up: a fresh one.
+                               j.sync_restarted = true;
+                               m_log.warn(s.message() + "; '" + j.spec->path +
+                                          "' is downloaded again into a fresh file");
+                               return start_fresh(j);
+                           case detail::AfterPublish::fail_sync:
+                               return finish(j, sync_failed_again(j, s));
+                           case detail::AfterPublish::record_and_close:
+                               j.file = std::move(*file);  // cancelled while hashing: record and close
+                               return fail(j, std::move(s));
                        }
-                       if (s.code() == Errc::verify && j.resumed > 0 && !j.refetched && !m_cancel_seen) {
-                           refetch(j, s);
-                           return;
-                       }
-                       if (*sync_failed && !j.sync_restarted && !m_cancel_seen) {
-                           // publish_partial gave the file up: a fresh one.
-                           j.sync_restarted = true;
-                           m_log.warn(s.message() + "; '" + j.spec->path + "' is downloaded again into a fresh file");
-                           start_fresh(j);
-                           return;
-                       }
-                       if (*sync_failed) s = sync_failed_again(j, s);
-                       if (s.ok() || s.code() != Errc::cancelled || !*file) {
-                           finish(j, std::move(s));
-                           return;
-                       }
-                       j.file = std::move(*file);  // cancelled while hashing: record and close
-                       fail(j, std::move(s));
                    });
         } else if (j.close_requested) {
             j.close_requested = false;
-            // Keep what landed unless the source does not have the blob or
-            // holds something else; a state-less blob has nothing to resume.
-            const Errc code = j.failure.code();
-            // A file whose sync failed is kept by nobody: the disk may have
-            // dropped what was written to it, so no record may claim it.
-            const bool lost = j.file && j.file->durability_lost();
-            // A blob starting afresh keeps nothing; one whose lock file was
-            // replaced leaves the names alone (another process may own them
-            // now; its own record was saved just before).
-            const bool keep = j.state && j.state->recorded_bytes() > 0 && code != Errc::not_found &&
-                              code != Errc::verify && !j.private_files && !lost &&
-                              j.after_close == Job::AfterClose::finish;
-            const bool discard = !keep && j.after_close != Job::AfterClose::relock;
+            detail::CloseFacts f;
+            f.failure = j.failure.code();
+            f.has_record = j.state.has_value();
+            f.recorded_bytes = j.state ? j.state->recorded_bytes() : 0;
+            f.private_files = j.private_files;
+            f.durability_lost = j.file && j.file->durability_lost();
+            f.ends = j.after_close;
+            const auto [keep, discard] = detail::on_close(f);
             auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
             submit([this, &j, snapshot, file, discard] {
@@ -711,9 +718,9 @@ private:
                    [this, &j](Status s) {
                        if (!s.ok())
                            m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message());
-                       const Job::AfterClose next = std::exchange(j.after_close, Job::AfterClose::finish);
-                       if (m_cancel_seen || next == Job::AfterClose::finish) return finish(j, j.failure);
-                       if (next == Job::AfterClose::relock) return relock(j, j.failure);
+                       const detail::CloseEnds next = std::exchange(j.after_close, detail::CloseEnds::finish);
+                       if (m_cancel_seen || next == detail::CloseEnds::finish) return finish(j, j.failure);
+                       if (next == detail::CloseEnds::relock) return relock(j, j.failure);
                        start_fresh(j);
                    });
         }
@@ -907,97 +914,82 @@ private:
             m_progress.add_bytes(j.index, -t->partial_bytes());
             return;
         }
-        Status st = outcome.status;
-        bool retryable = outcome.retryable;
-        const std::int64_t end = t->piece.end >= 0 ? t->piece.end : j.size;
-        if (!st.ok() && !t->refused && end >= 0 && t->position() == end) {
-            // Every byte asked for arrived before the connection failed (a
-            // missing end of a chunked body, a reset after the last byte):
-            // the piece is complete, and retrying it would ask for nothing.
-            m_log.debug(st.message() + "; every byte of the response had arrived, so it counts as complete");
-            st = Status::success();
-        }
-        if (st.ok()) {
-            if (end >= 0 && t->position() != end) {
-                st = Status(Errc::network, j.shown_url + " ended the response after " +
-                                               std::to_string(t->position() - t->piece.begin) + " of " +
-                                               std::to_string(end - t->piece.begin) + " bytes");
-                retryable = true;
-            } else {
-                t->flush();
-                if (!j.state) {
-                    // Whole once the writer has written the last bytes.
-                    const std::int64_t got = t->position();
-                    after_writes(j, [this, &j, got, epoch = j.epoch] {
-                        if (!j.failure.ok() || j.epoch != epoch || j.state) return;
-                        j.landed = got;
-                        if (j.size < 0) {
-                            j.size = got;
-                            size_known(j);
-                        }
-                        maybe_finish(j);
-                    });
-                }
-                maybe_finish(j);
-                return;
+        detail::TransferFacts f;
+        f.status = outcome.status;
+        f.retryable = outcome.retryable;
+        f.refused = t->refused;
+        f.refusal_retryable = t->error_retryable;
+        f.begin = t->piece.begin;
+        f.end = t->piece.end >= 0 ? t->piece.end : j.size;
+        f.position = t->position();
+        f.ranged = t->piece.ranged;
+        f.http_status = outcome.head.status;
+        f.content_range = outcome.head.content_range;
+        f.blob_size = j.size;
+        f.via_resolved = t->via_resolved;
+        f.made_progress = t->made_progress();
+        f.attempt = t->piece.attempt;
+        f.has_record = j.state.has_value();
+        f.retry_after = outcome.head.retry_after;
+        f.shown_url = j.shown_url;
+        f.blob_path = j.spec->path;
+        const detail::TransferDecision d = detail::after_transfer(f, m_options.retry);
+        if (d.action == detail::AfterTransfer::complete) {
+            if (d.forgiven)
+                m_log.debug(d.status.message() + "; every byte of the response had arrived, so it counts as complete");
+            t->flush();
+            if (!j.state) {
+                // Whole once the writer has written the last bytes.
+                const std::int64_t got = t->position();
+                after_writes(j, [this, &j, got, epoch = j.epoch] {
+                    if (!j.failure.ok() || j.epoch != epoch || j.state) return;
+                    j.landed = got;
+                    if (j.size < 0) {
+                        j.size = got;
+                        size_known(j);
+                    }
+                    maybe_finish(j);
+                });
             }
-        } else if (t->error_retryable) {
-            retryable = true;
+            maybe_finish(j);
+            return;
         }
         m_progress.add_bytes(j.index, -t->partial_bytes());
-        if (outcome.head.status == 416 && t->piece.ranged) {
-            // "Range Not Satisfiable" tells the remote's size ("bytes */N").
-            const auto total = parse_unsatisfied_range(outcome.head.content_range);
-            if (total && *total == 0 && j.size < 0 && t->piece.begin == 0) {
-                // The probe of a blob of unknown size found it empty.
+        switch (d.action) {
+            case detail::AfterTransfer::complete:
+                break;
+            case detail::AfterTransfer::empty_blob:
                 j.size = 0;
                 size_known(j);
                 j.landed = 0;
                 j.state.reset();
                 maybe_finish(j);
-                return;
+                break;
+            case detail::AfterTransfer::ask_url_again: {
+                m_log.info("the redirect target of " + j.shown_url + " answered HTTP " +
+                           std::to_string(outcome.head.status) + "; asking " + j.shown_url + " again");
+                j.resolved_url.clear();
+                j.url_answered = false;
+                Piece again = t->remaining();
+                again.ready_at = Clock::now();
+                j.pieces.push_back(again);
+                break;
             }
-            if (total && j.size >= 0 && *total != j.size) {
-                // A chunk beyond the end of a smaller remote: the same error
-                // as when a 206 tells the size, whichever answer comes first.
-                st = size_mismatch(j.shown_url, j.spec->path, *total, j.size);
-                retryable = false;
+            case detail::AfterTransfer::fail:
+                fail(j, d.status);
+                break;
+            case detail::AfterTransfer::retry: {
+                Piece next = t->remaining();
+                next.attempt = d.attempt;
+                if (d.rewrite_from_zero) rewrite_from_zero(j);
+                m_log.warn(d.status.message() + "; retrying in " + std::to_string(d.delay.count()) +
+                           " ms (attempt " + std::to_string(d.attempt + 1) + " of " +
+                           std::to_string(m_options.retry.max_retries + 1) + ")");
+                next.ready_at = Clock::now() + d.delay;
+                j.pieces.push_back(next);
+                break;
             }
         }
-        if (!retryable && t->via_resolved && outcome.head.status >= 400 && outcome.head.status < 500 &&
-            outcome.head.status != 416) {
-            // A redirect target learned earlier refuses now (a presigned URL
-            // that expired): ask the blob's own URL again, where it leads now.
-            m_log.info("the redirect target of " + j.shown_url + " answered HTTP " +
-                       std::to_string(outcome.head.status) + "; asking " + j.shown_url + " again");
-            j.resolved_url.clear();
-            j.url_answered = false;
-            Piece again = t->remaining();
-            again.ready_at = Clock::now();
-            j.pieces.push_back(again);
-            return;
-        }
-        if (!retryable) {
-            fail(j, st);
-            return;
-        }
-        Piece next = t->remaining();
-        // Progress resets the count only when the retry keeps it: a request
-        // without Range starts over from 0, so its tries always count.
-        next.attempt = t->made_progress() && next.ranged ? 1 : t->piece.attempt + 1;
-        if (next.attempt > m_options.retry.max_retries) {
-            fail(j, Status(st.code(), st.message() + " (gave up after " + std::to_string(next.attempt) + " attempts)"));
-            return;
-        }
-        // A try without Range rewrites the blob from offset 0 (with bytes that
-        // may differ from the first try's, when the remote has no
-        // validators): what the first try completed and hashed goes.
-        if (!next.ranged && j.state) rewrite_from_zero(j);
-        const auto delay = m_options.retry.delay(next.attempt, outcome.head.retry_after);
-        m_log.warn(st.message() + "; retrying in " + std::to_string(delay.count()) + " ms (attempt " +
-                   std::to_string(next.attempt + 1) + " of " + std::to_string(m_options.retry.max_retries + 1) + ")");
-        next.ready_at = Clock::now() + delay;
-        j.pieces.push_back(next);
     }
 
     std::string stop_message(const std::string &when) const {

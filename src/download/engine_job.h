@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "download/blob_spec.h"
+#include "download/outcome_policy.h"
 #include "download/partial_file.h"
 #include "io/positional_writer.h"
 #include "lock/blob_lock.h"
@@ -103,8 +104,7 @@ struct Job {
     // the lock file that is there now (its lock file was removed or replaced
     // while it held its lock, by a tmp cleaner: the lock protected nothing;
     // relock()). A cancel always ends in finish().
-    enum class AfterClose { finish, start_fresh, relock };
-    AfterClose after_close = AfterClose::finish;
+    CloseEnds after_close = CloseEnds::finish;
     int relocks = 0;
     std::uint64_t epoch = 0;   // bumped by a restart: older chunk completions no longer count
     int pending_writes = 0;    // buffers and barriers queued at the writer (also in Run::m_outstanding)
