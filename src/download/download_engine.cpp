@@ -22,6 +22,7 @@
 #include "download/lock_coordinator.h"
 #include "download/partial_file.h"
 #include "download/response_check.h"
+#include "download/scheduler.h"
 #include "download/task_pool.h"
 #include "io/dir_handle.h"
 #include "lock/blob_lock.h"
@@ -38,16 +39,6 @@ using detail::Job;
 using detail::Phase;
 using detail::Piece;
 
-// The configured chunk size, grown (in 64 KiB steps) for a blob so large that
-// its record would exceed DownloadState::kMaxChunks chunks.
-std::int64_t chunk_size_for(std::int64_t blob_size, std::int64_t configured) {
-    const auto max_chunks = static_cast<std::int64_t>(DownloadState::kMaxChunks);
-    if (blob_size <= 0 || (blob_size - 1) / configured < max_chunks) return configured;
-    constexpr std::int64_t kStep = 64 << 10;
-    const std::int64_t needed = (blob_size - 1) / max_chunks + 1;
-    return (needed + kStep - 1) / kStep * kStep;
-}
-
 // One call of DownloadEngine::run(): the blob set's jobs, the transfers and
 // the buffers, driven from the calling thread.
 class Run final : public detail::IChunkSink {
@@ -61,13 +52,16 @@ public:
           m_max_buffers(2 * loop.capacity() + 2),
           m_max_copies(std::max<std::size_t>(1, options.workers / 2)),
           m_max_active(std::max<std::size_t>(4, loop.capacity() + 16)),
+          m_admission(m_max_active),
           m_locks({options.locking, options.lock_timeout, m_max_active},
                   [this](detail::LockAttempt a, detail::LockAttemptDone done) {
                       submit([this, a = std::move(a)]() mutable { return detail::attempt_locks(*m_dircache, std::move(a)); },
                              std::move(done));
                   },
-                  {[this](Job &j) { lock_held(j); }, [this](Job &j) { start_prepare(j); },
-                   [this](Job &j) { enter_waiting(j); }, [this](Job &j, Status s) { finish(j, std::move(s)); }},
+                  {[this](Job &j) {
+                       if (m_admission.admit_held(j)) start_prepare(j);
+                   },
+                   [this](Job &j) { start_prepare(j); }, [this](Job &j) { m_admission.uncount(j); }, [this](Job &j, Status s) { finish(j, std::move(s)); }},
                   progress, log),
           m_pool(options.workers) {}
 
@@ -94,7 +88,7 @@ public:
             const bool small = specs[i].size >= 0 && specs[i].size <= m_options.chunk_size;
             j->local = specs[i].url.rfind("file:", 0) == 0;
             j->mode = small || j->local ? TransferMode::single : TransferMode::chunked;
-            j->chunk_size = chunk_size_for(specs[i].size, m_options.chunk_size);
+            j->chunk_size = detail::chunk_size_for(specs[i].size, m_options.chunk_size);
             m_jobs.push_back(std::move(j));
         }
         const std::uint64_t waker = m_cancel.add_waker([this] { m_loop.wakeup(); });
@@ -287,13 +281,8 @@ private:
     std::chrono::milliseconds schedule() {
         const auto now = Clock::now();
         // Blobs that hold their directory's lock come first.
-        while (m_active < m_max_active && !m_ready.empty()) {
-            Job &j = *m_ready.front();
-            m_ready.pop_front();
-            j.ready = false;
-            start_prepare(j);
-        }
-        while (m_active < m_max_active && m_next_job < m_jobs.size()) {
+        while (Job *j = m_admission.next_ready()) start_prepare(*j);
+        while (m_admission.room() && m_next_job < m_jobs.size()) {
             Job &j = *m_jobs[m_next_job++];
             if (m_cancel_seen) {
                 finish(j, Status(Errc::cancelled, stop_message("before '" + j.spec->path + "' started")));
@@ -303,8 +292,7 @@ private:
                 finish(j, too_large(j, j.spec->size, "its descriptor says"));
                 continue;
             }
-            j.counted = true;
-            ++m_active;
+            m_admission.count(j);
             m_locks.request(j, now);
         }
         Clock::time_point wake = now + std::chrono::milliseconds(100);
@@ -316,7 +304,7 @@ private:
             Job &j = *m_jobs[k];
             if (j.phase != Phase::transferring) continue;
             while (m_loop.active() < m_loop.capacity()) {
-                auto piece = next_piece(j, now, wake);
+                auto piece = detail::next_piece(j, now, wake);
                 if (!piece) break;
                 start_transfer(j, *piece);
             }
@@ -324,41 +312,6 @@ private:
         }
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
         return std::max(wait, std::chrono::milliseconds(0));
-    }
-
-    std::optional<Piece> next_piece(Job &j, Clock::time_point now, Clock::time_point &wake) {
-        // The first answer tells where the URL leads (redirects) and whether
-        // the server serves ranges: until then, one request at a time.
-        if (!j.url_answered && !j.transfers.empty()) return std::nullopt;
-        std::erase_if(j.pieces, [](const Piece &p) { return p.ranged && p.end >= 0 && p.begin >= p.end; });
-        for (auto it = j.pieces.begin(); it != j.pieces.end(); ++it) {
-            if (it->ready_at <= now) {
-                Piece p = *it;
-                j.pieces.erase(it);
-                return p;
-            }
-            wake = std::min(wake, it->ready_at);
-        }
-        if (j.state && j.ranges) {
-            const std::uint64_t n = j.state->chunks.size();
-            // Every pending chunk is in flight, being written, in `pieces` or
-            // past the cursor; should one ever be none of these, the rescan
-            // finds it.
-            if (j.next_chunk >= n && j.transfers.empty() && j.pieces.empty() && j.pending_writes == 0 &&
-                !j.state->chunks.all())
-                j.next_chunk = 0;
-            while (j.next_chunk < n && j.state->chunks.test(j.next_chunk)) ++j.next_chunk;
-            if (j.next_chunk < n) {
-                const std::uint64_t i = j.next_chunk++;
-                const ChunkRange r = chunk_range(i, j.state->blob_size, j.state->chunk_size);
-                // The first bytes of the chunk landed already (a resumed
-                // record's prefix, or this run's own before a rescan): the rest.
-                if (auto p = j.state->partial.find(i); p != j.state->partial.end())
-                    return Piece{r.begin + p->second.length, r.end, true, 0, {}, p->second.crc};
-                return Piece{r.begin, r.end, true, 0, {}};
-            }
-        }
-        return std::nullopt;
     }
 
     void start_transfer(Job &j, const Piece &piece) {
@@ -380,33 +333,8 @@ private:
     }
 
     // ------------------------------------------------------------ blob life cycle
-    // A blob that waits no longer holds one of the active slots.
-    void enter_waiting(Job &j) {
-        if (j.counted) {
-            j.counted = false;
-            --m_active;
-        }
-    }
-
-    // The blob holds its lock. At most m_max_active blobs prepare or
-    // transfer at once (each opens its files): the others wait, holding only
-    // their lock.
-    void lock_held(Job &j) {
-        if (j.counted || m_active < m_max_active) {
-            start_prepare(j);
-        } else {
-            j.ready = true;
-            m_ready.push_back(&j);
-        }
-    }
-
     void start_prepare(Job &j) {
-        if (j.phase == Phase::locking) {
-            if (!j.counted) {
-                j.counted = true;
-                ++m_active;
-            }
-        }
+        if (j.phase == Phase::locking) m_admission.count(j);
         j.phase = Phase::preparing;
         submit(
             [this, &j, paths = j.paths]() -> Expected<Prepared> {
@@ -523,18 +451,10 @@ private:
     // Called once the size of a blob of unknown size is known.
     Status learn_size(Job &j, std::int64_t total) {
         if (total > m_options.max_blob_size) return too_large(j, total, (j.shown_url + " announces").c_str());
-        j.size = total;
+        const bool recorded = detail::plan_for_size(j, total);
         size_known(j);
-        if (j.mode == TransferMode::single || total <= j.chunk_size)
-            return Status::success();  // one request covers it all
-        const std::int64_t probe = j.chunk_size;
-        j.chunk_size = chunk_size_for(total, j.chunk_size);
-        j.state.emplace(total, j.chunk_size, url_identity_hash(j.spec->url), expected_digest(*j.spec));
-        j.state->identity = j.identity;
-        // Chunk 0 is the probe in flight, unless a huge blob needed larger chunks.
-        j.next_chunk = j.chunk_size == probe ? 1 : 0;
         // Fast (extents only) and needed before the parallel requests start.
-        return j.file->preallocate(total);
+        return recorded ? j.file->preallocate(total) : Status::success();
     }
 
     void maybe_hash(Job &j) {
@@ -729,11 +649,7 @@ private:
     // `present` >= 0: another process published the blob (that many bytes).
     void finish(Job &j, Status status, std::int64_t present = -1) {
         if (j.phase == Phase::done) return;
-        if (j.counted) --m_active;
-        if (j.ready) {
-            std::erase(m_ready, &j);
-            j.ready = false;
-        }
+        m_admission.done(j);
         if (j.phase == Phase::locking) m_locks.withdraw(j);
         m_locks.release(j, /*lock_file_replaced=*/false);  // released as soon as the blob is done
         j.phase = Phase::done;
@@ -812,7 +728,8 @@ private:
     void forget_files(Job &j) {
         j.failure = Status::success();
         j.close_requested = false;
-        forget_progress(j, {});
+        detail::forget_progress(j, {});
+        m_progress.reset_bytes(j.index);
         j.file.reset();
         j.state.reset();
         j.sha.reset();
@@ -834,37 +751,9 @@ private:
         }
     }
 
-    // What a blob starting over (against `identity`) no longer knows: older
-    // chunk completions stop counting (epoch), the plan and the progress go.
-    void forget_progress(Job &j, const RemoteIdentity &identity) {
-        ++j.epoch;
-        j.identity = identity;
-        j.ranges = true;
-        j.pieces.clear();
-        j.next_chunk = 0;
-        j.prefix = 0;
-        j.landed = -1;
-        j.hashed = 0;
-        j.resumed = 0;  // nothing of an earlier run is reused any more
-        m_progress.reset_bytes(j.index);
-    }
-
-    // A stream from offset 0 is about to rewrite the blob: its chunks count
-    // again only as the stream completes them, and the running hash starts
-    // over (a hash task running now is thrown away when it ends). The record
-    // on disk may still claim old chunks: their CRC-32 is checked on resume.
+    // (scheduler.h's, and the blob's progress starts from zero again.)
     void rewrite_from_zero(Job &j) {
-        ++j.epoch;  // completions of older transfers no longer count
-        if (j.state) j.state->reset();
-        j.next_chunk = 0;
-        j.prefix = 0;
-        j.hashed = 0;
-        j.unsaved_bytes = 0;
-        j.resumed = 0;  // every byte is rewritten: nothing of an earlier run is reused
-        if (j.sha) {
-            if (j.hashing) j.sha_stale = true;
-            else j.sha = BlobHashes::for_spec(*j.spec);
-        }
+        detail::rewrite_from_zero(j);
         m_progress.reset_bytes(j.index);
     }
 
@@ -882,24 +771,9 @@ private:
                    "'); starting it afresh");
         t.superseded = true;
         abort_transfers(j, &t);
-        forget_progress(j, now_identity);
-        if (j.sha) {
-            if (j.hashing) j.sha_stale = true;
-            else j.sha = BlobHashes::for_spec(*j.spec);
-        }
-        if (j.spec->size < 0) truncate_after_writes(j);  // the new remote may be shorter
-        if (j.mode == TransferMode::single) {
-            j.size = j.spec->size >= 0 ? j.spec->size : -1;
-            j.pieces.push_back(Piece{0, j.size, false, 0, {}});
-        } else if (j.spec->size < 0) {
-            // The size may have changed too: probe again.
-            j.state.reset();
-            j.size = -1;
-            j.pieces.push_back(Piece{0, j.chunk_size, true, 0, {}});
-        } else if (j.state) {
-            j.state->reset();
-            j.state->identity = now_identity;
-        }
+        const bool shorter = detail::replan_for_new_remote(j, now_identity);
+        m_progress.reset_bytes(j.index);
+        if (shorter) truncate_after_writes(j);  // the new remote may be shorter
     }
 
     // ------------------------------------------------------------ outcomes
@@ -1014,7 +888,6 @@ private:
     CancellationToken m_cancel;
     std::string m_stop_reason;  // set when fail-fast stopped the run
     DirCache *m_dircache = nullptr;                // the directories of this fetch
-    std::deque<Job *> m_ready;                     // blobs holding their lock, waiting for an active slot
     std::deque<Job *> m_copy_queue;                // file:// blobs waiting for a copying worker
     std::size_t m_copies = 0;                      // file:// copies running
     const Logger &m_log;
@@ -1023,7 +896,6 @@ private:
     std::vector<BlobOutcome> *m_outcomes = nullptr;
     std::size_t m_next_job = 0;
     std::size_t m_first_open = 0;  // jobs before it are all done
-    std::size_t m_active = 0;
     std::size_t m_done = 0;
     std::size_t m_outstanding = 0;
     bool m_cancel_seen = false;
@@ -1033,6 +905,7 @@ private:
     const std::size_t m_max_buffers;  // two per transfer: one filling, one being written
     const std::size_t m_max_copies;   // file:// copies at once: at most half the workers
     const std::size_t m_max_active;   // blobs preparing or transferring at once (and directories open)
+    detail::Admission m_admission;
     detail::LockCoordinator m_locks;
     bool m_buffer_freed = false;
     std::vector<std::unique_ptr<char[]>> m_buffers;
