@@ -23,7 +23,8 @@
 #include "download/partial_file.h"
 #include "download/response_check.h"
 #include "download/scheduler.h"
-#include "download/task_pool.h"
+#include "download/engine_tasks.h"
+#include "download/write_buffers.h"
 #include "io/dir_handle.h"
 #include "lock/blob_lock.h"
 #include "lock/dir_lock.h"
@@ -46,16 +47,16 @@ public:
     Run(const EngineOptions &options, TransferLoop &loop, FetchProgress &progress, const CancellationToken &cancel,
         const Logger &log)
         : m_options(options), m_loop(loop), m_progress(progress), m_stop(cancel), m_cancel(m_stop.token()), m_log(log),
-          m_write_buffer(options.write_buffer ? options.write_buffer
-                                              : std::clamp<std::size_t>((1u << 20) / std::max<std::size_t>(1, loop.capacity()),
-                                                                        16u << 10, 256u << 10)),
-          m_max_buffers(2 * loop.capacity() + 2),
+          m_buffers(options.write_buffer ? options.write_buffer
+                                         : std::clamp<std::size_t>((1u << 20) / std::max<std::size_t>(1, loop.capacity()),
+                                                                   16u << 10, 256u << 10),
+                    2 * loop.capacity() + 2),
           m_max_copies(std::max<std::size_t>(1, options.workers / 2)),
           m_max_active(std::max<std::size_t>(4, loop.capacity() + 16)),
           m_admission(m_max_active),
           m_locks({options.locking, options.lock_timeout, m_max_active},
                   [this](detail::LockAttempt a, detail::LockAttemptDone done) {
-                      submit([this, a = std::move(a)]() mutable { return detail::attempt_locks(*m_dircache, std::move(a)); },
+                      m_tasks.submit([this, a = std::move(a)]() mutable { return detail::attempt_locks(*m_dircache, std::move(a)); },
                              std::move(done));
                   },
                   {[this](Job &j) {
@@ -63,7 +64,7 @@ public:
                    },
                    [this](Job &j) { start_prepare(j); }, [this](Job &j) { m_admission.uncount(j); }, [this](Job &j, Status s) { finish(j, std::move(s)); }},
                   progress, log),
-          m_pool(options.workers) {}
+          m_tasks(options.workers, [this] { m_loop.wakeup(); }) {}
 
     // On an exception unwinding through execute(): no transfer may outlive
     // its handler in the session's loop.
@@ -92,15 +93,12 @@ public:
             m_jobs.push_back(std::move(j));
         }
         const std::uint64_t waker = m_cancel.add_waker([this] { m_loop.wakeup(); });
-        while (m_done < m_jobs.size() || m_outstanding > 0) {
-            drain_inbox();
-            if (m_buffer_freed) {
-                m_buffer_freed = false;
-                if (m_loop.paused() > 0) m_loop.resume_paused();
-            }
+        while (m_done < m_jobs.size() || m_tasks.outstanding() > 0) {
+            m_tasks.drain();
+            if (m_buffers.take_freed() && m_loop.paused() > 0) m_loop.resume_paused();
             if (m_cancel.cancelled() && !m_cancel_seen) on_cancel();
             const auto wait = schedule();
-            if (m_done == m_jobs.size() && m_outstanding == 0) break;
+            if (m_done == m_jobs.size() && m_tasks.outstanding() == 0) break;
             for (auto &[id, outcome] : m_loop.run(wait)) on_outcome(id, outcome);
         }
         m_cancel.remove_waker(waker);
@@ -121,44 +119,28 @@ public:
         maybe_checkpoint(j, Clock::now());
     }
 
-    void release_buffer(char *buf) override {
-        if (!buf) return;
-        m_free_buffers.push_back(buf);
-        m_buffer_freed = true;
-    }
-
-    // A buffer for a transfer, or nullptr when the budget is used up.
-    char *take_buffer() override {
-        if (!m_free_buffers.empty()) {
-            char *b = m_free_buffers.back();
-            m_free_buffers.pop_back();
-            return b;
-        }
-        if (m_buffers.size() >= m_max_buffers) return nullptr;
-        m_buffers.push_back(std::make_unique<char[]>(m_write_buffer));
-        return m_buffers.back().get();
-    }
+    void release_buffer(char *buf) override { m_buffers.give_back(buf); }
+    char *take_buffer() override { return m_buffers.take(); }
     std::int64_t max_blob_size() const override { return m_options.max_blob_size; }
     std::int64_t min_free_space() const override { return m_options.min_free_space; }
-    std::size_t buffers_available() const override { return m_free_buffers.size() + (m_max_buffers - m_buffers.size()); }
+    std::size_t buffers_available() const override { return m_buffers.available(); }
 
     // Queues `len` bytes of `buf` to be written at `offset` of the blob's
     // file; the buffer comes back to the pool once written. A failed write
     // fails the blob.
     void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset, std::uint32_t chunk_crc) override {
         ++j.pending_writes;
-        ++m_outstanding;
-        m_writer.submit([this, &j, file = j.file.get(), buf, len, offset, chunk_crc, epoch = j.epoch] {
-            Status s;
-            try {
-                s = file->write_at(buf, len, offset);
-            } catch (const std::exception &e) {
-                s = Status(Errc::internal, std::string("internal error writing: ") + e.what());
-            }
-            post([this, &j, buf, len, offset, chunk_crc, epoch, s = std::move(s)]() mutable {
+        m_tasks.write(
+            [file = j.file.get(), buf, len, offset] {
+                try {
+                    return file->write_at(buf, len, offset);
+                } catch (const std::exception &e) {
+                    return Status(Errc::internal, std::string("internal error writing: ") + e.what());
+                }
+            },
+            [this, &j, buf, len, offset, chunk_crc, epoch = j.epoch](Status s) {
                 release_buffer(buf);
                 --j.pending_writes;
-                --m_outstanding;
                 if (!s.ok()) {
                     j.write_failed = true;
                     fail(j, std::move(s));
@@ -167,7 +149,6 @@ public:
                 }
                 on_worker_done(j);
             });
-        });
     }
 
     // A write of the blob landed: the record may now claim its chunk's bytes
@@ -186,15 +167,12 @@ public:
     // blob is done (the writer is one FIFO thread).
     void after_writes(Job &j, std::function<void()> then) {
         ++j.pending_writes;
-        ++m_outstanding;
-        m_writer.submit([this, &j, then = std::move(then)]() mutable {
-            post([this, &j, then = std::move(then)] {
-                --j.pending_writes;
-                --m_outstanding;
-                then();
-                on_worker_done(j);
-            });
-        });
+        m_tasks.write([] { return Status::success(); },
+                      [this, &j, then = std::move(then)](Status) {
+                          --j.pending_writes;
+                          then();
+                          on_worker_done(j);
+                      });
     }
 
     // Cuts the blob's file to 0 bytes once every write queued before is done
@@ -203,21 +181,19 @@ public:
     void truncate_after_writes(Job &j) {
         if (!j.file) return;
         ++j.pending_writes;
-        ++m_outstanding;
-        m_writer.submit([this, &j, file = j.file.get()] {
-            Status s;
-            try {
-                s = file->preallocate(0);
-            } catch (const std::exception &e) {
-                s = Status(Errc::internal, std::string("internal error truncating: ") + e.what());
-            }
-            post([this, &j, s = std::move(s)]() mutable {
+        m_tasks.write(
+            [file = j.file.get()] {
+                try {
+                    return file->preallocate(0);
+                } catch (const std::exception &e) {
+                    return Status(Errc::internal, std::string("internal error truncating: ") + e.what());
+                }
+            },
+            [this, &j](Status s) {
                 --j.pending_writes;
-                --m_outstanding;
                 if (!s.ok()) fail(j, std::move(s));
                 on_worker_done(j);
             });
-        });
     }
 
     // All bytes of chunk i were handed to the writer: it is complete once
@@ -234,49 +210,6 @@ public:
     }
 
 private:
-    // ------------------------------------------------------------ the inbox (worker -> engine thread)
-    void post(std::function<void()> fn) {
-        bool was_empty;
-        {
-            std::lock_guard lock(m_inbox_mutex);
-            was_empty = m_inbox.empty();
-            m_inbox.push_back(std::move(fn));
-        }
-        // One wake-up per batch: a non-empty inbox has one pending already
-        // (the engine thread drains everything it finds after waking).
-        if (was_empty) m_loop.wakeup();
-    }
-
-    void drain_inbox() {
-        std::vector<std::function<void()>> items;
-        {
-            std::lock_guard lock(m_inbox_mutex);
-            items.swap(m_inbox);
-        }
-        for (auto &fn : items) fn();
-    }
-
-    // Runs `work` on a worker; `then` runs on the engine thread afterwards.
-    template <class Work, class Then>
-    void submit(Work work, Then then) {
-        ++m_outstanding;
-        m_pool.submit([this, work = std::move(work), then = std::move(then)]() mutable {
-            using Result = decltype(work());
-            std::shared_ptr<Result> result;
-            try {
-                result = std::make_shared<Result>(work());
-            } catch (const std::exception &e) {
-                result = std::make_shared<Result>(Status(Errc::internal, std::string("internal error: ") + e.what()));
-            } catch (...) {
-                result = std::make_shared<Result>(Status(Errc::internal, "internal error in a worker task"));
-            }
-            post([this, result, then = std::move(then)]() mutable {
-                --m_outstanding;
-                then(std::move(*result));
-            });
-        });
-    }
-
     // ------------------------------------------------------------ scheduling
     std::chrono::milliseconds schedule() {
         const auto now = Clock::now();
@@ -324,7 +257,7 @@ private:
             req.range_end = piece.end;
             req.if_range = j.identity.if_range();
         }
-        auto t = std::make_unique<ChunkTransfer>(*this, j, piece, m_write_buffer);
+        auto t = std::make_unique<ChunkTransfer>(*this, j, piece, m_buffers.size());
         t->via_resolved = !j.resolved_url.empty();
         const TransferId id = m_loop.start(req, *t);
         t->id = id;
@@ -336,7 +269,7 @@ private:
     void start_prepare(Job &j) {
         if (j.phase == Phase::locking) m_admission.count(j);
         j.phase = Phase::preparing;
-        submit(
+        m_tasks.submit(
             [this, &j, paths = j.paths]() -> Expected<Prepared> {
                 PartialPaths p = paths;
                 if (!p.dir) {  // not locked: the directory is opened here
@@ -412,11 +345,11 @@ private:
         }
         ++m_copies;
         j.copying = true;
-        submit(
+        m_tasks.submit(
             [this, &j, file = j.file.get(), url = j.spec->url, shown = j.shown_url, size = j.size] {
                 return copy_local_file(url, shown, *file, size, m_options.max_blob_size, m_cancel,
                                        [this, &j](std::int64_t n) {
-                                           post([this, &j, n] {
+                                           m_tasks.post([this, &j, n] {
                                                if (j.failure.ok()) on_received(j, static_cast<std::size_t>(n));
                                            });
                                        });
@@ -463,7 +396,7 @@ private:
             j.prefix == 0 ? 0 : chunk_range(j.prefix - 1, j.state->blob_size, j.state->chunk_size).end;
         if (prefix_end - j.hashed < m_options.hash_step) return;
         j.hashing = true;
-        submit([this, file = j.file.get(), sha = j.sha.get(), from = j.hashed,
+        m_tasks.submit([this, file = j.file.get(), sha = j.sha.get(), from = j.hashed,
                 to = prefix_end] { return hash_partial(*file, *sha, from, to, m_cancel); },
                [this, &j](Expected<std::int64_t> r) {
                    j.hashing = false;
@@ -494,7 +427,7 @@ private:
         // protects nothing, and another process may be fetching the blob now.)
         const LockFile *lock_file = j.blob_lock && j.blob_lock->enforced() ? &j.blob_lock->file() : nullptr;
         auto lock_replaced = std::make_shared<bool>(false);
-        submit([this, file = j.file.get(), snapshot, paths = j.paths, lock_file, lock_replaced] {
+        m_tasks.submit([this, file = j.file.get(), snapshot, paths = j.paths, lock_file, lock_replaced] {
                    if (lock_file && !lock_file_still_named(*lock_file, *paths.dir)) *lock_replaced = true;
                    return checkpoint_partial(*file, *snapshot, paths, m_options.durable);
                },
@@ -575,7 +508,7 @@ private:
             check.durable = m_options.durable;
             auto sync_failed = std::make_shared<bool>(false);
             auto replaced = std::make_shared<bool>(false);
-            submit([this, &j, file, check, sync_failed, replaced] {
+            m_tasks.submit([this, &j, file, check, sync_failed, replaced] {
                        const auto root = m_dircache->root();
                        PublishCheck c = check;
                        c.root = root.get();
@@ -628,7 +561,7 @@ private:
             const auto [keep, discard] = detail::on_close(f);
             auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
             auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
-            submit([this, &j, snapshot, file, discard] {
+            m_tasks.submit([this, &j, snapshot, file, discard] {
                        Status s;
                        if (snapshot && *file) s = checkpoint_partial(**file, *snapshot, j.paths, m_options.durable);
                        file->reset();
@@ -897,29 +830,20 @@ private:
     std::size_t m_next_job = 0;
     std::size_t m_first_open = 0;  // jobs before it are all done
     std::size_t m_done = 0;
-    std::size_t m_outstanding = 0;
     bool m_cancel_seen = false;
 
     std::unordered_map<TransferId, std::unique_ptr<ChunkTransfer>> m_transfers;
-    const std::size_t m_write_buffer;
-    const std::size_t m_max_buffers;  // two per transfer: one filling, one being written
+    detail::WriteBuffers m_buffers;   // two per transfer: one filling, one being written
     const std::size_t m_max_copies;   // file:// copies at once: at most half the workers
     const std::size_t m_max_active;   // blobs preparing or transferring at once (and directories open)
     detail::Admission m_admission;
     detail::LockCoordinator m_locks;
-    bool m_buffer_freed = false;
-    std::vector<std::unique_ptr<char[]>> m_buffers;
-    std::vector<char *> m_free_buffers;
-
-    std::mutex m_inbox_mutex;
-    std::vector<std::function<void()>> m_inbox;
     // How often one blob waits again for its lock after its lock file was
     // removed or replaced while in use, before that failure counts.
     static constexpr int kMaxRelocks = 3;
     // Declared last: destroyed first, so every task (and its post()) has
     // finished before the members above go away.
-    TaskPool m_pool;
-    TaskPool m_writer{1};  // one thread, FIFO: see after_writes()
+    detail::EngineTasks m_tasks;
 };
 
 Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
