@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/path_safety.h"
+#include "download/checkpoint_publish.h"
 #include "download/chunk_transfer.h"
 #include "download/engine_job.h"
 #include "download/local_copy.h"
@@ -42,11 +43,12 @@ using detail::Piece;
 
 // One call of DownloadEngine::run(): the blob set's jobs, the transfers and
 // the buffers, driven from the calling thread.
-class Run final : public detail::IChunkSink {
+class Run final : public detail::IChunkSink, public detail::BlobMoves {
 public:
-    Run(const EngineOptions &options, TransferLoop &loop, FetchProgress &progress, const CancellationToken &cancel,
-        const Logger &log)
-        : m_options(options), m_loop(loop), m_progress(progress), m_stop(cancel), m_cancel(m_stop.token()), m_log(log),
+    Run(const EngineOptions &options, TransferLoop &loop, DirCache &dirs, FetchProgress &progress,
+        const CancellationToken &cancel, const Logger &log)
+        : m_options(options), m_loop(loop), m_progress(progress), m_stop(cancel), m_cancel(m_stop.token()),
+          m_dircache(dirs), m_log(log),
           m_buffers(options.write_buffer ? options.write_buffer
                                          : std::clamp<std::size_t>((1u << 20) / std::max<std::size_t>(1, loop.capacity()),
                                                                    16u << 10, 256u << 10),
@@ -56,7 +58,7 @@ public:
           m_admission(m_max_active),
           m_locks({options.locking, options.lock_timeout, m_max_active},
                   [this](detail::LockAttempt a, detail::LockAttemptDone done) {
-                      m_tasks.submit([this, a = std::move(a)]() mutable { return detail::attempt_locks(*m_dircache, std::move(a)); },
+                      m_tasks.submit([this, a = std::move(a)]() mutable { return detail::attempt_locks(m_dircache, std::move(a)); },
                              std::move(done));
                   },
                   {[this](Job &j) {
@@ -64,6 +66,8 @@ public:
                    },
                    [this](Job &j) { start_prepare(j); }, [this](Job &j) { m_admission.uncount(j); }, [this](Job &j, Status s) { finish(j, std::move(s)); }},
                   progress, log),
+          m_commit({options.durable, options.checkpoint_bytes, options.checkpoint_interval, options.hash_step}, m_tasks,
+                   dirs, m_cancel, progress, log, *this),
           m_tasks(options.workers, [this] { m_loop.wakeup(); }) {}
 
     // On an exception unwinding through execute(): no transfer may outlive
@@ -72,10 +76,9 @@ public:
         for (auto &[id, t] : m_transfers) m_loop.abort(id);
     }
 
-    void execute(DirCache &dirs, const std::vector<BlobSpec> &specs, const std::vector<std::size_t> &which,
+    void execute(const std::vector<BlobSpec> &specs, const std::vector<std::size_t> &which,
                  std::vector<BlobOutcome> &outcomes) {
-        m_dircache = &dirs;
-        const std::filesystem::path &cache_dir = dirs.root_path();
+        const std::filesystem::path &cache_dir = m_dircache.root_path();
         m_outcomes = &outcomes;
         m_jobs.reserve(which.size());
         for (std::size_t i : which) {
@@ -112,13 +115,6 @@ public:
         m_progress.add_bytes(j.index, static_cast<std::int64_t>(len));
     }
 
-    void on_chunk_complete(Job &j, std::uint64_t i, std::uint32_t crc) {
-        j.state->complete(i, crc);
-        while (j.prefix < j.state->chunks.size() && j.state->chunks.test(j.prefix)) ++j.prefix;
-        maybe_hash(j);
-        maybe_checkpoint(j, Clock::now());
-    }
-
     void release_buffer(char *buf) override { m_buffers.give_back(buf); }
     char *take_buffer() override { return m_buffers.take(); }
     std::int64_t max_blob_size() const override { return m_options.max_blob_size; }
@@ -145,22 +141,10 @@ public:
                     j.write_failed = true;
                     fail(j, std::move(s));
                 } else {
-                    landed(j, len, offset, chunk_crc, epoch);
+                    m_commit.landed(j, len, offset, chunk_crc, epoch);
                 }
-                on_worker_done(j);
+                m_commit.settle(j);
             });
-    }
-
-    // A write of the blob landed: the record may now claim its chunk's bytes
-    // up to the write's end (format v2's prefix; complete chunks come through
-    // chunk_received). Not for a blob that started over since, nor after a
-    // failed write.
-    void landed(Job &j, std::size_t len, std::int64_t offset, std::uint32_t chunk_crc, std::uint64_t epoch) {
-        if (!j.state || j.write_failed || j.epoch != epoch || j.phase == Phase::done) return;
-        const auto i = static_cast<std::uint64_t>(offset / j.state->chunk_size);
-        const std::int64_t end = offset + static_cast<std::int64_t>(len);
-        j.state->note_prefix(i, end - chunk_range(i, j.state->blob_size, j.state->chunk_size).begin, chunk_crc);
-        j.unsaved_bytes += static_cast<std::int64_t>(len);
     }
 
     // Runs `then` on this thread once every write queued before it for any
@@ -171,7 +155,7 @@ public:
                       [this, &j, then = std::move(then)](Status) {
                           --j.pending_writes;
                           then();
-                          on_worker_done(j);
+                          m_commit.settle(j);
                       });
     }
 
@@ -192,7 +176,7 @@ public:
             [this, &j](Status s) {
                 --j.pending_writes;
                 if (!s.ok()) fail(j, std::move(s));
-                on_worker_done(j);
+                m_commit.settle(j);
             });
     }
 
@@ -204,8 +188,8 @@ public:
             // was cancelled meanwhile (the close records it), but not after
             // a write error, nor for a blob that started over.
             if (j.write_failed || j.epoch != epoch || !j.state || j.phase == Phase::done) return;
-            on_chunk_complete(j, i, crc);
-            maybe_finish(j);
+            m_commit.chunk_complete(j, i, crc);
+            m_commit.maybe_finish(j);
         });
     }
 
@@ -241,7 +225,7 @@ private:
                 if (!piece) break;
                 start_transfer(j, *piece);
             }
-            maybe_checkpoint(j, now);
+            m_commit.maybe_checkpoint(j, now);
         }
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now);
         return std::max(wait, std::chrono::milliseconds(0));
@@ -273,7 +257,7 @@ private:
             [this, &j, paths = j.paths]() -> Expected<Prepared> {
                 PartialPaths p = paths;
                 if (!p.dir) {  // not locked: the directory is opened here
-                    auto dir = m_dircache->get(p.rel_dir, /*create=*/true);
+                    auto dir = m_dircache.get(p.rel_dir, /*create=*/true);
                     if (!dir) return dir.status();
                     p.dir = std::move(*dir);
                 }
@@ -330,8 +314,8 @@ private:
             // Unknown size: the first chunk's answer tells it (Content-Range).
             j.pieces.push_back(Piece{0, j.chunk_size, true, 0, {}});
         }
-        maybe_hash(j);
-        maybe_finish(j);
+        m_commit.maybe_hash(j);
+        m_commit.maybe_finish(j);
     }
 
     // A file:// blob: a worker copies it (see local_copy.h) and reports the
@@ -358,14 +342,14 @@ private:
                 j.copying = false;
                 --m_copies;
                 start_queued_copies();
-                if (!j.failure.ok()) return on_worker_done(j);  // failed or cancelled meanwhile: close
+                if (!j.failure.ok()) return m_commit.settle(j);  // failed or cancelled meanwhile: close
                 if (!copied) return fail(j, copied.status());
                 if (j.size < 0) {
                     j.size = *copied;
                     size_known(j);
                 }
                 j.landed = *copied;
-                maybe_finish(j);
+                m_commit.maybe_finish(j);
             });
     }
 
@@ -390,197 +374,22 @@ private:
         return recorded ? j.file->preallocate(total) : Status::success();
     }
 
-    void maybe_hash(Job &j) {
-        if (!j.sha || j.hashing || !j.failure.ok() || !j.state || j.finish_requested) return;
-        const std::int64_t prefix_end =
-            j.prefix == 0 ? 0 : chunk_range(j.prefix - 1, j.state->blob_size, j.state->chunk_size).end;
-        if (prefix_end - j.hashed < m_options.hash_step) return;
-        j.hashing = true;
-        m_tasks.submit([this, file = j.file.get(), sha = j.sha.get(), from = j.hashed,
-                to = prefix_end] { return hash_partial(*file, *sha, from, to, m_cancel); },
-               [this, &j](Expected<std::int64_t> r) {
-                   j.hashing = false;
-                   if (r.ok() && !j.sha_stale) {
-                       j.hashed = *r;
-                   } else {
-                       // Stale or partly fed: start the hash over (publish re-reads).
-                       j.sha = BlobHashes::for_spec(*j.spec);
-                       j.hashed = 0;
-                       j.sha_stale = false;
-                   }
-                   on_worker_done(j);
-               });
-    }
-
-    // Saves the sidecar (on a worker) once enough progress is unsaved; the
-    // close of a failed or cancelled blob saves it unconditionally.
-    void maybe_checkpoint(Job &j, Clock::time_point now) {
-        if (!j.state || j.checkpointing || !j.file || j.private_files || !j.failure.ok()) return;
-        if (j.unsaved_bytes == 0 || j.state->chunks.all()) return;  // all: publishing follows
-        if (j.unsaved_bytes < m_options.checkpoint_bytes && now - j.last_checkpoint < m_options.checkpoint_interval)
-            return;
-        j.checkpointing = true;
-        j.unsaved_bytes = 0;
-        j.last_checkpoint = now;
-        auto snapshot = std::make_shared<DownloadState>(*j.state);
-        // (The lock file is looked at too: one removed or replaced while held
-        // protects nothing, and another process may be fetching the blob now.)
-        const LockFile *lock_file = j.blob_lock && j.blob_lock->enforced() ? &j.blob_lock->file() : nullptr;
-        auto lock_replaced = std::make_shared<bool>(false);
-        m_tasks.submit([this, file = j.file.get(), snapshot, paths = j.paths, lock_file, lock_replaced] {
-                   if (lock_file && !lock_file_still_named(*lock_file, *paths.dir)) *lock_replaced = true;
-                   return checkpoint_partial(*file, *snapshot, paths, m_options.durable);
-               },
-               [this, &j, lock_replaced](Status s) {
-                   j.checkpointing = false;
-                   detail::CheckpointFacts f;
-                   f.status = s;
-                   f.lock_replaced = *lock_replaced;
-                   f.blob_failed = !j.failure.ok();
-                   f.cancelled = m_cancel_seen;
-                   f.relocks_left = j.relocks < kMaxRelocks;
-                   f.durability_lost = j.file && j.file->durability_lost();
-                   f.sync_restarted = j.sync_restarted;
-                   switch (detail::after_checkpoint(f)) {
-                       case detail::AfterCheckpoint::go_on:
-                           break;
-                       case detail::AfterCheckpoint::warn_go_on:
-                           m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message() +
-                                      "; the download goes on, but an interruption now would lose more of it");
-                           break;
-                       case detail::AfterCheckpoint::relock:
-                           // Stop, keep what landed (the record just saved), and
-                           // take the lock again on the file that is there now.
-                           j.after_close = detail::CloseEnds::relock;
-                           return fail(j, Status(Errc::io, "the lock file of '" + j.spec->path + "' ('" +
-                                                               j.paths.dir->show(kLockFileName).string() +
-                                                               "') was removed or replaced while in use"));
-                       case detail::AfterCheckpoint::start_fresh:
-                           j.finish_requested = false;
-                           j.sync_restarted = true;
-                           j.after_close = detail::CloseEnds::start_fresh;
-                           m_log.warn(s.message() + "; '" + j.spec->path + "' is downloaded again into a fresh file");
-                           return fail(j, Status(Errc::io, s.message()));
-                       case detail::AfterCheckpoint::fail_sync:
-                           j.finish_requested = false;
-                           return fail(j, sync_failed_again(j, s));
-                   }
-                   on_worker_done(j);
-               });
-    }
-
-    // All bytes are there: publish once no worker task of the blob runs.
-    void maybe_finish(Job &j) {
-        if (!j.failure.ok() || !j.transfers.empty() || j.phase != Phase::transferring) return;
-        const bool complete = j.state ? j.state->chunks.all() : j.landed >= 0;
-        if (!complete) return;
-        j.phase = Phase::finishing;
-        j.finish_requested = true;
-        m_progress.set_state(j.index, BlobState::verifying);
-        on_worker_done(j);
-    }
-
     // Fails the blob: its transfers stop now (except `current`, whose own
     // callback is running and returns an error), then what landed is recorded.
-    void fail(Job &j, Status why, ChunkTransfer *current = nullptr) {
+    void fail(Job &j, Status why) override { fail(j, std::move(why), nullptr); }
+    void fail(Job &j, Status why, ChunkTransfer *current) {
         if (!j.failure.ok() || j.phase == Phase::done) return;
         j.failure = std::move(why);
         abort_transfers(j, current);
         j.pieces.clear();
         j.phase = Phase::closing;
         j.close_requested = true;
-        on_worker_done(j);
-    }
-
-    // Starts the publish or the close once the blob's worker tasks are done.
-    void on_worker_done(Job &j) {
-        if (j.hashing || j.checkpointing || j.copying || j.pending_writes > 0) return;
-        if (j.finish_requested) {
-            j.finish_requested = false;
-            // The worker owns the file while publishing (it closes it before the rename).
-            auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
-            PublishCheck check;
-            check.expected_size = j.spec->size;
-            check.landed = j.state ? j.state->blob_size : j.landed;
-            check.sha = j.sha.get();
-            check.hashed = j.hashed;
-            check.had_record = j.mode == TransferMode::chunked;
-            check.durable = m_options.durable;
-            auto sync_failed = std::make_shared<bool>(false);
-            auto replaced = std::make_shared<bool>(false);
-            m_tasks.submit([this, &j, file, check, sync_failed, replaced] {
-                       const auto root = m_dircache->root();
-                       PublishCheck c = check;
-                       c.root = root.get();
-                       return publish_partial(*file, *j.spec, j.paths, c, m_cancel, sync_failed.get(),
-                                              replaced.get());
-                   },
-                   [this, &j, file, sync_failed, replaced](Status s) {
-                       detail::PublishFacts f;
-                       f.status = s;
-                       f.lock_replaced = *replaced;
-                       f.cancelled = m_cancel_seen;
-                       f.relocks_left = j.relocks < kMaxRelocks;
-                       f.resumed = j.resumed > 0;
-                       f.refetched = j.refetched;
-                       f.sync_failed = *sync_failed;
-                       f.sync_restarted = j.sync_restarted;
-                       f.file_kept = *file != nullptr;
-                       switch (detail::after_publish(f)) {
-                           case detail::AfterPublish::finish:
-                               return finish(j, std::move(s));
-                           case detail::AfterPublish::relock:
-                               // Another process works on the blob through a new
-                               // lock file: wait for it there, then look at the
-                               // cache again (it may have published the blob).
-                               return relock(j, s);
-                           case detail::AfterPublish::refetch:
-                               return refetch(j, s);
-                           case detail::AfterPublish::start_fresh:
-                               // publish_partial gave the file up: a fresh one.
-                               j.sync_restarted = true;
-                               m_log.warn(s.message() + "; '" + j.spec->path +
-                                          "' is downloaded again into a fresh file");
-                               return start_fresh(j);
-                           case detail::AfterPublish::fail_sync:
-                               return finish(j, sync_failed_again(j, s));
-                           case detail::AfterPublish::record_and_close:
-                               j.file = std::move(*file);  // cancelled while hashing: record and close
-                               return fail(j, std::move(s));
-                       }
-                   });
-        } else if (j.close_requested) {
-            j.close_requested = false;
-            detail::CloseFacts f;
-            f.failure = j.failure.code();
-            f.has_record = j.state.has_value();
-            f.recorded_bytes = j.state ? j.state->recorded_bytes() : 0;
-            f.private_files = j.private_files;
-            f.durability_lost = j.file && j.file->durability_lost();
-            f.ends = j.after_close;
-            const auto [keep, discard] = detail::on_close(f);
-            auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
-            auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
-            m_tasks.submit([this, &j, snapshot, file, discard] {
-                       Status s;
-                       if (snapshot && *file) s = checkpoint_partial(**file, *snapshot, j.paths, m_options.durable);
-                       file->reset();
-                       if (discard) discard_partial(j.paths);
-                       return s;
-                   },
-                   [this, &j](Status s) {
-                       if (!s.ok())
-                           m_log.warn("cannot record the progress of '" + j.spec->path + "': " + s.message());
-                       const detail::CloseEnds next = std::exchange(j.after_close, detail::CloseEnds::finish);
-                       if (m_cancel_seen || next == detail::CloseEnds::finish) return finish(j, j.failure);
-                       if (next == detail::CloseEnds::relock) return relock(j, j.failure);
-                       start_fresh(j);
-                   });
-        }
+        m_commit.settle(j);
     }
 
     // `present` >= 0: another process published the blob (that many bytes).
-    void finish(Job &j, Status status, std::int64_t present = -1) {
+    void finish(Job &j, Status status) override { finish(j, std::move(status), -1); }
+    void finish(Job &j, Status status, std::int64_t present) {
         if (j.phase == Phase::done) return;
         m_admission.done(j);
         if (j.phase == Phase::locking) m_locks.withdraw(j);
@@ -621,30 +430,12 @@ private:
         if (except) j.transfers.push_back(except->id);
     }
 
-    // The published check failed for a blob that resumed bytes of an earlier
-    // run (publish_partial removed them): those bytes may be the culprit (a
-    // remote without validators that changed since), so it is fetched once
-    // more from scratch before the failure counts.
-    void refetch(Job &j, const Status &why) {
-        m_log.warn(why.message() + "; it was resumed from an earlier run, so '" + j.spec->path +
-                   "' is downloaded once more from scratch");
-        j.refetched = true;
-        start_fresh(j);
-    }
-
-    // A second sync failure of one blob: the disk keeps failing.
-    Status sync_failed_again(const Job &j, const Status &s) const {
-        return Status(Errc::io, s.message() + "; '" + j.spec->path +
-                                    "' was already downloaded again into a fresh file after an earlier failure: the "
-                                    "disk keeps failing (see dmesg); nothing was published");
-    }
-
     // The blob's lock turned out to protect nothing (its lock file was
     // removed or replaced while held): the lock is given back and the blob
     // queues for its lock on the lock file that is there now. Once it holds
     // it, prepare_partial() looks at the cache again (another process may
     // have published the blob meanwhile) and resumes from the record.
-    void relock(Job &j, const Status &why) {
+    void relock(Job &j, const Status &why) override {
         ++j.relocks;
         m_log.warn(why.message() + "; '" + j.spec->path +
                    "' waits for its lock on the lock file that is there now, then looks at the cache again");
@@ -671,7 +462,7 @@ private:
 
     // Starts the blob over from nothing, in a fresh file (its old file and
     // record were removed or given up).
-    void start_fresh(Job &j) {
+    void start_fresh(Job &j) override {
         forget_files(j);
         start_prepare(j);
     }
@@ -755,10 +546,10 @@ private:
                         j.size = got;
                         size_known(j);
                     }
-                    maybe_finish(j);
+                    m_commit.maybe_finish(j);
                 });
             }
-            maybe_finish(j);
+            m_commit.maybe_finish(j);
             return;
         }
         m_progress.add_bytes(j.index, -t->partial_bytes());
@@ -770,7 +561,7 @@ private:
                 size_known(j);
                 j.landed = 0;
                 j.state.reset();
-                maybe_finish(j);
+                m_commit.maybe_finish(j);
                 break;
             case detail::AfterTransfer::ask_url_again: {
                 m_log.info("the redirect target of " + j.shown_url + " answered HTTP " +
@@ -799,6 +590,8 @@ private:
         }
     }
 
+    bool cancel_seen() const override { return m_cancel_seen; }
+
     std::string stop_message(const std::string &when) const {
         return m_stop_reason.empty() ? "cancelled " + when : m_stop_reason + " (" + when + ")";
     }
@@ -820,7 +613,7 @@ private:
     CancellationSource m_stop;  // the caller's cancel, or fail-fast
     CancellationToken m_cancel;
     std::string m_stop_reason;  // set when fail-fast stopped the run
-    DirCache *m_dircache = nullptr;                // the directories of this fetch
+    DirCache &m_dircache;  // the directories of this fetch
     std::deque<Job *> m_copy_queue;                // file:// blobs waiting for a copying worker
     std::size_t m_copies = 0;                      // file:// copies running
     const Logger &m_log;
@@ -838,9 +631,7 @@ private:
     const std::size_t m_max_active;   // blobs preparing or transferring at once (and directories open)
     detail::Admission m_admission;
     detail::LockCoordinator m_locks;
-    // How often one blob waits again for its lock after its lock file was
-    // removed or replaced while in use, before that failure counts.
-    static constexpr int kMaxRelocks = 3;
+    detail::CheckpointPublish m_commit;
     // Declared last: destroyed first, so every task (and its post()) has
     // finished before the members above go away.
     detail::EngineTasks m_tasks;
@@ -899,8 +690,8 @@ void DownloadEngine::run(DirCache &dirs, const std::vector<BlobSpec> &specs, con
                          std::vector<BlobOutcome> &outcomes, FetchProgress &progress, const CancellationToken &cancel,
                          const Logger &log) {
     if (which.empty()) return;  // everything was cached: no threads to start
-    Run run(m_options, m_loop, progress, cancel, log);
-    run.execute(dirs, specs, which, outcomes);
+    Run run(m_options, m_loop, dirs, progress, cancel, log);
+    run.execute(specs, which, outcomes);
 }
 
 }  // namespace blobfetch
