@@ -1,80 +1,65 @@
 #include "download/download_engine.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cstring>
 #include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <set>
-#include <unordered_map>
 #include <utility>
-
-#include <unistd.h>
 
 #include "base/path_safety.h"
 #include "download/checkpoint_publish.h"
-#include "download/chunk_transfer.h"
 #include "download/engine_job.h"
+#include "download/engine_tasks.h"
 #include "download/local_copy.h"
-#include "download/outcome_policy.h"
 #include "download/lock_coordinator.h"
 #include "download/partial_file.h"
-#include "download/response_check.h"
 #include "download/scheduler.h"
-#include "download/engine_tasks.h"
-#include "download/write_buffers.h"
+#include "download/transfer_driver.h"
 #include "io/dir_handle.h"
-#include "lock/blob_lock.h"
-#include "lock/dir_lock.h"
-#include "net/http_headers.h"
 
 namespace blobfetch {
 namespace {
 
-using detail::ChunkTransfer;
-using fs_path = std::filesystem::path;
 using detail::Clock;
 using detail::Job;
 using detail::Phase;
 using detail::Piece;
 
-// One call of DownloadEngine::run(): the blob set's jobs, the transfers and
-// the buffers, driven from the calling thread.
-class Run final : public detail::IChunkSink, public detail::BlobMoves {
+// One call of DownloadEngine::run(), driven from the calling thread: it owns
+// the blob set's jobs and wires the units that do the work, each in its own
+// file with its own tests:
+//   Admission, next_piece (scheduler.h)  which blobs run, what each asks for next
+//   LockCoordinator (lock_coordinator.h) who may work on a path, cross-process locks
+//   TransferDriver (transfer_driver.h)   the requests in flight and the write path
+//   outcome_policy.h                      what follows a transfer, checkpoint, publish, close
+//   CheckpointPublish (checkpoint_publish.h) the record, hash, checkpoints, publish, close
+//   EngineTasks (engine_tasks.h)         the workers, the writer thread and the inbox
+// Run itself keeps a blob's life cycle: admitted, locked, prepared (resumed
+// or fresh), transferring or copied (file://), then finished, failed, waiting
+// for its lock again or started afresh; and the cancel.
+class Run final : public detail::BlobMoves {
 public:
     Run(const EngineOptions &options, TransferLoop &loop, DirCache &dirs, FetchProgress &progress,
         const CancellationToken &cancel, const Logger &log)
         : m_options(options), m_loop(loop), m_progress(progress), m_stop(cancel), m_cancel(m_stop.token()),
           m_dircache(dirs), m_log(log),
-          m_buffers(options.write_buffer ? options.write_buffer
-                                         : std::clamp<std::size_t>((1u << 20) / std::max<std::size_t>(1, loop.capacity()),
-                                                                   16u << 10, 256u << 10),
-                    2 * loop.capacity() + 2),
           m_max_copies(std::max<std::size_t>(1, options.workers / 2)),
           m_max_active(std::max<std::size_t>(4, loop.capacity() + 16)),
           m_admission(m_max_active),
           m_locks({options.locking, options.lock_timeout, m_max_active},
                   [this](detail::LockAttempt a, detail::LockAttemptDone done) {
-                      m_tasks.submit([this, a = std::move(a)]() mutable { return detail::attempt_locks(m_dircache, std::move(a)); },
-                             std::move(done));
+                      // On a worker, never on this thread.
+                      m_tasks.submit([this, a = std::move(a)]() mutable { return attempt_locks(m_dircache, std::move(a)); },
+                                     std::move(done));
                   },
-                  {[this](Job &j) {
-                       if (m_admission.admit_held(j)) start_prepare(j);
-                   },
-                   [this](Job &j) { start_prepare(j); }, [this](Job &j) { m_admission.uncount(j); }, [this](Job &j, Status s) { finish(j, std::move(s)); }},
+                  {.held = [this](Job &j) { if (m_admission.admit_held(j)) start_prepare(j); },
+                   .unlocked = [this](Job &j) { start_prepare(j); },
+                   .waiting = [this](Job &j) { m_admission.uncount(j); },
+                   .failed = [this](Job &j, Status s) { finish(j, std::move(s)); }},
                   progress, log),
           m_commit({options.durable, options.checkpoint_bytes, options.checkpoint_interval, options.hash_step}, m_tasks,
                    dirs, m_cancel, progress, log, *this),
+          m_http(options, loop, m_tasks, m_commit, progress, log),
           m_tasks(options.workers, [this] { m_loop.wakeup(); }) {}
-
-    // On an exception unwinding through execute(): no transfer may outlive
-    // its handler in the session's loop.
-    ~Run() {
-        for (auto &[id, t] : m_transfers) m_loop.abort(id);
-    }
 
     void execute(const std::vector<BlobSpec> &specs, const std::vector<std::size_t> &which,
                  std::vector<BlobOutcome> &outcomes) {
@@ -98,99 +83,13 @@ public:
         const std::uint64_t waker = m_cancel.add_waker([this] { m_loop.wakeup(); });
         while (m_done < m_jobs.size() || m_tasks.outstanding() > 0) {
             m_tasks.drain();
-            if (m_buffers.take_freed() && m_loop.paused() > 0) m_loop.resume_paused();
+            m_http.resume_if_freed();
             if (m_cancel.cancelled() && !m_cancel_seen) on_cancel();
             const auto wait = schedule();
             if (m_done == m_jobs.size() && m_tasks.outstanding() == 0) break;
-            for (auto &[id, outcome] : m_loop.run(wait)) on_outcome(id, outcome);
+            for (auto &[id, outcome] : m_loop.run(wait)) m_http.on_outcome(id, outcome);
         }
         m_cancel.remove_waker(waker);
-    }
-
-    // ------------------------------------------------------------ IChunkSink (called by ChunkTransfer)
-    Status on_head(ChunkTransfer &t, const ResponseHead &head) override;
-
-    void on_received(Job &j, std::size_t len) override {
-        j.downloaded += static_cast<std::int64_t>(len);
-        m_progress.add_bytes(j.index, static_cast<std::int64_t>(len));
-    }
-
-    void release_buffer(char *buf) override { m_buffers.give_back(buf); }
-    char *take_buffer() override { return m_buffers.take(); }
-    std::int64_t max_blob_size() const override { return m_options.max_blob_size; }
-    std::int64_t min_free_space() const override { return m_options.min_free_space; }
-    std::size_t buffers_available() const override { return m_buffers.available(); }
-
-    // Queues `len` bytes of `buf` to be written at `offset` of the blob's
-    // file; the buffer comes back to the pool once written. A failed write
-    // fails the blob.
-    void submit_write(Job &j, char *buf, std::size_t len, std::int64_t offset, std::uint32_t chunk_crc) override {
-        ++j.pending_writes;
-        m_tasks.write(
-            [file = j.file.get(), buf, len, offset] {
-                try {
-                    return file->write_at(buf, len, offset);
-                } catch (const std::exception &e) {
-                    return Status(Errc::internal, std::string("internal error writing: ") + e.what());
-                }
-            },
-            [this, &j, buf, len, offset, chunk_crc, epoch = j.epoch](Status s) {
-                release_buffer(buf);
-                --j.pending_writes;
-                if (!s.ok()) {
-                    j.write_failed = true;
-                    fail(j, std::move(s));
-                } else {
-                    m_commit.landed(j, len, offset, chunk_crc, epoch);
-                }
-                m_commit.settle(j);
-            });
-    }
-
-    // Runs `then` on this thread once every write queued before it for any
-    // blob is done (the writer is one FIFO thread).
-    void after_writes(Job &j, std::function<void()> then) {
-        ++j.pending_writes;
-        m_tasks.write([] { return Status::success(); },
-                      [this, &j, then = std::move(then)](Status) {
-                          --j.pending_writes;
-                          then();
-                          m_commit.settle(j);
-                      });
-    }
-
-    // Cuts the blob's file to 0 bytes once every write queued before is done
-    // (a restart of a blob of unknown size: nothing of the old remote's
-    // length may stay). A failure fails the blob.
-    void truncate_after_writes(Job &j) {
-        if (!j.file) return;
-        ++j.pending_writes;
-        m_tasks.write(
-            [file = j.file.get()] {
-                try {
-                    return file->preallocate(0);
-                } catch (const std::exception &e) {
-                    return Status(Errc::internal, std::string("internal error truncating: ") + e.what());
-                }
-            },
-            [this, &j](Status s) {
-                --j.pending_writes;
-                if (!s.ok()) fail(j, std::move(s));
-                m_commit.settle(j);
-            });
-    }
-
-    // All bytes of chunk i were handed to the writer: it is complete once
-    // they are written (and only if the blob did not start over meanwhile).
-    void chunk_received(Job &j, std::uint64_t i, std::uint32_t crc) override {
-        after_writes(j, [this, &j, i, crc, epoch = j.epoch] {
-            // A chunk that fully landed counts also when the blob failed or
-            // was cancelled meanwhile (the close records it), but not after
-            // a write error, nor for a blob that started over.
-            if (j.write_failed || j.epoch != epoch || !j.state || j.phase == Phase::done) return;
-            m_commit.chunk_complete(j, i, crc);
-            m_commit.maybe_finish(j);
-        });
     }
 
 private:
@@ -206,7 +105,7 @@ private:
                 continue;
             }
             if (j.spec->size > m_options.max_blob_size) {
-                finish(j, too_large(j, j.spec->size, "its descriptor says"));
+                finish(j, m_http.too_large(j, j.spec->size, "its descriptor says"));
                 continue;
             }
             m_admission.count(j);
@@ -223,7 +122,7 @@ private:
             while (m_loop.active() < m_loop.capacity()) {
                 auto piece = detail::next_piece(j, now, wake);
                 if (!piece) break;
-                start_transfer(j, *piece);
+                m_http.start(j, *piece);
             }
             m_commit.maybe_checkpoint(j, now);
         }
@@ -231,25 +130,9 @@ private:
         return std::max(wait, std::chrono::milliseconds(0));
     }
 
-    void start_transfer(Job &j, const Piece &piece) {
-        HttpRequest req;
-        req.url = j.resolved_url.empty() ? j.spec->url : j.resolved_url;
-        req.headers = j.spec->headers;
-        req.headers_for = j.spec->url;  // the headers belong to the descriptor's origin
-        if (piece.ranged) {
-            req.range_begin = piece.begin;
-            req.range_end = piece.end;
-            req.if_range = j.identity.if_range();
-        }
-        auto t = std::make_unique<ChunkTransfer>(*this, j, piece, m_buffers.size());
-        t->via_resolved = !j.resolved_url.empty();
-        const TransferId id = m_loop.start(req, *t);
-        t->id = id;
-        j.transfers.push_back(id);
-        m_transfers.emplace(id, std::move(t));
-    }
-
     // ------------------------------------------------------------ blob life cycle
+    void fail(Job &j, Status why) override { m_http.fail(j, std::move(why)); }
+
     void start_prepare(Job &j) {
         if (j.phase == Phase::locking) m_admission.count(j);
         j.phase = Phase::preparing;
@@ -293,7 +176,7 @@ private:
         j.hashed = r->hashed;
         j.resumed = r->resumed_bytes;
         j.size = j.state ? j.state->blob_size : j.spec->size;
-        size_known(j);  // a sidecar's
+        m_http.size_known(j);  // a sidecar's
         if (j.state) {
             j.identity = j.state->identity;
             while (j.prefix < j.state->chunks.size() && j.state->chunks.test(j.prefix)) ++j.prefix;
@@ -334,7 +217,7 @@ private:
                 return copy_local_file(url, shown, *file, size, m_options.max_blob_size, m_cancel,
                                        [this, &j](std::int64_t n) {
                                            m_tasks.post([this, &j, n] {
-                                               if (j.failure.ok()) on_received(j, static_cast<std::size_t>(n));
+                                               if (j.failure.ok()) m_http.on_received(j, static_cast<std::size_t>(n));
                                            });
                                        });
             },
@@ -346,45 +229,11 @@ private:
                 if (!copied) return fail(j, copied.status());
                 if (j.size < 0) {
                     j.size = *copied;
-                    size_known(j);
+                    m_http.size_known(j);
                 }
                 j.landed = *copied;
                 m_commit.maybe_finish(j);
             });
-    }
-
-    Status too_large(const Job &j, std::int64_t size, const char *who) const {
-        return Status(Errc::verify, "blob '" + j.spec->path + "' is too large: " + who + " " + std::to_string(size) +
-                                        " bytes, more than max_blob_size (" + std::to_string(m_options.max_blob_size) +
-                                        "); nothing was written (raise max_blob_size if it is right)");
-    }
-
-    // j.size is known now: the progress counts it in the total (the
-    // descriptor's sizes are counted from the start).
-    void size_known(const Job &j) {
-        if (j.size >= 0 && j.spec->size < 0) m_progress.set_size(j.index, j.size);
-    }
-
-    // Called once the size of a blob of unknown size is known.
-    Status learn_size(Job &j, std::int64_t total) {
-        if (total > m_options.max_blob_size) return too_large(j, total, (j.shown_url + " announces").c_str());
-        const bool recorded = detail::plan_for_size(j, total);
-        size_known(j);
-        // Fast (extents only) and needed before the parallel requests start.
-        return recorded ? j.file->preallocate(total) : Status::success();
-    }
-
-    // Fails the blob: its transfers stop now (except `current`, whose own
-    // callback is running and returns an error), then what landed is recorded.
-    void fail(Job &j, Status why) override { fail(j, std::move(why), nullptr); }
-    void fail(Job &j, Status why, ChunkTransfer *current) {
-        if (!j.failure.ok() || j.phase == Phase::done) return;
-        j.failure = std::move(why);
-        abort_transfers(j, current);
-        j.pieces.clear();
-        j.phase = Phase::closing;
-        j.close_requested = true;
-        m_commit.settle(j);
     }
 
     // `present` >= 0: another process published the blob (that many bytes).
@@ -415,19 +264,6 @@ private:
         j.sha.reset();
         j.state.reset();
         j.paths.dir.reset();  // a finished blob holds no directory open
-    }
-
-    void abort_transfers(Job &j, ChunkTransfer *except) {
-        for (TransferId id : j.transfers) {
-            if (except && id == except->id) continue;
-            auto it = m_transfers.find(id);
-            if (it == m_transfers.end()) continue;
-            m_progress.add_bytes(j.index, -it->second->partial_bytes());
-            m_loop.abort(id);
-            m_transfers.erase(it);
-        }
-        j.transfers.clear();
-        if (except) j.transfers.push_back(except->id);
     }
 
     // The blob's lock turned out to protect nothing (its lock file was
@@ -475,121 +311,6 @@ private:
         }
     }
 
-    // (scheduler.h's, and the blob's progress starts from zero again.)
-    void rewrite_from_zero(Job &j) {
-        detail::rewrite_from_zero(j);
-        m_progress.reset_bytes(j.index);
-    }
-
-    // The remote changed under us: start the blob over against the new one.
-    void restart(Job &j, ChunkTransfer &t, const RemoteIdentity &now_identity) {
-        if (++j.restarts > m_options.max_restarts) {
-            fail(j,
-                 Status(Errc::verify, j.shown_url + " changed " + std::to_string(j.restarts) + " times while blob '" +
-                                          j.spec->path + "' was downloading; nothing was published, try again later"),
-                 &t);
-            return;
-        }
-        m_log.warn(j.shown_url + " changed while blob '" + j.spec->path + "' was downloading (ETag '" +
-                   shown_validator(j.identity.etag) + "' -> '" + shown_validator(now_identity.etag) +
-                   "'); starting it afresh");
-        t.superseded = true;
-        abort_transfers(j, &t);
-        const bool shorter = detail::replan_for_new_remote(j, now_identity);
-        m_progress.reset_bytes(j.index);
-        if (shorter) truncate_after_writes(j);  // the new remote may be shorter
-    }
-
-    // ------------------------------------------------------------ outcomes
-    void on_outcome(TransferId id, const TransferOutcome &outcome) {
-        auto it = m_transfers.find(id);
-        if (it == m_transfers.end()) return;  // aborted
-        std::unique_ptr<ChunkTransfer> t = std::move(it->second);
-        m_transfers.erase(it);
-        Job &j = t->job;
-        std::erase(j.transfers, id);
-        if (t->superseded || !j.failure.ok()) {
-            m_progress.add_bytes(j.index, -t->partial_bytes());
-            return;
-        }
-        detail::TransferFacts f;
-        f.status = outcome.status;
-        f.retryable = outcome.retryable;
-        f.refused = t->refused;
-        f.refusal_retryable = t->error_retryable;
-        f.begin = t->piece.begin;
-        f.end = t->piece.end >= 0 ? t->piece.end : j.size;
-        f.position = t->position();
-        f.ranged = t->piece.ranged;
-        f.http_status = outcome.head.status;
-        f.content_range = outcome.head.content_range;
-        f.blob_size = j.size;
-        f.via_resolved = t->via_resolved;
-        f.made_progress = t->made_progress();
-        f.attempt = t->piece.attempt;
-        f.has_record = j.state.has_value();
-        f.retry_after = outcome.head.retry_after;
-        f.shown_url = j.shown_url;
-        f.blob_path = j.spec->path;
-        const detail::TransferDecision d = detail::after_transfer(f, m_options.retry);
-        if (d.action == detail::AfterTransfer::complete) {
-            if (d.forgiven)
-                m_log.debug(d.status.message() + "; every byte of the response had arrived, so it counts as complete");
-            t->flush();
-            if (!j.state) {
-                // Whole once the writer has written the last bytes.
-                const std::int64_t got = t->position();
-                after_writes(j, [this, &j, got, epoch = j.epoch] {
-                    if (!j.failure.ok() || j.epoch != epoch || j.state) return;
-                    j.landed = got;
-                    if (j.size < 0) {
-                        j.size = got;
-                        size_known(j);
-                    }
-                    m_commit.maybe_finish(j);
-                });
-            }
-            m_commit.maybe_finish(j);
-            return;
-        }
-        m_progress.add_bytes(j.index, -t->partial_bytes());
-        switch (d.action) {
-            case detail::AfterTransfer::complete:
-                break;
-            case detail::AfterTransfer::empty_blob:
-                j.size = 0;
-                size_known(j);
-                j.landed = 0;
-                j.state.reset();
-                m_commit.maybe_finish(j);
-                break;
-            case detail::AfterTransfer::ask_url_again: {
-                m_log.info("the redirect target of " + j.shown_url + " answered HTTP " +
-                           std::to_string(outcome.head.status) + "; asking " + j.shown_url + " again");
-                j.resolved_url.clear();
-                j.url_answered = false;
-                Piece again = t->remaining();
-                again.ready_at = Clock::now();
-                j.pieces.push_back(again);
-                break;
-            }
-            case detail::AfterTransfer::fail:
-                fail(j, d.status);
-                break;
-            case detail::AfterTransfer::retry: {
-                Piece next = t->remaining();
-                next.attempt = d.attempt;
-                if (d.rewrite_from_zero) rewrite_from_zero(j);
-                m_log.warn(d.status.message() + "; retrying in " + std::to_string(d.delay.count()) +
-                           " ms (attempt " + std::to_string(d.attempt + 1) + " of " +
-                           std::to_string(m_options.retry.max_retries + 1) + ")");
-                next.ready_at = Clock::now() + d.delay;
-                j.pieces.push_back(next);
-                break;
-            }
-        }
-    }
-
     bool cancel_seen() const override { return m_cancel_seen; }
 
     std::string stop_message(const std::string &when) const {
@@ -613,9 +334,9 @@ private:
     CancellationSource m_stop;  // the caller's cancel, or fail-fast
     CancellationToken m_cancel;
     std::string m_stop_reason;  // set when fail-fast stopped the run
-    DirCache &m_dircache;  // the directories of this fetch
-    std::deque<Job *> m_copy_queue;                // file:// blobs waiting for a copying worker
-    std::size_t m_copies = 0;                      // file:// copies running
+    DirCache &m_dircache;            // the directories of this fetch
+    std::deque<Job *> m_copy_queue;  // file:// blobs waiting for a copying worker
+    std::size_t m_copies = 0;        // file:// copies running
     const Logger &m_log;
 
     std::vector<std::unique_ptr<Job>> m_jobs;
@@ -625,61 +346,16 @@ private:
     std::size_t m_done = 0;
     bool m_cancel_seen = false;
 
-    std::unordered_map<TransferId, std::unique_ptr<ChunkTransfer>> m_transfers;
-    detail::WriteBuffers m_buffers;   // two per transfer: one filling, one being written
     const std::size_t m_max_copies;   // file:// copies at once: at most half the workers
     const std::size_t m_max_active;   // blobs preparing or transferring at once (and directories open)
     detail::Admission m_admission;
     detail::LockCoordinator m_locks;
     detail::CheckpointPublish m_commit;
+    detail::TransferDriver m_http;
     // Declared last: destroyed first, so every task (and its post()) has
     // finished before the members above go away.
     detail::EngineTasks m_tasks;
 };
-
-Status Run::on_head(ChunkTransfer &t, const ResponseHead &head) {
-    Job &j = t.job;
-    if (!j.url_answered) {
-        j.url_answered = true;
-        if (!head.url.empty() && head.url != j.spec->url) j.resolved_url = head.url;
-    }
-    const HeadCheck c = check_response_head({t.piece.begin, t.piece.end, t.piece.ranged}, j.size, j.spec->size >= 0,
-                                            j.identity, head, j.shown_url, j.spec->path);
-    switch (c.verdict) {
-        case HeadVerdict::accept:
-            break;
-        case HeadVerdict::range_ignored:
-            m_log.info(j.shown_url + " ignores Range requests; downloading blob '" + j.spec->path +
-                       "' in one stream from the start");
-            j.ranges = false;
-            abort_transfers(j, &t);
-            j.pieces.clear();
-            rewrite_from_zero(j);  // the stream rewrites every byte: nothing hashed or complete stays
-            if (t.piece.begin != 0 || head.status == 206) {
-                t.superseded = true;
-                j.pieces.push_back(Piece{0, -1, false, 0, {}});
-                return Status(Errc::cancelled, "superseded by a single stream");
-            }
-            t.piece.ranged = false;  // this whole body is the stream from offset 0
-            t.piece.end = -1;
-            break;
-        case HeadVerdict::remote_changed:
-            restart(j, t, c.identity);
-            t.superseded = true;
-            return Status(Errc::cancelled, "superseded: the remote changed");
-        case HeadVerdict::reject:
-            return c.error;
-    }
-    if (j.identity.empty() && !c.identity.empty()) {
-        j.identity = c.identity;
-        if (j.state) j.state->identity = c.identity;
-    }
-    if (j.size < 0 && c.total >= 0) {
-        if (Status s = learn_size(j, c.total); !s.ok()) return s;
-    }
-    if (j.size >= 0 && (t.piece.end < 0 || t.piece.end > j.size)) t.piece.end = j.size;
-    return Status::success();
-}
 
 }  // namespace
 

@@ -1,7 +1,8 @@
 #pragma once
-// The download engine's private per-blob state, shared by download_engine.cpp
-// and chunk_transfer.cpp only. Not an interface: everything here is owned and
-// touched by the engine's transfer thread (see Job).
+// The download engine's private per-blob state, shared by the engine's units
+// in src/download (download_engine.cpp wires them; see there). Not an
+// interface: everything here is owned and touched by the engine's transfer
+// thread (see Job); each unit's header says which members it owns.
 
 #include <chrono>
 #include <cstdint>
