@@ -79,7 +79,7 @@ private:
     CheckpointOptions m_options;
     EngineTasks &m_tasks;
     DirCache &m_dirs;
-    const CancellationToken &m_cancel;
+    CancellationToken m_cancel;  // (a copy: a handle on the run's cancellation)
     FetchProgress &m_progress;
     const Logger &m_log;
     BlobMoves &m_moves;
