@@ -37,6 +37,7 @@ set(BLOBFETCH_WIN_UNIT_TESTS
   unit/lock/blob_lock_test.cpp unit/lock/dir_lock_test.cpp
   unit/hash/crc32_test.cpp unit/hash/sha256_test.cpp
   unit/download/chunk_transfer_test.cpp unit/download/fetch_progress_test.cpp unit/download/response_check_test.cpp
+  unit/download/outcome_policy_test.cpp unit/download/scheduler_test.cpp
   unit/net/http_headers_test.cpp unit/net/retry_policy_test.cpp
   unit/host/cli_test.cpp)
 list(TRANSFORM BLOBFETCH_WIN_UNIT_TESTS PREPEND ${dir}/)
