@@ -190,8 +190,9 @@ void CheckpointPublish::close(Job &j) {
     f.private_files = j.private_files;
     f.durability_lost = j.file && j.file->durability_lost();
     f.ends = j.after_close;
-    const auto [keep, discard] = on_close(f);
-    auto snapshot = keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
+    const CloseDecision decision = on_close(f);
+    const bool discard = decision.discard;
+    auto snapshot = decision.keep ? std::make_shared<DownloadState>(*j.state) : nullptr;
     auto file = std::make_shared<std::unique_ptr<IPositionalWriter>>(std::move(j.file));
     m_tasks.submit(
         [this, &j, snapshot, file, discard] {

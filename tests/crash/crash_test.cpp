@@ -502,7 +502,6 @@ TEST_P(Crash, EveryCrashStateAndEveryFault_RecoversWithoutAWrongPublishedFile) {
     // Crash states, both models; verdicts are shared by equal directories.
     std::map<std::string, Verdict> verdicts;
     std::vector<std::string> failures;
-    Counts total;
     const std::string filter = ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() +
                                std::string(".") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::map<Model, Counts> per_model;
