@@ -222,6 +222,11 @@ class Scenario:
         return "\n".join(lines)
 
 
+def before_name(args, variant=""):
+    """The row name of the older build given with --before."""
+    return f"blobfetch before ({args.before_label})" + (f", {variant}" if variant else "")
+
+
 def rm(path):
     if os.path.isdir(path):
         shutil.rmtree(path)
@@ -249,6 +254,15 @@ def scenario_a(args, work, nginx, out):
     s = Scenario(args, f"A: {args.size_mib} MiB, unthrottled", size)
     s.tool("blobfetch", [host, "fetch", strict, "-q"], lambda: rm(cache), lambda: same(blob, src))
     s.tool("blobfetch relaxed, no hash", [host, "fetch", fast, "-q"], lambda: rm(cache), lambda: same(blob, src))
+    if args.before:
+        old = os.path.join(args.before, "blobfetch")
+        s.tool(before_name(args), [old, "fetch", strict, "-q"], lambda: rm(cache), lambda: same(blob, src))
+        s.tool(before_name(args, "relaxed, no hash"), [old, "fetch", fast, "-q"], lambda: rm(cache),
+               lambda: same(blob, src))
+    if args.skip_peers:
+        out.append(s.run().table())
+        rm(cache)
+        return
     s.tool("curl to disk", ["curl", "-sS", "-o", o, url], lambda: rm(o), lambda: same(o, src))
     s.tool("curl + fsync", ["sh", "-c", f"curl -sS -o {o} {url} && sync {o}"], lambda: rm(o), lambda: same(o, src))
     s.tool("curl to /dev/null", ["curl", "-sS", "-o", "/dev/null", url])
@@ -316,6 +330,13 @@ def scenario_c(args, work, nginx, out):
 
         s = Scenario(args, f"C: {count} x {size >> 10} KiB", count * size)
         s.tool("blobfetch", [host, "fetch", m, "-q"], lambda cache=cache: rm(cache), check_cache)
+        if args.before:
+            s.tool(before_name(args), [os.path.join(args.before, "blobfetch"), "fetch", m, "-q"],
+                   lambda cache=cache: rm(cache), check_cache)
+        if args.skip_peers:
+            out.append(s.run().table())
+            rm(cache)
+            continue
         s.tool("aria2c -i -j16", ["aria2c", "-q", "-i", aria_in, "-j16", "--allow-overwrite=true",
                                   "--auto-file-renaming=false"], lambda odir=odir: rm(odir), check_out)
         s.tool("curl, URL after URL", ["curl", "-sS", "-K", curl_cfg], lambda odir=odir: rm(odir), check_out)
@@ -358,8 +379,8 @@ def scenario_d(args, work, nginx, out):
         return sent - size
 
     hosts = [("blobfetch", os.path.join(BIN, "blobfetch"))]
-    if args.d_before:
-        hosts.append((f"blobfetch before ({args.d_before_label})", os.path.join(args.d_before, "blobfetch")))
+    if args.before:
+        hosts.append((before_name(args), os.path.join(args.before, "blobfetch")))
     # The full run's time, for stopping at a moment no record is tied to.
     rm(cache)
     t0 = time.monotonic()
@@ -568,10 +589,15 @@ def scenario_g(args, work, nginx, out):
     argv = {
         "blobfetch": [host, "fetch", strict, "-q"],
         "blobfetch relaxed, no hash": [host, "fetch", relaxed, "-q"],
-        "aria2c -i -j16": ["aria2c", "-q", "-i", aria_in, "-j16", "--allow-overwrite=true",
-                           "--auto-file-renaming=false"],
-        "curl, URL after URL": ["curl", "-sS", "-K", curl_cfg],
     }
+    if args.before:
+        old = os.path.join(args.before, "blobfetch")
+        argv[before_name(args)] = [old, "fetch", strict, "-q"]
+        argv[before_name(args, "relaxed, no hash")] = [old, "fetch", relaxed, "-q"]
+    if not args.skip_peers:
+        argv["aria2c -i -j16"] = ["aria2c", "-q", "-i", aria_in, "-j16", "--allow-overwrite=true",
+                                  "--auto-file-renaming=false"]
+        argv["curl, URL after URL"] = ["curl", "-sS", "-K", curl_cfg]
     s = Scenario(args, f"G: {count} x {size >> 10} KiB, fresh cache", count * size)
     for name, cmd in argv.items():
         where = cache if name.startswith("blobfetch") else odir
@@ -790,8 +816,13 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"),
                     help="results file; the sections of the scenarios run replace theirs, the others stay")
     ap.add_argument("--also-out", help="also write this run's sections alone (with the header) to this file")
-    ap.add_argument("--d-before", help="scenario D: also run the blobfetch found in this bin/ directory (an older build)")
-    ap.add_argument("--d-before-label", default="older build", help="scenario D: how to name --d-before's rows")
+    ap.add_argument("--before", "--d-before", dest="before",
+                    help="scenarios A, C, D and G: also run the blobfetch found in this bin/ directory (an older "
+                         "build), alternated round by round with this tree's")
+    ap.add_argument("--before-label", "--d-before-label", dest="before_label", default="older build",
+                    help="how to name --before's rows")
+    ap.add_argument("--skip-peers", action="store_true",
+                    help="scenarios A, C and G: run only blobfetch (and --before), not curl and aria2c")
     args = ap.parse_args()
     chosen = [x.strip().upper() for x in args.scenarios.split(",") if x.strip()]
     bad = [x for x in chosen if x not in SCENARIOS]
@@ -814,8 +845,10 @@ def main():
         cmd += " --no-strace"
     if args.work_dir != "/tmp":
         cmd += f" --work-dir {args.work_dir}"
-    if "D" in chosen and args.d_before:
-        cmd += f" --d-before {args.d_before} --d-before-label '{args.d_before_label}'"
+    if args.before and set(chosen) & set("ACDG"):
+        cmd += f" --before {args.before} --before-label '{args.before_label}'"
+    if args.skip_peers:
+        cmd += " --skip-peers"
     work = tempfile.mkdtemp(prefix="blobfetch-harness-", dir=args.work_dir)
     nginx = Nginx(work, os.path.join(work, "www"))
     out, parts = [], {}
